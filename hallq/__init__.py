@@ -1,0 +1,1 @@
+"""hallq: hall kiosk and queue management for government service halls."""

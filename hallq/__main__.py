@@ -1,0 +1,5 @@
+"""`python -m hallq` = the hallq command."""
+
+from hallq.cli import entry
+
+entry()

@@ -1,0 +1,127 @@
+"""The `hallq` command line (CONTRACT §1): parses arguments and hands over to each part.
+
+User errors (bad arguments, bad config) exit 2 with one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from hallq.config import ConfigError, HallConfig, load_config
+
+
+class UsageError(Exception):
+    """A mistake of the user's that the CLI reports as one line and exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _target(spec: str) -> Callable[..., int | None]:
+    """'package.module:function' imported on use, so `hallq report` never loads Kivy."""
+    mod, fn = spec.split(":")
+    return getattr(importlib.import_module(mod), fn)  # type: ignore[no-any-return]
+
+
+def _config(path: str) -> HallConfig:
+    return load_config(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hallq", description="hall kiosk and queue management")
+    p.add_argument("--log-level", default=os.environ.get("HALLQ_LOG", "INFO"),
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("controller", help="run the queue controller")
+    c.add_argument("--config", required=True)
+    c.add_argument("--data", help="data directory (overrides data_dir)")
+    c.add_argument("--clock", help=argparse.SUPPRESS)  # simulated clock for `hallq sim day`
+    c.set_defaults(run="controller.main:run")
+
+    b = sub.add_parser("bridge", help="run the serial↔MQTT bridge of every configured bus")
+    b.add_argument("--config", required=True)
+    b.add_argument("--data", help="where the bridge keeps its in-flight event ids (default: data_dir/bridge)")
+    b.set_defaults(run="firmware_bridge.main:run")
+
+    k = sub.add_parser("kiosk", help="run a touchscreen kiosk")
+    k.add_argument("--config", required=True)
+    k.add_argument("--kiosk", required=True)
+    k.add_argument("--headless", action="store_true", help="no window: serve the kiosk logic only")
+    k.set_defaults(run="kiosk.main:run")
+
+    d = sub.add_parser("display", help="run the hall call screen and voice announcer")
+    d.add_argument("--config", required=True)
+    d.add_argument("--board")
+    d.add_argument("--headless", action="store_true", help="no window: voice and logs only")
+    d.set_defaults(run="display.main:run")
+
+    dm = sub.add_parser("demo", help="the whole hall on this machine")
+    dm.add_argument("--config", help="hall config (default: config/hall.example.yaml)")
+    dm.add_argument("--data", help="data directory (default: a fresh temporary one)")
+    dm.add_argument("--duration", type=float, help="stop after this many seconds")
+    dm.add_argument("--no-gui", action="store_true", help="no kiosk/display windows")
+    dm.set_defaults(run="hallq.demo:run")
+
+    a = sub.add_parser("audit", help="check the tamper-evident event log")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    av = asub.add_parser("verify", help="exit 0 if the event log is intact")
+    av.add_argument("--data", required=True)
+    av.set_defaults(run="controller.audit:run")
+
+    r = sub.add_parser("report", help="the day's report")
+    r.add_argument("--data", required=True)
+    r.add_argument("--date", required=True)
+    r.add_argument("--format", required=True, choices=["xlsx", "csv", "json"])
+    r.add_argument("--out", required=True)
+    r.add_argument("--month", action="store_true", help="the whole month of --date")
+    r.set_defaults(run="controller.report:run")
+
+    pt = sub.add_parser("print-test", help="an installer's test print")
+    pt.add_argument("--config", required=True)
+    pt.add_argument("--kiosk")
+    pt.add_argument("--out")
+    pt.set_defaults(run="devices.printer.cli:print_test")
+
+    s = sub.add_parser("sim", help="device and hall simulators")
+    s.add_argument("what", help="evaluator | led | hall_led | keypad | day")
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(run="hallq.simcli:run")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if getattr(args, "config", None) and args.command not in ("demo",):
+            args.cfg = _config(args.config)
+        rc = _target(args.run)(args)
+    except ConfigError as e:
+        sys.stderr.write(f"hallq {args.command}: config error: {e}\n")
+        return 2
+    except UsageError as e:
+        sys.stderr.write(f"hallq {args.command}: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return int(rc or 0)
+
+
+def entry(argv: Any = None) -> None:
+    raise SystemExit(main(argv))
+
+
+if __name__ == "__main__":
+    entry()

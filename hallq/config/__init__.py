@@ -1,0 +1,301 @@
+"""Hall configuration: the YAML of CONTRACT §2 loaded and validated into typed models.
+
+Every part of hallq reads its settings from here. Unknown keys are errors; an error names
+the file, the key path and what is wrong (`ConfigError`), and the CLI turns it into exit 2.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hallq.config.devices import BusConfig, DeviceConfig, DevicesSection, MqttDeviceConfig
+from hallq.config.display import DisplayConfig
+from hallq.config.kiosk import KioskConfig
+from hallq.config.supervision import SupervisionConfig
+
+__all__ = [
+    "BusConfig", "ConfigError", "DeviceConfig", "DevicesSection", "DisplayConfig", "HallConfig",
+    "KioskConfig", "LocalName", "MqttDeviceConfig", "Strict", "load_config", "parse_config",
+]
+
+
+class ConfigError(Exception):
+    """A configuration problem: `str(err)` is one line naming file, key and problem."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem)
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalName(Strict):
+    """A name in both languages of the hall. Mongolian is standard Unicode (U+1800–U+18AF)."""
+
+    zh: str = Field(min_length=1)
+    mn: str = ""
+
+    @field_validator("mn")
+    @classmethod
+    def _no_presentation_forms(cls, v: str) -> str:
+        if any(0xE000 <= ord(c) <= 0xF8FF for c in v):
+            raise ValueError("Mongolian must be standard Unicode (U+1800–U+18AF), not private-use "
+                             "presentation forms")
+        return v
+
+
+HALL_ID = r"^[a-z0-9-]+$"
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+
+
+class HallSection(Strict):
+    id: str = Field(pattern=HALL_ID, max_length=64)
+    name: LocalName
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+
+class MqttSection(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+
+
+class ServiceConfig(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
+    name: LocalName
+    daily_quota: int | None = Field(default=None, ge=1)
+    default_service_s: float = Field(default=300.0, gt=0)
+
+
+class WindowConfig(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    services: list[str] = Field(min_length=1)
+    name: LocalName | None = None
+
+
+class StaffConfig(Strict):
+    id: Ident
+    name: str = Field(min_length=1)
+    windows: list[str] = Field(min_length=1)
+    unit: str | None = None
+
+
+class RulesSection(Strict):
+    recall_limit: int = Field(default=2, ge=0, le=20)
+
+
+class EvaluationSection(Strict):
+    prompt_timeout_s: float = Field(default=60.0, gt=0)
+    supplement_working_days: int = Field(default=5, ge=0, le=60)
+
+
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class HoursSection(Strict):
+    """Opening hours. Absent in the config = always open."""
+
+    weekly: dict[Weekday, list[str]]
+    issue_cutoff_min: int = Field(default=0, ge=0, le=240)
+    closed_dates: list[date] = []
+    open_dates: dict[date, list[str]] = {}
+
+    @field_validator("weekly", "open_dates")
+    @classmethod
+    def _spans(cls, v: dict[Any, list[str]]) -> dict[Any, list[str]]:
+        for spans in v.values():
+            for s in spans:
+                m = _SPAN.match(s)
+                if not m or (m[1], m[2]) >= (m[3], m[4]):
+                    raise ValueError(f"opening span {s!r} must look like '08:30-12:00' (start before end)")
+        return v
+
+    def spans_on(self, day: date) -> list[tuple[time, time]]:
+        """Opening spans of one calendar day, as (start, end) local times."""
+        if day in self.closed_dates:
+            return []
+        raw = self.open_dates.get(day, self.weekly.get(WEEKDAYS[day.weekday()], []))
+        out = []
+        for s in raw:
+            a, b = s.split("-")
+            end = time.max if b == "24:00" else time.fromisoformat(b)
+            out.append((time.fromisoformat(a), end))
+        return out
+
+
+class HallConfig(Strict):
+    hall: HallSection
+    mqtt: MqttSection = MqttSection()
+    data_dir: str = "./var"
+    services: list[ServiceConfig] = Field(min_length=1)
+    windows: list[WindowConfig] = Field(min_length=1)
+    staff: list[StaffConfig] = []
+    rules: RulesSection = RulesSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    hours: HoursSection | None = None
+    devices: DevicesSection = DevicesSection()
+    kiosks: list[KioskConfig] = []
+    displays: list[DisplayConfig] = []
+    supervision: SupervisionConfig = SupervisionConfig()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> HallConfig:
+        _unique(self.services, "services", "id")
+        _unique(self.services, "services", "prefix")
+        _unique(self.windows, "windows", "id")
+        _unique(self.staff, "staff", "id")
+        _unique(self.kiosks, "kiosks", "id")
+        _unique(self.displays, "displays", "id")
+        services = {s.id for s in self.services}
+        windows = {w.id for w in self.windows}
+        for i, w in enumerate(self.windows):
+            for j, s in enumerate(w.services):
+                if s not in services:
+                    raise _Ref(f"windows[{i}].services[{j}]", f"unknown service {s!r} (known: {_list(services)})")
+        for i, st in enumerate(self.staff):
+            for j, wid in enumerate(st.windows):
+                if wid not in windows:
+                    raise _Ref(f"staff[{i}].windows[{j}]", f"unknown window {wid!r} (known: {_list(windows)})")
+        for i, k in enumerate(self.kiosks):
+            for j, s in enumerate(k.services or []):
+                if s not in services:
+                    raise _Ref(f"kiosks[{i}].services[{j}]", f"unknown service {s!r} (known: {_list(services)})")
+        seen_ids: set[str] = set()
+        for i, bus in enumerate(self.devices.buses):
+            for j, dev in enumerate(bus.devices):
+                key = f"devices.buses[{i}].devices[{j}]"
+                if dev.window is not None and dev.window not in windows:
+                    raise _Ref(key + ".window", f"unknown window {dev.window!r} (known: {_list(windows)})")
+                did = dev.id or f"{bus.id}-{dev.address}"
+                if did in seen_ids:
+                    raise _Ref(key, f"device id {did!r} is used twice")
+                seen_ids.add(did)
+        for i, mdev in enumerate(self.devices.mqtt):
+            if mdev.window is not None and mdev.window not in windows:
+                raise _Ref(f"devices.mqtt[{i}].window", f"unknown window {mdev.window!r}")
+        return self
+
+    # -- look-ups used by every part -------------------------------------------------------
+    def service(self, service_id: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def window(self, window_id: str) -> WindowConfig | None:
+        return next((w for w in self.windows if w.id == window_id), None)
+
+    def kiosk(self, kiosk_id: str) -> KioskConfig | None:
+        return next((k for k in self.kiosks if k.id == kiosk_id), None)
+
+    def display(self, display_id: str) -> DisplayConfig | None:
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.hall.timezone)
+
+    def topic(self, *parts: str) -> str:
+        """An MQTT topic under this hall: topic('cmd', 'issue') -> 'hallq/{hall}/cmd/issue'."""
+        return "/".join(("hallq", self.hall.id, *parts))
+
+
+class _Ref(ValueError):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+
+
+def _list(items: set[str]) -> str:
+    return ", ".join(sorted(items))
+
+
+def _unique(items: list[Any], section: str, attr: str) -> None:
+    seen: set[Any] = set()
+    for i, it in enumerate(items):
+        v = getattr(it, attr)
+        if v in seen:
+            raise _Ref(f"{section}[{i}].{attr}", f"duplicate {attr} {v!r}")
+        seen.add(v)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def parse_config(data: Any, source: str = "<config>") -> HallConfig:
+    """Validate an already-parsed YAML document; raises ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "the file must hold a YAML mapping with the sections hall, services, windows")
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, _Ref):
+            raise ConfigError(source, inner.key, str(inner)) from None
+        key = _loc(tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-"))))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo? see docs/configuration.md for the keys of this section)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+            err["input"], dict | list
+        ):
+            msg += f" (got {err['input']!r})"
+        raise ConfigError(source, key, msg) from None
+
+
+def load_config(path: str | Path) -> HallConfig:
+    """Read and validate a hall config file; raises ConfigError with a one-line message."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(p), "", f"cannot read: {e}") from None
+    return parse_config_text(text, str(p))
+
+
+def parse_config_text(text: str, source: str) -> HallConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(source, where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_config(data, source)

@@ -1,0 +1,42 @@
+"""Config section `kiosks`: self-service terminals, their printer, scanner and credential rules."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrinterConfig(_Strict):
+    url: str = "sim://printer"            # usb://VID:PID, serial:///dev/ttyS0?baud=9600, tcp://host:9100, file:///path, sim://
+    profile: Literal["58mm", "80mm"] = "80mm"
+    native_chinese: bool = True            # FS & + encoding where the printer supports it
+    encoding: Literal["gb18030", "gbk", "big5"] = "gb18030"
+    status_poll_s: float = Field(default=5.0, gt=0)
+
+
+class ScannerConfig(_Strict):
+    url: str = "none://"                   # evdev:///dev/input/by-id/..., camera://0, none://
+    inter_key_timeout_ms: int = Field(default=80, ge=5, le=2000)
+
+
+class CredentialConfig(_Strict):
+    issuer_public_keys: dict[str, str] = {}   # key id -> base64url Ed25519 public key
+    max_age_s: int = Field(default=600, ge=10)
+    green_channel_min_age: int | None = 70
+    green_channel_flags: list[str] = ["veteran", "disability", "firefighter", "medical", "pregnant"]
+
+
+class KioskConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    services: list[str] | None = None      # None = all services, in config order
+    printer: PrinterConfig = PrinterConfig()
+    scanner: ScannerConfig = ScannerConfig()
+    credentials: CredentialConfig = CredentialConfig()
+    idle_timeout_s: float = Field(default=45.0, gt=0)
+    ticket_notice: dict[str, str] = {}    # {"zh": ..., "mn": ...} printed under the number
+    lookup_url: str = "https://hallq.example/t"  # base of the ticket QR (ASCII)
