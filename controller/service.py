@@ -1,0 +1,217 @@
+"""The controller process: MQTT in, the pure engine, the durable event log, MQTT out.
+
+One asyncio task (`_worker`) owns the engine and the store, so commands are executed one at
+a time in arrival order; each batch of commands is written in one fsync'd transaction before
+any reply, event or state is published. Time-caused events (rating prompt timeouts, the end
+of the business day) come from the same task, so they are ordered with commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from paho.mqtt.client import MQTTMessageInfo
+
+from controller.commands import parse_envelope
+from controller.engine import Engine
+from controller.model import CommandFailed
+from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
+from hallq.clock import Clock
+from hallq.config import HallConfig
+from hallq.mqtt import Message, MqttLink
+
+log = logging.getLogger("hallq.controller")
+
+BATCH_MAX = 256
+TICK_S = 1.0
+
+
+@dataclass
+class _Pending:
+    cmd_id: str | None
+    reply_to: str | None
+    reply: dict[str, Any]
+    events: list[dict[str, Any]]
+    stored: StoredCommand | None
+
+
+class ControllerService:
+    def __init__(self, cfg: HallConfig, data_dir: Path, clock: Clock, config_text: str = "") -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.store = EventStore(data_dir)
+        self.engine = Engine(cfg)
+        self.config_text = config_text
+        self.link: MqttLink | None = None
+        self._published_state: dict[str, Any] = {}
+        self._in_flight: deque[tuple[int, MQTTMessageInfo]] = deque()
+        self._published_seq = 0
+        self._last_prune: datetime | None = None
+
+    def now(self) -> datetime:
+        """The clock's time in the hall's time zone (events carry local offsets)."""
+        return self.clock.now().astimezone(self.cfg.zone)
+
+    def topic(self, *parts: str) -> str:
+        return self.cfg.topic(*parts)
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def open(self) -> None:
+        self.store.open()
+        if self.config_text:
+            self.store.record_config(self.config_text)
+        n = 0
+        for ev in self.store.events():
+            self.engine.apply(ev)
+            n += 1
+        self._published_seq = int(self.store.get_meta("published") or 0)
+        log.info("controller %s: rebuilt state from %d events in %s", self.cfg.hall.id, n, self.store.path)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.open()
+        status = self.topic("controller", "status")
+        self.link = MqttLink(self.cfg, f"hallq-controller-{self.cfg.hall.id}", clean=False,
+                             will=(status, {"state": "lost"}), on_connected=self._on_connected)
+        self.link.subscribe(self.topic("cmd", "+"), 1)
+        await self.link.start()
+        worker = asyncio.create_task(self._worker(stop))
+        await stop.wait()
+        await worker
+        self._note_published()
+        await self.link.stop(final=(status, {"state": "offline", "at": self.now().isoformat()}))
+        self.store.close()
+        log.info("controller %s: stopped cleanly", self.cfg.hall.id)
+
+    def _on_connected(self) -> None:
+        assert self.link is not None
+        self._published_state.clear()
+        self._publish_state()
+        # events written but maybe never delivered before a crash: consumers dedup by seq
+        for ev in self.store.events(after=self._published_seq):
+            self._publish_event(ev)
+        self.link.publish(self.topic("controller", "status"),
+                          {"state": "online", "at": self.now().isoformat()}, retain=True)
+        log.info("controller %s: online", self.cfg.hall.id)
+
+    # -- the one task that owns engine and store -------------------------------------------------
+    async def _worker(self, stop: asyncio.Event) -> None:
+        assert self.link is not None
+        q = self.link.messages
+        while not stop.is_set():
+            try:
+                first = await asyncio.wait_for(q.get(), TICK_S)
+            except TimeoutError:
+                first = None
+            batch = [first] if first is not None else []
+            while len(batch) < BATCH_MAX and not q.empty():
+                batch.append(q.get_nowait())
+            try:
+                await self._process(batch)
+            except Exception:  # the controller never dies on one batch: rebuild from the log
+                log.exception("controller %s: failed to process a batch of %d messages; rebuilding state "
+                              "from the event log", self.cfg.hall.id, len(batch))
+                self.engine = Engine(self.cfg)
+                for ev in self.store.events():
+                    self.engine.apply(ev)
+            self._housekeeping()
+
+    async def _process(self, batch: list[Message]) -> None:
+        now = self.now()
+        pending: list[_Pending] = []
+        tick_events = self.engine.tick(now)
+        if tick_events:
+            pending.append(_Pending(None, None, {}, tick_events, None))
+        in_batch: dict[str, _Pending] = {}
+        for msg in batch:
+            p = self._execute(msg, now, in_batch)
+            if p is not None:
+                pending.append(p)
+                if p.stored is not None:
+                    in_batch[p.stored.id] = p
+        to_write = [(p.events, p.stored) for p in pending if p.events or p.stored]
+        if to_write:
+            written = await asyncio.to_thread(self.store.append, to_write)
+            it = iter(written)
+            for p in pending:
+                if p.events or p.stored:
+                    p.events = next(it)
+        for p in pending:
+            for ev in p.events:
+                self._publish_event(ev)
+        self._publish_state()
+        assert self.link is not None
+        for p in pending:
+            if p.reply_to:
+                self.link.publish(p.reply_to, {"id": p.cmd_id, **p.reply})
+
+    def _execute(self, msg: Message, now: datetime, in_batch: dict[str, _Pending]) -> _Pending | None:
+        name = msg.topic.rsplit("/", 1)[-1]
+        body: Any = None
+        try:
+            body = msg.json()
+            cmd_id, reply_to = parse_envelope(body)
+        except (ValueError, CommandFailed) as e:
+            reason = e.message if isinstance(e, CommandFailed) else str(e)
+            reply_to = body.get("reply_to") if isinstance(body, dict) else None
+            if not isinstance(reply_to, str) or not reply_to or any(c in reply_to for c in "+#\0"):
+                log.warning("dropped a command on %s without a usable reply_to: %s", msg.topic, reason)
+                return None
+            cid = body.get("id") if isinstance(body, dict) else None
+            return _Pending(cid if isinstance(cid, str) else None, reply_to,
+                            {"ok": False, "error": {"code": "BAD_REQUEST", "message": reason}}, [], None)
+        earlier = in_batch.get(cmd_id)
+        stored = earlier.stored if earlier else self.store.command(cmd_id)
+        if stored is not None:
+            if stored.name != name:
+                return _Pending(cmd_id, reply_to, {"ok": False, "error": {
+                    "code": "BAD_REQUEST", "message": f"command id {cmd_id!r} was already used for "
+                    f"'{stored.name}'; a new command needs a new id"}}, [], None)
+            log.info("repeat of %s %s: sending the original reply again", name, cmd_id)
+            return _Pending(cmd_id, reply_to, stored.reply, [], None)
+        out = self.engine.handle(name, body, now)
+        if not out.ok:
+            log.info("%s %s refused: %s", name, cmd_id, out.reply["error"]["code"])
+        return _Pending(cmd_id, reply_to, out.reply, out.events, StoredCommand(cmd_id, name, out.reply))
+
+    # -- publishing ---------------------------------------------------------------------------
+    def _publish_event(self, ev: dict[str, Any]) -> None:
+        assert self.link is not None
+        info = self.link.publish(self.topic("event", ev["type"]), ev)
+        if info is not None:
+            self._in_flight.append((ev["seq"], info))
+
+    def _publish_state(self) -> None:
+        assert self.link is not None
+        st = self.engine.state
+        for wid in st.windows:
+            body = st.window_json(wid)
+            topic = self.topic("state", "window", wid)
+            if self._published_state.get(topic) != body:
+                self._published_state[topic] = body
+                self.link.publish(topic, body, retain=True)
+        queues = st.queues_json(self.now())
+        key = self.topic("state", "queues")
+        if self._published_state.get(key) != queues["services"]:
+            self._published_state[key] = queues["services"]
+            self.link.publish(key, queues, retain=True)
+
+    def _note_published(self) -> None:
+        seq = self._published_seq
+        while self._in_flight and self._in_flight[0][1].is_published():
+            seq = self._in_flight.popleft()[0]
+        if seq != self._published_seq:
+            self._published_seq = seq
+            self.store.set_meta("published", str(seq))
+
+    def _housekeeping(self) -> None:
+        self._note_published()
+        now = self.now()
+        if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
+            self._last_prune = now
+            self.store.forget_commands_before(now - COMMAND_MEMORY)

@@ -1,0 +1,237 @@
+"""The hall's state as a projection of the event log: `HallState.apply(event)` for every event.
+
+Applying never validates and never fails: the engine validated before the event was written.
+Replaying the whole log into a fresh HallState gives the state the controller had.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from controller.estimate import ServiceTimes, estimate_wait
+from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
+from hallq.config import HallConfig
+
+Event = dict[str, Any]
+
+
+def event(type_: str, at: datetime, **fields: Any) -> Event:
+    return {"type": type_, "at": at.isoformat(), **fields}
+
+
+class HallState:
+    def __init__(self, cfg: HallConfig) -> None:
+        self.cfg = cfg
+        self.tickets: dict[tuple[date, str], Ticket] = {}
+        self.waiting: dict[str, list[Ticket]] = {s.id: [] for s in cfg.services}
+        self.sequences: dict[date, dict[str, int]] = {}
+        self.windows: dict[str, ServiceWindow] = {w.id: ServiceWindow(w.id, tuple(w.services)) for w in cfg.windows}
+        self.staff_names = {s.id: s.name for s in cfg.staff}
+        self.staff_at: dict[str, str] = {}
+        self.evaluations: dict[tuple[date, str], Evaluation] = {}
+        self.times = ServiceTimes({s.id: s.default_service_s for s in cfg.services})
+        self.issue_order = 0
+        self.today: date | None = None
+        self.last_seq = 0
+        # windows able to call each service, and the services those windows also call
+        self.windows_of: dict[str, list[str]] = {s.id: [] for s in cfg.services}
+        for w in cfg.windows:
+            for s in w.services:
+                self.windows_of[s].append(w.id)
+        self.competing: dict[str, set[str]] = {
+            s: {x for wid in wids for x in self.windows[wid].services} for s, wids in self.windows_of.items()
+        }
+
+    # -- queries ----------------------------------------------------------------------------
+    def ticket(self, day: date, number: str) -> Ticket | None:
+        return self.tickets.get((day, number))
+
+    def window_ticket(self, w: ServiceWindow) -> Ticket | None:
+        return self.tickets.get(w.ticket) if w.ticket else None
+
+    def ahead_of(self, t: Ticket) -> int:
+        """Waiting tickets that `call` would take before t (CONTRACT §3.2)."""
+        if t.status is not TicketStatus.WAITING:
+            return 0
+        key = t.sort_key()
+        n = 0
+        for s in self.competing.get(t.service, {t.service}):
+            q = self.waiting.get(s, [])
+            n += bisect.bisect_left(q, key, key=Ticket.sort_key)
+        return n
+
+    def _capacity(self, service: str) -> tuple[int, int]:
+        open_, free = 0, 0
+        for wid in self.windows_of.get(service, []):
+            st = self.windows[wid].status
+            if st in (WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING):
+                open_ += 1
+                if st is not WindowStatus.SERVING:
+                    free += 1
+        return open_, free
+
+    def est_wait(self, service: str, ahead: int) -> int | None:
+        open_, free = self._capacity(service)
+        return estimate_wait(ahead, self.times.mean(service), open_, free)
+
+    def ticket_json(self, t: Ticket) -> dict[str, Any]:
+        if t.status is TicketStatus.WAITING:
+            ahead = self.ahead_of(t)
+            return t.to_json(ahead, self.est_wait(t.service, ahead))
+        return t.to_json(0, 0)
+
+    def window_json(self, wid: str) -> dict[str, Any]:
+        w = self.windows[wid]
+        t = self.window_ticket(w)
+        return {
+            "id": w.id,
+            "status": w.status.value,
+            "staff": {"id": w.staff, "name": self.staff_names.get(w.staff, w.staff)} if w.staff else None,
+            "ticket": t.number if t else None,
+            "services": list(w.services),
+            "since": w.since.isoformat() if w.since else None,
+            "reason": w.pause_reason,
+            "prompt_until": w.prompt_deadline.isoformat() if w.prompt_deadline else None,
+        }
+
+    def queues_json(self, now: datetime) -> dict[str, Any]:
+        out = []
+        for s in self.cfg.services:
+            ahead = sum(len(self.waiting.get(x, [])) for x in self.competing.get(s.id, {s.id}))
+            out.append({"id": s.id, "waiting": len(self.waiting[s.id]), "est_wait_s": self.est_wait(s.id, ahead),
+                        "mean_service_s": round(self.times.mean(s.id))})
+        return {"at": now.isoformat(), "services": out}
+
+    # -- the projection -----------------------------------------------------------------------
+    def apply(self, ev: Event) -> None:
+        getattr(self, "_on_" + ev["type"].replace(".", "_"), self._on_other)(ev, datetime.fromisoformat(ev["at"]))
+        if "seq" in ev:
+            self.last_seq = ev["seq"]
+
+    def _on_other(self, ev: Event, at: datetime) -> None:
+        """alert.raised and events of later versions change no queue state."""
+
+    def _t(self, ev: Event) -> Ticket:
+        return self.tickets[(date.fromisoformat(ev["date"]), ev["ticket"])]
+
+    def _unqueue(self, t: Ticket) -> None:
+        q = self.waiting.get(t.service, [])
+        i = bisect.bisect_left(q, t.sort_key(), key=Ticket.sort_key)
+        if i < len(q) and q[i] is t:
+            del q[i]
+
+    def _set_window(self, w: ServiceWindow, status: WindowStatus, at: datetime) -> None:
+        if w.status is not status:
+            w.since = at
+        w.status = status
+        if status is not WindowStatus.RATING:
+            w.prompt_deadline = None
+
+    def _on_ticket_issued(self, ev: Event, at: datetime) -> None:
+        day = date.fromisoformat(ev["date"])
+        self.today = max(self.today or day, day)
+        self.issue_order += 1
+        t = Ticket(ev["ticket"], day, ev["service"], Priority(ev["priority"]), at, self.issue_order,
+                   ev.get("source"), holder=ev.get("holder"))
+        self.tickets[t.key] = t
+        seqs = self.sequences.setdefault(day, {})
+        seqs[t.service] = seqs.get(t.service, 0) + 1
+        bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)
+
+    def _on_ticket_called(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        w = self.windows[ev["window"]]
+        if ev.get("recall", 0):
+            t.recalls = ev["recall"]
+            return
+        self._unqueue(t)
+        t.status, t.window, t.staff, t.called_at, t.recalls = TicketStatus.SERVING, w.id, w.staff, at, 0
+        w.ticket = t.key
+        self._set_window(w, WindowStatus.SERVING, at)
+
+    def _on_ticket_finished(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        w = self.windows[ev["window"]]
+        t.status, t.finished_at = TicketStatus.FINISHED, at
+        if t.called_at is not None:
+            self.times.observe(t.service, (at - t.called_at).total_seconds())
+        if t.rated or ev.get("prompt") is False:
+            w.ticket = None
+            self._set_window(w, WindowStatus.IDLE, at)
+        else:
+            self._set_window(w, WindowStatus.RATING, at)
+            w.prompt_deadline = at + timedelta(seconds=self.cfg.evaluation.prompt_timeout_s)
+
+    def _on_ticket_skipped(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        w = self.windows[ev["window"]]
+        t.status, t.finished_at = TicketStatus.NO_SHOW, at
+        w.ticket = None
+        self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_ticket_transferred(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        w = self.windows[ev["window"]]
+        t.original_service = t.original_service or t.service
+        t.service, t.status, t.recalls, t.window = ev["service"], TicketStatus.WAITING, 0, None
+        bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)
+        w.ticket = None
+        self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_window_login(self, ev: Event, at: datetime) -> None:
+        w = self.windows[ev["window"]]
+        if w.staff and self.staff_at.get(w.staff) == w.id:
+            del self.staff_at[w.staff]
+        w.staff = ev["staff"]
+        self.staff_at[w.staff] = w.id
+        if w.status is WindowStatus.CLOSED:
+            self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_window_logout(self, ev: Event, at: datetime) -> None:
+        w = self.windows[ev["window"]]
+        if w.staff and self.staff_at.get(w.staff) == w.id:
+            del self.staff_at[w.staff]
+        w.staff, w.ticket, w.paused_from, w.pause_reason = None, None, None, None
+        self._set_window(w, WindowStatus.CLOSED, at)
+
+    def _on_window_paused(self, ev: Event, at: datetime) -> None:
+        w = self.windows[ev["window"]]
+        if w.status is WindowStatus.RATING:
+            w.ticket = None
+        w.paused_from = WindowStatus.SERVING if w.status is WindowStatus.SERVING else WindowStatus.IDLE
+        w.pause_reason = ev.get("reason")
+        self._set_window(w, WindowStatus.PAUSED, at)
+
+    def _on_window_resumed(self, ev: Event, at: datetime) -> None:
+        w = self.windows[ev["window"]]
+        back = w.paused_from or WindowStatus.IDLE
+        w.paused_from, w.pause_reason = None, None
+        self._set_window(w, back, at)
+
+    def _on_window_prompt_closed(self, ev: Event, at: datetime) -> None:
+        w = self.windows[ev["window"]]
+        w.ticket = None
+        self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_evaluation_recorded(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        t.rated = True
+        self.evaluations[t.key] = Evaluation(t.number, t.date, ev.get("window"), ev.get("staff"), t.service,
+                                             ev["level"], ev["channel"], list(ev.get("reasons") or []), at,
+                                             bool(ev.get("supplementary")))
+        wid = ev.get("window")
+        if wid in self.windows:
+            w = self.windows[wid]
+            if w.status is WindowStatus.RATING and w.ticket == t.key:
+                w.ticket = None
+                self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_day_closed(self, ev: Event, at: datetime) -> None:
+        day = date.fromisoformat(ev["date"])
+        for number in ev["no_show"]:
+            t = self.tickets[(day, number)]
+            self._unqueue(t)
+            t.status, t.finished_at = TicketStatus.NO_SHOW, at
+        self.today = max(self.today or day, date.fromisoformat(ev["next"]))
