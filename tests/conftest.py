@@ -1,0 +1,128 @@
+"""Shared fixtures: a real mosquitto on a free port, hall configs, and the controller as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hallq.broker import Mosquitto
+from hallq.config import HallConfig, parse_config
+from hallq.mqtt import BlockingClient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_hall(port: int = 1883, **extra: Any) -> dict[str, Any]:
+    """A 3-window hall: window 1 takes general+tax, 2 takes tax, 3 takes general."""
+    cfg: dict[str, Any] = {
+        "hall": {"id": "test-hall", "name": {"zh": "测试政务服务中心", "mn": "ᠲᠤᠷᠰᠢᠯᠲᠠ"}, "timezone": "Asia/Shanghai"},
+        "mqtt": {"host": "127.0.0.1", "port": port},
+        "data_dir": "./var",
+        "services": [
+            {"id": "general", "prefix": "A", "name": {"zh": "综合受理", "mn": "ᠶᠡᠷᠦᠩᠬᠡᠢ"}},
+            {"id": "tax", "prefix": "S", "name": {"zh": "税务", "mn": "ᠲᠠᠲᠠᠪᠤᠷᠢ"}},
+        ],
+        "windows": [
+            {"id": "1", "services": ["general", "tax"]},
+            {"id": "2", "services": ["tax"]},
+            {"id": "3", "services": ["general"]},
+        ],
+        "staff": [
+            {"id": "S001", "name": "张三", "windows": ["1", "3"]},
+            {"id": "S002", "name": "李四", "windows": ["2", "1"]},
+            {"id": "S003", "name": "王芳", "windows": ["3"]},
+        ],
+        "rules": {"recall_limit": 2},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(workdir=tmp_path / "broker").start()
+    yield broker
+    broker.stop()
+
+
+class ControllerProc:
+    """`python -m hallq controller` as a child process, killable with SIGKILL."""
+
+    def __init__(self, config_path: Path, data_dir: Path, log_path: Path, extra: tuple[str, ...] = ()) -> None:
+        self.config_path, self.data_dir, self.log_path, self.extra = config_path, data_dir, log_path, extra
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ControllerProc:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hallq", "controller", "--config", str(self.config_path),
+             "--data", str(self.data_dir), *self.extra],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "ab"))  # noqa: SIM115
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(15)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Hall:
+    """A running test hall: config, broker, controller process and a client."""
+
+    def __init__(self, tmp: Path, broker: Mosquitto, cfg_dict: dict[str, Any]) -> None:
+        self.tmp = tmp
+        self.broker = broker
+        self.cfg_dict = cfg_dict
+        self.config_path = tmp / "hall.yaml"
+        self.config_path.write_text(yaml.safe_dump(cfg_dict, allow_unicode=True), encoding="utf-8")
+        self.cfg: HallConfig = parse_config(cfg_dict)
+        self.data_dir = tmp / "data"
+        self.controller = ControllerProc(self.config_path, self.data_dir, tmp / "controller.log")
+
+    def client(self, name: str = "test", subscribe: tuple[str, ...] = ()) -> BlockingClient:
+        return BlockingClient(self.cfg, name, subscribe)
+
+    def start_controller(self, client: BlockingClient | None = None) -> None:
+        """Start the controller and wait until it announces itself online."""
+        own = client is None
+        c = client or self.client("waiter", (self.cfg.topic("controller", "status"),))
+        if own:
+            c.connect()
+        t0 = datetime.now(timezone.utc) - timedelta(milliseconds=5)
+        self.controller.start()
+
+        def fresh_online(b: Any) -> bool:
+            return b.get("state") == "online" and datetime.fromisoformat(b["at"]) >= t0
+
+        try:
+            c.wait_for(self.cfg.topic("controller", "status"), fresh_online, timeout_s=30)
+        except TimeoutError:
+            raise AssertionError("controller did not come online; its log:\n" + self.controller.log()) from None
+        finally:
+            if own:
+                c.close()
+
+
+@pytest.fixture
+def hall(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Hall]:
+    h = Hall(tmp_path, mosquitto, small_hall(mosquitto.port))
+    yield h
+    h.controller.kill()
