@@ -50,9 +50,12 @@ def verify(data_dir: str | Path) -> AuditResult:
             return AuditResult(False, last, "the head marker is missing — the log was tampered with")
     else:
         head_seq, _, head_hash = str(head_row[0]).partition(":")
-        if int(head_seq) != last or (last and head_hash != prev):
+        if int(head_seq) != last:
             return AuditResult(False, last, f"the log ends at seq {last} but was last written at seq {head_seq} — "
-                               "records at the end were removed or replaced")
+                               "records at the end were removed or added outside the controller")
+        if last and head_hash != prev:
+            return AuditResult(False, last, f"record seq {last}: its hash is not the one the controller wrote last "
+                               "— the chain was rewritten")
     return AuditResult(True, last)
 
 
