@@ -1,0 +1,225 @@
+"""`hallq report`: the day's (or month's) figures, projected from the event log (CONTRACT §3.6).
+
+The data directory is self-sufficient: the configuration comes from the copy the controller
+recorded there. Figures are computed only from the hash-chained log; nothing is edited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from controller.audit import verify
+from controller.store import EventStore
+from hallq.cli import UsageError
+from hallq.config import HallConfig, parse_config_text
+
+
+@dataclass
+class _T:
+    number: str
+    service: str
+    priority: str
+    issued: datetime
+    called: datetime | None = None
+    finished: datetime | None = None
+    status: str = "waiting"
+    window: str | None = None
+    staff: str | None = None
+    level: int | None = None
+
+
+@dataclass
+class _Group:
+    issued: int = 0
+    served: int = 0
+    no_show: int = 0
+    rated: int = 0
+    good: int = 0
+    bad: int = 0
+    rated_served: int = 0
+    waits: list[float] = field(default_factory=list)
+    services: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"issued": self.issued, "served": self.served, "no_show": self.no_show, "rated": self.rated,
+                "good": self.good, "bad": self.bad, "unrated": self.served - self.rated_served,
+                "good_rate": _rate(self.good, self.rated), "bad_rate": _rate(self.bad, self.rated),
+                "wait_s": _stats(self.waits), "service_s": _stats(self.services)}
+
+
+def _rate(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 0.0
+
+
+def _stats(xs: list[float]) -> dict[str, float | None]:
+    if not xs:
+        return {"mean": None, "p90": None, "max": None}
+    s = sorted(xs)
+    return {"mean": round(sum(s) / len(s), 1), "p90": round(s[min(len(s) - 1, math.ceil(0.9 * len(s)) - 1)], 1),
+            "max": round(s[-1], 1)}
+
+
+def build_report(data_dir: Path, first: date, last: date) -> dict[str, Any]:
+    store = EventStore(data_dir).open()
+    try:
+        text = store.latest_config()
+        if text is None:
+            raise UsageError(f"{data_dir}: no configuration recorded — is this a controller data directory?")
+        cfg = parse_config_text(text, str(data_dir / "hallq.sqlite3 (recorded config)"))
+        tickets: dict[tuple[str, str], _T] = {}
+        lo, hi = first.isoformat(), last.isoformat()
+        for ev in store.events():
+            if lo <= ev.get("date", "") <= hi:
+                _project(tickets, ev)
+    finally:
+        store.close()
+    return _summarise(cfg, first, last, tickets, verify(data_dir).ok)
+
+
+def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
+    at = datetime.fromisoformat(ev["at"])
+    typ = ev["type"]
+    if typ == "day.closed":
+        for n in ev["no_show"]:
+            t = tickets.get((ev["date"], n))
+            if t:
+                t.status = "no_show"
+        return
+    key = (ev["date"], ev.get("ticket", ""))
+    if typ == "ticket.issued":
+        tickets[key] = _T(ev["ticket"], ev["service"], ev["priority"], at)
+        return
+    t = tickets.get(key)
+    if t is None:
+        return
+    if typ == "ticket.called" and not ev.get("recall"):
+        t.called, t.status, t.window, t.staff = at, "serving", ev["window"], ev.get("staff")
+    elif typ == "ticket.finished":
+        t.finished, t.status = at, "finished"
+    elif typ == "ticket.skipped":
+        t.status = "no_show"
+    elif typ == "ticket.transferred":
+        t.service, t.status = ev["service"], "waiting"
+    elif typ == "evaluation.recorded":
+        t.level = ev["level"]
+
+
+def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str, str], _T],
+               intact: bool) -> dict[str, Any]:
+    total = _Group()
+    groups: dict[str, dict[str, _Group]] = {k: defaultdict(_Group) for k in ("service", "window", "staff", "hour")}
+    for t in tickets.values():
+        keys = {"service": t.service, "window": t.window, "staff": t.staff, "hour": f"{t.issued.hour:02d}"}
+        for g in [total] + [groups[k][v] for k, v in keys.items() if v is not None]:
+            g.issued += 1
+            if t.status == "finished":
+                g.served += 1
+                if t.level is not None:
+                    g.rated_served += 1
+            if t.status == "no_show":
+                g.no_show += 1
+            if t.level is not None:
+                g.rated += 1
+                g.good += t.level >= 3
+                g.bad += t.level <= 2
+            if t.called:
+                g.waits.append((t.called - t.issued).total_seconds())
+            if t.called and t.finished:
+                g.services.append((t.finished - t.called).total_seconds())
+    unrated = total.served - total.rated_served
+    return {
+        "date": first.isoformat(), "until": last.isoformat(), "hall": {"id": cfg.hall.id, "name": cfg.hall.name.zh},
+        "log_intact": intact,
+        "tickets": {"issued": total.issued, "served": total.served, "no_show": total.no_show,
+                    "green": sum(t.priority == "green" for t in tickets.values())},
+        "evaluations": {"rated": total.rated, "unrated": unrated, "good": total.good, "bad": total.bad,
+                        "good_rate": _rate(total.good, total.rated), "bad_rate": _rate(total.bad, total.rated),
+                        "unrated_rate": _rate(unrated, total.served),
+                        "active_rate": _rate(total.rated_served, total.served)},
+        "wait_s": _stats(total.waits), "service_s": _stats(total.services),
+        **{f"by_{k}": {name: g.to_json() for name, g in sorted(v.items())} for k, v in groups.items()},
+    }
+
+
+def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
+    rows: list[list[Any]] = [["section", "key", "metric", "value"]]
+    for sec in ("tickets", "evaluations"):
+        rows += [[sec, "", k, v] for k, v in rep[sec].items()]
+    for k in ("wait_s", "service_s"):
+        rows += [[k, "", m, v] for m, v in rep[k].items()]
+    for sec in ("by_service", "by_window", "by_staff", "by_hour"):
+        for key, g in rep[sec].items():
+            for m, v in g.items():
+                if isinstance(v, dict):
+                    rows += [[sec, key, f"{m}.{mm}", vv] for mm, vv in v.items()]
+                else:
+                    rows.append([sec, key, m, v])
+    return rows
+
+
+def write_xlsx(rep: dict[str, Any], out: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总 Summary"
+    period = rep["date"] if rep["until"] == rep["date"] else f"{rep['date']} … {rep['until']}"
+    ws.append([f"{rep['hall']['name']} — {period}"])
+    for sec in ("tickets", "evaluations"):
+        for k, v in rep[sec].items():
+            ws.append([sec, k, v])
+    titles = {"by_service": "事项 Service", "by_window": "窗口 Window", "by_staff": "人员 Staff",
+              "by_hour": "时段 Hour"}
+    for sec, title in titles.items():
+        sh = wb.create_sheet(title)
+        sh.append([title, "issued", "served", "no_show", "rated", "good", "bad", "good_rate", "bad_rate",
+                   "wait_mean_s", "wait_p90_s", "service_mean_s"])
+        for key, g in rep[sec].items():
+            sh.append([key, g["issued"], g["served"], g["no_show"], g["rated"], g["good"], g["bad"], g["good_rate"],
+                       g["bad_rate"], g["wait_s"]["mean"], g["wait_s"]["p90"], g["service_s"]["mean"]])
+        n = len(rep[sec])
+        if n:
+            chart = BarChart()
+            chart.title = f"{title}: issued / served"
+            chart.add_data(Reference(sh, min_col=2, max_col=3, min_row=1, max_row=n + 1), titles_from_data=True)
+            chart.set_categories(Reference(sh, min_col=1, min_row=2, max_row=n + 1))
+            sh.add_chart(chart, "N2")
+    wb.save(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise UsageError(f"--date {args.date!r} is not a date YYYY-MM-DD") from None
+    data = Path(args.data)
+    if not (data / "hallq.sqlite3").exists():
+        raise UsageError(f"--data {data}: no event log here — give the controller's data directory")
+    first, last = day, day
+    if getattr(args, "month", False):
+        first = day.replace(day=1)
+        following = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
+        last = following - timedelta(days=1)
+    rep = build_report(data, first, last)
+    out = Path(args.out)
+    if args.format == "json":
+        out.write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
+    elif args.format == "csv":
+        with out.open("w", newline="", encoding="utf-8-sig") as f:
+            csv.writer(f).writerows(_flat_rows(rep))
+    else:
+        write_xlsx(rep, out)
+    if not rep["log_intact"]:
+        sys.stderr.write(f"hallq report: warning: the event log in {data} does not verify — run "
+                         f"'hallq audit verify --data {data}'\n")
+    return 0
