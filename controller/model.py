@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import datetime as dt
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -82,7 +83,7 @@ class Ticket:
     original_service: str | None = None
 
     @property
-    def key(self) -> tuple[date, str]:
+    def key(self) -> tuple[dt.date, str]:
         return (self.date, self.number)
 
     def sort_key(self) -> tuple[int, datetime, int]:

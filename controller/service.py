@@ -158,12 +158,12 @@ class ControllerService:
             cmd_id, reply_to = parse_envelope(body)
         except (ValueError, CommandFailed) as e:
             reason = e.message if isinstance(e, CommandFailed) else str(e)
-            reply_to = body.get("reply_to") if isinstance(body, dict) else None
-            if not isinstance(reply_to, str) or not reply_to or any(c in reply_to for c in "+#\0"):
+            raw_to = body.get("reply_to") if isinstance(body, dict) else None
+            if not isinstance(raw_to, str) or not raw_to or any(c in raw_to for c in "+#\0"):
                 log.warning("dropped a command on %s without a usable reply_to: %s", msg.topic, reason)
                 return None
             cid = body.get("id") if isinstance(body, dict) else None
-            return _Pending(cid if isinstance(cid, str) else None, reply_to,
+            return _Pending(cid if isinstance(cid, str) else None, raw_to,
                             {"ok": False, "error": {"code": "BAD_REQUEST", "message": reason}}, [], None)
         earlier = in_batch.get(cmd_id)
         stored = earlier.stored if earlier else self.store.command(cmd_id)
