@@ -140,7 +140,7 @@ def _start_simulated_buses(raw: dict[str, Any]) -> Any:
         log.warning("device simulators are not available: the demo runs without the serial bus")
         raw["devices"]["buses"] = []
         return None
-    from firmware_bridge.sim import demo_bus  # type: ignore[attr-defined]
+    from firmware_bridge.sim import demo_bus
 
     handle = demo_bus(parse_config(raw))
     for bus in buses:
