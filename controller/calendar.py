@@ -50,3 +50,12 @@ def issue_refusal(hours: HoursSection | None, local_now: datetime) -> str | None
             return None
     pretty = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in spans)
     return f"tickets are issued {pretty} (until {hours.issue_cutoff_min} min before closing); it is {t:%H:%M}"
+
+
+def open_since(hours: HoursSection, local_now: datetime) -> datetime | None:
+    """The start of the opening span the hall is in now, or None when it is closed."""
+    t = local_now.time()
+    for start, end in hours.spans_on(local_now.date()):
+        if start <= t < end:
+            return local_now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    return None

@@ -25,6 +25,7 @@ from controller.model import (
     WindowStatus,
 )
 from controller.state import Event, HallState, event
+from controller.supervision import device_alert, supervise
 from hallq.config import HallConfig
 
 BAD_LEVELS = (1, 2)
@@ -79,7 +80,12 @@ class Engine:
                 out.append(self._emit(event("window.prompt_closed", now, window=w.id, reason="timeout",
                                             ticket=t.number if t else None,
                                             date=t.date.isoformat() if t else None)))
+        out += [self._emit(ev) for ev in supervise(self.state, now)]
         return out
+
+    def device_status(self, device: str, status: str, now: datetime) -> list[Event]:
+        """A device reported its status (CONTRACT §3.5): alerts for offline devices and paper."""
+        return [self._emit(ev) for ev in device_alert(self.state, device, status, now)]
 
     def handle(self, name: str, body: dict[str, Any], now: datetime) -> Outcome:
         """Run one command. Time-caused events come first, so the outcome reflects `now`."""

@@ -79,6 +79,7 @@ class ControllerService:
         self.link = MqttLink(self.cfg, f"hallq-controller-{self.cfg.hall.id}", clean=False,
                              will=(status, {"state": "lost"}), on_connected=self._on_connected)
         self.link.subscribe(self.topic("cmd", "+"), 1)
+        self.link.subscribe(self.topic("device", "+", "status"), 1)
         await self.link.start()
         worker = asyncio.create_task(self._worker(stop))
         await stop.wait()
@@ -129,7 +130,7 @@ class ControllerService:
             pending.append(_Pending(None, None, {}, tick_events, None))
         in_batch: dict[str, _Pending] = {}
         for msg in batch:
-            p = self._execute(msg, now, in_batch)
+            p = self._device(msg, now) if "/device/" in msg.topic else self._execute(msg, now, in_batch)
             if p is not None:
                 pending.append(p)
                 if p.stored is not None:
@@ -178,6 +179,20 @@ class ControllerService:
         if not out.ok:
             log.info("%s %s refused: %s", name, cmd_id, out.reply["error"]["code"])
         return _Pending(cmd_id, reply_to, out.reply, out.events, StoredCommand(cmd_id, name, out.reply))
+
+    def _device(self, msg: Message, now: datetime) -> _Pending | None:
+        """A device status (CONTRACT §3.5) may raise an alert: offline devices, printer paper."""
+        device = msg.topic.split("/")[-2]
+        try:
+            body = msg.json()
+            state = str(body["state"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("device %s: unreadable status on %s — expected {\"state\": ...}", device, msg.topic)
+            return None
+        paper = body.get("paper") if isinstance(body, dict) else None
+        status = {"out": "paper_out", "near_end": "paper_near_end"}.get(str(paper), state)
+        events = self.engine.device_status(device, status, now)
+        return _Pending(None, None, {}, events, None) if events else None
 
     # -- publishing ---------------------------------------------------------------------------
     def _publish_event(self, ev: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ class HallState:
         self.issue_order = 0
         self.today: date | None = None
         self.last_seq = 0
+        self.alerted: set[str] = set()            # keys of alerts already raised (supervision)
+        self.device_status: dict[str, str] = {}   # last status seen per device
         # windows able to call each service, and the services those windows also call
         self.windows_of: dict[str, list[str]] = {s.id: [] for s in cfg.services}
         for w in cfg.windows:
@@ -111,7 +113,13 @@ class HallState:
             self.last_seq = ev["seq"]
 
     def _on_other(self, ev: Event, at: datetime) -> None:
-        """alert.raised and events of later versions change no queue state."""
+        """Events of later versions change no queue state."""
+
+    def _on_alert_raised(self, ev: Event, at: datetime) -> None:
+        if "key" in ev:
+            self.alerted.add(ev["key"])
+        if "device" in ev:
+            self.device_status[ev["device"]] = ev.get("status", "")
 
     def _t(self, ev: Event) -> Ticket:
         return self.tickets[(date.fromisoformat(ev["date"]), ev["ticket"])]

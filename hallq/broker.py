@@ -40,7 +40,8 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 "max_queued_messages 100000", "set_tcp_nodelay true", "log_dest stderr", "log_type error", "log_type warning"]
+                 "max_queued_messages 100000", "set_tcp_nodelay true",
+                 "log_dest stderr", "log_type error", "log_type warning"]
         if self.persistent:
             lines += ["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 1"]
         conf.write_text("\n".join(lines) + "\n")

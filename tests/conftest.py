@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ class Hall:
         c = client or self.client("waiter", (self.cfg.topic("controller", "status"),))
         if own:
             c.connect()
-        t0 = datetime.now(timezone.utc) - timedelta(milliseconds=5)
+        t0 = datetime.now(UTC) - timedelta(milliseconds=5)
         self.controller.start()
 
         def fresh_online(b: Any) -> bool:

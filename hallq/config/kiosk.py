@@ -12,7 +12,8 @@ class _Strict(BaseModel):
 
 
 class PrinterConfig(_Strict):
-    url: str = "sim://printer"            # usb://VID:PID, serial:///dev/ttyS0?baud=9600, tcp://host:9100, file:///path, sim://
+    # usb://VID:PID, serial:///dev/ttyS0?baud=9600, tcp://host:9100, file:///path, sim://NAME
+    url: str = "sim://printer"
     profile: Literal["58mm", "80mm"] = "80mm"
     native_chinese: bool = True            # FS & + encoding where the printer supports it
     encoding: Literal["gb18030", "gbk", "big5"] = "gb18030"

@@ -42,7 +42,8 @@ def test_kill_9_loses_nothing_and_retries_get_the_original_reply(hall: Hall) -> 
         i = -1
         while kills[0] < 8 and i < 20000:
             i += 1
-            name, args = ("call", {"window": "1"}) if i % 3 == 2 else ("issue", {"service": rng.choice(["general", "tax"])})
+            service = rng.choice(["general", "tax"])
+            name, args = ("call", {"window": "1"}) if i % 3 == 2 else ("issue", {"service": service})
             cid = f"crash-{i}"
             reply = None
             for _attempt in range(60):
@@ -83,4 +84,5 @@ def test_kill_9_loses_nothing_and_retries_get_the_original_reply(hall: Hall) -> 
     res = verify(hall.data_dir)
     assert res.ok, res.problem
     assert res.records >= len(issued)
-    assert kills[0] >= 5 and retried_same >= 5, f"too few crashes ({kills[0]}) or retries ({retried_same}) to mean anything"
+    assert kills[0] >= 5 and retried_same >= 5, \
+        f"too few crashes ({kills[0]}) or retries ({retried_same}) to mean anything"

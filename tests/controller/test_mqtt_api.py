@@ -120,7 +120,8 @@ def test_two_windows_calling_at_once_never_share_a_ticket(hall: Hall) -> None:
             cl.connect()
         barrier = threading.Barrier(2)
 
-        def press(w: str) -> None:
+        def press(w: str, got: dict[str, list[Any]] = got, clients: dict[str, BlockingClient] = clients,
+                  barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             for _ in range(2):
                 got[w].append(clients[w].command("call", window=w)["ticket"])
