@@ -1,0 +1,149 @@
+"""The bridge process: one BusMaster thread per bus, and the asyncio side that turns device events into
+controller commands and controller state into STATE/SHOW frames (CONTRACT §4, "What the bridge does").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from firmware_bridge.hallbus.messages import DeviceEvent
+from firmware_bridge.inflight import InflightStore
+from firmware_bridge.mapping import Command, command_for, show_frame, state_frame
+from firmware_bridge.master import BusMaster, Device
+from hallq.config import HallConfig
+from hallq.mqtt import CommandClient, CommandError, MqttLink
+
+log = logging.getLogger("hallq.bridge")
+RATING_BOOST_S = 90.0
+
+
+class Bridge:
+    def __init__(self, cfg: HallConfig, data_dir: Path) -> None:
+        self.cfg = cfg
+        self.inflight = InflightStore(data_dir / "inflight.sqlite3")
+        self.masters: list[BusMaster] = []
+        self.windows: dict[str, dict[str, Any]] = {}
+        self.last_called_seq = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.link: MqttLink | None = None
+        self.client: CommandClient | None = None
+        self.executed: list[tuple[str, str, dict[str, Any]]] = []   # (device, command, reply) for tests/logs
+
+    def topic(self, *parts: str) -> str:
+        return self.cfg.topic(*parts)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.inflight.open()
+        status = self.topic("bridge", "status")
+        self.link = MqttLink(self.cfg, f"hallq-bridge-{self.cfg.hall.id}", clean=False,
+                             will=(status, {"state": "lost"}),
+                             on_connected=lambda: self._publish(status, {"state": "online"}, retain=True))
+        self.client = CommandClient(self.link, "bridge")
+        self.link.subscribe(self.client.reply_topic, 1)
+        self.link.subscribe(self.topic("state", "window", "+"), 1)
+        self.link.subscribe(self.topic("event", "ticket.called"), 1)
+        await self.link.start()
+        for bus in self.cfg.devices.buses:
+            m = BusMaster(bus, self._on_event, self._on_status)
+            self.masters.append(m)
+            m.start()
+        dispatcher = asyncio.create_task(self._dispatch())
+        await stop.wait()
+        dispatcher.cancel()
+        for m in self.masters:
+            await asyncio.to_thread(m.stop)
+        await self.link.stop(final=(status, {"state": "offline"}))
+        self.inflight.close()
+
+    def _publish(self, topic: str, body: dict[str, Any], retain: bool = False) -> None:
+        if self.link is not None:
+            self.link.publish(topic, body, retain=retain)
+
+    # -- bus thread -> loop ------------------------------------------------------------------------
+    def _on_event(self, dev: Device, ev: DeviceEvent) -> concurrent.futures.Future[Any]:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(self._execute(dev, ev), self.loop)
+
+    def _on_status(self, dev: Device) -> None:
+        assert self.loop is not None
+        body: dict[str, Any] = {"state": "online" if dev.online else "offline", "kind": dev.cfg.kind,
+                                "bus": next((m.bus.id for m in self.masters if dev.cfg.address in m.devices
+                                             and m.devices[dev.cfg.address] is dev), None),
+                                "address": dev.cfg.address, "window": dev.cfg.window,
+                                "at": datetime.now().astimezone().isoformat()}
+        if dev.info is not None:
+            body |= {"uid": dev.info.uid.hex(), "fw": f"{dev.info.fw_major}.{dev.info.fw_minor}"}
+        self.loop.call_soon_threadsafe(self._publish, self.topic("device", dev.id, "status"), body, True)
+
+    async def _execute(self, dev: Device, ev: DeviceEvent) -> None:
+        """Run one device event as a controller command; returns once the controller replied."""
+        window = dev.cfg.window
+        if window is None:
+            log.warning("device %s has no window in the config: %s acknowledged without effect", dev.id, ev)
+            return
+        shown = self.windows.get(window, {})
+        cmd = command_for(ev, window, shown.get("ticket") if shown.get("status") in ("rating", "serving") else None)
+        if not isinstance(cmd, Command):
+            log.warning("device %s: %s — %s acknowledged without effect", dev.id, cmd, ev)
+            return
+        cid = await asyncio.to_thread(self.inflight.command_id, dev.id, ev.encode())
+        assert self.client is not None
+        while True:
+            try:
+                result = await self.client.call(cmd.name, cmd_id=cid, timeout_s=5.0, **cmd.args)
+                self.executed.append((dev.id, cmd.name, {"ok": True, "result": result}))
+                log.info("device %s: %s %s -> ok", dev.id, cmd.name, cmd.args)
+                return
+            except CommandError as e:
+                if e.code == "TIMEOUT":
+                    log.warning("device %s: %s not answered yet; retrying with the same id %s", dev.id, cmd.name,
+                                cid)
+                    continue
+                self.executed.append((dev.id, cmd.name, {"ok": False, "code": e.code}))
+                log.info("device %s: %s %s -> %s: %s", dev.id, cmd.name, cmd.args, e.code, e.message)
+                return
+
+    # -- controller -> devices ---------------------------------------------------------------------
+    async def _dispatch(self) -> None:
+        assert self.link is not None and self.client is not None
+        while True:
+            msg = await self.link.messages.get()
+            if self.client.deliver(msg):
+                continue
+            try:
+                body = msg.json()
+                if "/state/window/" in msg.topic:
+                    self._window_state(body)
+                elif msg.topic.endswith("/event/ticket.called"):
+                    self._called(body)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                log.warning("ignored an unreadable message on %s: %s", msg.topic, e)
+
+    def _devices(self, window: str | None, kinds: tuple[str, ...]) -> list[tuple[BusMaster, Device]]:
+        return [(m, d) for m in self.masters for d in m.devices.values()
+                if d.cfg.kind in kinds and d.cfg.window == window]
+
+    def _window_state(self, w: dict[str, Any]) -> None:
+        wid = str(w["id"])
+        self.windows[wid] = w
+        frame = state_frame(w)
+        boost = RATING_BOOST_S if w.get("status") == "rating" else 0.0
+        for m, d in self._devices(wid, ("evaluator",)):
+            m.set_state(d.cfg.address, frame, boost)
+
+    def _called(self, ev: dict[str, Any]) -> None:
+        seq = int(ev.get("seq", 0))
+        if seq and seq <= self.last_called_seq:
+            return
+        self.last_called_seq = max(self.last_called_seq, seq)
+        for m, d in self._devices(str(ev["window"]), ("led",)) + self._devices(None, ("hall_led",)):
+            template = d.cfg.template if d.cfg.kind == "led" else (d.cfg.template or "{number} → {window}")
+            m.show(d.cfg.address, show_frame(ev, template, d.cfg.encoding == "gb18030"))
+
+

@@ -1,0 +1,59 @@
+"""What device events mean to the controller, and what the controller's state means to devices.
+
+Pure functions: a device event + the window's state -> a controller command; a Window -> the STATE
+frame of its evaluators; a `ticket.called` event -> the SHOW frame of its LED boards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from firmware_bridge.hallbus.messages import EVENT, KEY, WSTATE, DeviceEvent, Show, StateMsg
+
+KEY_COMMANDS = {KEY.CALL: "call", KEY.RECALL: "recall", KEY.SKIP: "skip", KEY.FINISH: "finish",
+                KEY.PAUSE: "pause", KEY.RESUME: "resume", KEY.TRANSFER: "transfer"}
+WINDOW_STATES = {"closed": WSTATE.CLOSED, "idle": WSTATE.THANKS, "serving": WSTATE.SERVING,
+                 "rating": WSTATE.RATING, "paused": WSTATE.PAUSED}
+DEFAULT_TEMPLATE = "请{number}号到{window}号窗口"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: dict[str, Any]
+
+
+def command_for(ev: DeviceEvent, window: str, shown_ticket: str | None) -> Command | str:
+    """The controller command of a device event, or why there is none (the event is then only acked)."""
+    if ev.type == EVENT.KEY:
+        key = ev.key
+        if key is None:
+            return f"unknown key code {ev.data[:1].hex()}"
+        args: dict[str, Any] = {"window": window}
+        if key is KEY.TRANSFER:
+            if not ev.arg:
+                return "transfer key without a service id"
+            args["service"] = ev.arg
+        return Command(KEY_COMMANDS[key], args)
+    if ev.type == EVENT.RATE:
+        if shown_ticket is None:
+            return "a rating key was pressed while the evaluator showed no ticket"
+        return Command("rate", {"ticket": shown_ticket, "level": ev.level, "window": window,
+                                "reasons": [f"r{r}" for r in ev.reasons], "channel": "evaluator"})
+    if ev.type == EVENT.LOGIN:
+        return Command("login", {"window": window, "staff": ev.staff})
+    if ev.type == EVENT.LOGOUT:
+        return Command("logout", {"window": window})
+    return f"unknown event type 0x{ev.type:02X}"
+
+
+def state_frame(window: dict[str, Any]) -> StateMsg:
+    staff = (window.get("staff") or {}).get("id") or ""
+    return StateMsg(WINDOW_STATES.get(str(window.get("status")), WSTATE.CLOSED), window.get("ticket") or "", staff)
+
+
+def show_frame(called: dict[str, Any], template: str | None, gb18030: bool) -> Show:
+    text = (template or DEFAULT_TEMPLATE).format(number=called["ticket"], window=called["window"],
+                                                  service=called.get("service", ""))
+    return Show(0, text, gb18030=gb18030, blink=bool(called.get("recall")))
