@@ -1,1 +1,1 @@
-"""hallq: devices."""
+"""hallq: devices at the kiosk — the ESC/POS ticket printer."""

@@ -29,7 +29,13 @@ class _Parser(argparse.ArgumentParser):
 def _target(spec: str) -> Callable[..., int | None]:
     """'package.module:function' imported on use, so `hallq report` never loads Kivy."""
     mod, fn = spec.split(":")
-    return getattr(importlib.import_module(mod), fn)  # type: ignore[no-any-return]
+    try:
+        module = importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        if e.name and (e.name == mod or mod.startswith(e.name + ".")):
+            raise UsageError(f"this part of hallq is not in this build ({mod} is missing)") from None
+        raise
+    return getattr(module, fn)  # type: ignore[no-any-return]
 
 
 def _config(path: str) -> HallConfig:
