@@ -50,7 +50,7 @@ def render_line(text: str, px: int, kind: str = "zh", fill: int = 0, background:
     font = _font(kind, px)
     direction = "ltr"
     box = font.getbbox(text, direction=direction)
-    w, h = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    w, h = max(1, int(box[2] - box[0])), max(1, int(box[3] - box[1]))
     pad = max(2, px // 8)
     img = Image.new("L", (w + 2 * pad, h + 2 * pad), background)
     ImageDraw.Draw(img).text((pad - box[0], pad - box[1]), text, font=font, fill=fill, direction=direction)
