@@ -136,7 +136,8 @@ class SimBus:
             if reply is None or self.rng.random() < self.faults.drop_rate:
                 continue
             wire = reply.encode()
-            time.sleep(self.faults.reply_delay_s + self._line_time(len(wire)))
+            # the request's own bytes were on the line before the device could answer
+            time.sleep(self._line_time(len(req.payload) + 8) + self.faults.reply_delay_s + self._line_time(len(wire)))
             with contextlib.suppress(OSError):
                 os.write(fd, self.faults.corrupt(wire, self.rng))
                 self.replies_sent += 1
