@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 from pathlib import Path
 
 from controller.service import ControllerService
 from controller.store import StoreError
 from hallq.cli import UsageError
 from hallq.clock import parse_clock
+from hallq.runner import run_until_signal
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,15 +22,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--clock: {e}") from None
     service = ControllerService(cfg, data, clock, Path(args.config).read_text(encoding="utf-8"))
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await service.run(stop)
-
     try:
-        asyncio.run(main())
+        run_until_signal(service.run)
     except StoreError as e:
         raise UsageError(str(e)) from None
     logging.getLogger("hallq.controller").info("bye")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from pathlib import Path
 
 from firmware_bridge.bridge import Bridge
 from hallq.cli import UsageError
+from hallq.runner import run_until_signal
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,12 +17,5 @@ def run(args: argparse.Namespace) -> int:
     data = Path(args.data) if getattr(args, "data", None) else Path(cfg.data_dir) / "bridge"
     bridge = Bridge(cfg, data)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await bridge.run(stop)
-
-    asyncio.run(main())
+    run_until_signal(bridge.run)
     return 0

@@ -267,27 +267,25 @@ def test_rating_rules() -> None:
     assert r.window("1")["status"] == "idle", "already rated: no prompt"
 
 
-def test_supplementary_rating_window_skips_holidays() -> None:
-    # served Wednesday 2026-09-30; 1-7 October 2026 are the National Day holidays and Saturday
-    # 10 October is an adjusted working day: the 5 working days are Oct 8, 9, 10, 12, 13
+def _served_on_30_september() -> Run:
     r = Run()
     r.now = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
     r.ok("issue", service="general")
     r.ok("login", window="1", staff="S001")
     r.ok("call", window="1")
     r.ok("finish", window="1")
-    r.now = datetime(2026, 10, 13, 16, 0, tzinfo=TZ)
-    r.engine.tick(r.now)
-    assert r.ok("rate", ticket="A001", date="2026-09-30", level=5)["evaluation"]["supplementary"]
+    return r
 
-    r2 = Run()
-    r2.now = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
-    r2.ok("issue", service="general")
-    r2.ok("login", window="1", staff="S001")
-    r2.ok("call", window="1")
-    r2.ok("finish", window="1")
-    r2.now = datetime(2026, 10, 14, 9, 0, tzinfo=TZ)
-    assert r2.err("rate", ticket="A001", date="2026-09-30", level=5) == "RATING_CLOSED"
+
+def test_supplementary_rating_window_skips_holidays() -> None:
+    # served Wednesday 2026-09-30; 1-7 October 2026 are the National Day holidays and Saturday
+    # 10 October is an adjusted working day: the 5 working days are Oct 8, 9, 10, 12, 13
+    r = _served_on_30_september()
+    r.now = datetime(2026, 10, 13, 16, 0, tzinfo=TZ)
+    assert r.ok("rate", ticket="A001", date="2026-09-30", level=5)["evaluation"]["supplementary"]
+    late = _served_on_30_september()
+    late.now = datetime(2026, 10, 14, 9, 0, tzinfo=TZ)
+    assert late.err("rate", ticket="A001", date="2026-09-30", level=5) == "RATING_CLOSED"
 
 
 def test_error_precedence() -> None:
