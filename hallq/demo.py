@@ -89,11 +89,14 @@ def run(args: argparse.Namespace) -> int:
     parts = [Part("controller", ["controller", *conf, "--data", str(data)], work)]
     if raw.get("devices", {}).get("buses") and sim_stop is not None:
         parts.append(Part("bridge", ["bridge", *conf, "--data", str(work / "bridge")], work))
-    for d in cfg.displays:
-        parts.append(Part(f"display-{d.id}", ["display", *conf, "--board", d.id, *([] if gui else ["--headless"])],
-                          work))
-    for k in cfg.kiosks:
-        parts.append(Part(f"kiosk-{k.id}", ["kiosk", *conf, "--kiosk", k.id, *([] if gui else ["--headless"])], work))
+    flag = [] if gui else ["--headless"]
+    for module, items in (("display.main", [("display", d.id, ["--board", d.id]) for d in cfg.displays]),
+                          ("kiosk.main", [("kiosk", k.id, ["--kiosk", k.id]) for k in cfg.kiosks])):
+        if not _have(module):
+            if items:
+                print(f"hallq demo: the {items[0][0]} is not in this build yet; running without it", flush=True)
+            continue
+        parts += [Part(f"{kind}-{pid}", [kind, *conf, *extra, *flag], work) for kind, pid, extra in items]
     print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}; "
           f"logs and data in {work}", flush=True)
     for p in parts:
@@ -112,8 +115,12 @@ def run(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
         hall.start()
+        next_report = time.monotonic() + 10
         while not stopping and (deadline is None or time.monotonic() < deadline):
             hall.step()
+            if time.monotonic() >= next_report:
+                next_report += 10
+                print(f"hallq demo: {hall.summary()}", flush=True)
             for p in parts:
                 if p.proc is not None and not p.alive():
                     print(f"hallq demo: {p.name} exited with code {p.proc.returncode}; see "
