@@ -13,7 +13,7 @@ from typing import Any
 
 from firmware_bridge.hallbus.messages import DeviceEvent
 from firmware_bridge.inflight import InflightStore
-from firmware_bridge.mapping import Command, command_for, show_frame, state_frame
+from firmware_bridge.mapping import Command, command_for, json_event, show_frame, state_frame
 from firmware_bridge.master import BusMaster, Device
 from hallq.config import HallConfig
 from hallq.mqtt import CommandClient, CommandError, MqttLink
@@ -32,7 +32,9 @@ class Bridge:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.link: MqttLink | None = None
         self.client: CommandClient | None = None
-        self.executed: list[tuple[str, str, dict[str, Any]]] = []   # (device, command, reply) for tests/logs
+        self.executed: list[tuple[str, str, dict[str, Any]]] = []   # (device, command, outcome) for logs
+        self.mqtt_devices = {d.id: d for d in cfg.devices.mqtt}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def topic(self, *parts: str) -> str:
         return self.cfg.topic(*parts)
@@ -48,6 +50,8 @@ class Bridge:
         self.link.subscribe(self.client.reply_topic, 1)
         self.link.subscribe(self.topic("state", "window", "+"), 1)
         self.link.subscribe(self.topic("event", "ticket.called"), 1)
+        if self.mqtt_devices:
+            self.link.subscribe(self.topic("device", "+", "event"), 1)
         await self.link.start()
         for bus in self.cfg.devices.buses:
             m = BusMaster(bus, self._on_event, self._on_status)
@@ -82,32 +86,58 @@ class Bridge:
         self.loop.call_soon_threadsafe(self._publish, self.topic("device", dev.id, "status"), body, True)
 
     async def _execute(self, dev: Device, ev: DeviceEvent) -> None:
-        """Run one device event as a controller command; returns once the controller replied."""
-        window = dev.cfg.window
+        """Run one bus device event as a controller command; returns once the controller replied."""
+        await self._run(dev.id, dev.cfg.window, ev, None)
+
+    async def _run(self, device: str, window: str | None, ev: DeviceEvent, cmd_id: str | None) -> dict[str, Any]:
+        """The command of a device event, sent until the controller replies (same id on every retry).
+
+        `cmd_id` None: the id comes from the in-flight store (bus devices). Returns the outcome.
+        """
         if window is None:
-            log.warning("device %s has no window in the config: %s acknowledged without effect", dev.id, ev)
-            return
+            log.warning("device %s has no window in the config: %s acknowledged without effect", device, ev)
+            return {"ok": False, "code": "NO_WINDOW"}
         shown = self.windows.get(window, {})
         cmd = command_for(ev, window, shown.get("ticket") if shown.get("status") in ("rating", "serving") else None)
         if not isinstance(cmd, Command):
-            log.warning("device %s: %s — %s acknowledged without effect", dev.id, cmd, ev)
-            return
-        cid = await asyncio.to_thread(self.inflight.command_id, dev.id, ev.encode())
+            log.warning("device %s: %s — %s acknowledged without effect", device, cmd, ev)
+            return {"ok": False, "code": "IGNORED", "message": cmd}
+        cid = cmd_id or await asyncio.to_thread(self.inflight.command_id, device, ev.encode())
         assert self.client is not None
         while True:
             try:
                 result = await self.client.call(cmd.name, cmd_id=cid, timeout_s=5.0, **cmd.args)
-                self.executed.append((dev.id, cmd.name, {"ok": True, "result": result}))
-                log.info("device %s: %s %s -> ok", dev.id, cmd.name, cmd.args)
-                return
+                outcome: dict[str, Any] = {"ok": True, "command": cmd.name, "result": result}
+                log.info("device %s: %s %s -> ok", device, cmd.name, cmd.args)
+                break
             except CommandError as e:
                 if e.code == "TIMEOUT":
-                    log.warning("device %s: %s not answered yet; retrying with the same id %s", dev.id, cmd.name,
+                    log.warning("device %s: %s not answered yet; retrying with the same id %s", device, cmd.name,
                                 cid)
                     continue
-                self.executed.append((dev.id, cmd.name, {"ok": False, "code": e.code}))
-                log.info("device %s: %s %s -> %s: %s", dev.id, cmd.name, cmd.args, e.code, e.message)
-                return
+                outcome = {"ok": False, "command": cmd.name, "code": e.code, "message": e.message}
+                log.info("device %s: %s %s -> %s: %s", device, cmd.name, cmd.args, e.code, e.message)
+                break
+        self.executed.append((device, cmd.name, outcome))
+        return outcome
+
+    async def _mqtt_event(self, device: str, body: Any) -> None:
+        """An event of an MQTT-native device (docs/devices-mqtt.md); the outcome goes to its `ack` topic."""
+        dev = self.mqtt_devices.get(device)
+        if dev is None:
+            log.warning("event from device %s, which is not in devices.mqtt — ignored", device)
+            return
+        try:
+            event_id, ev = json_event(body)
+        except ValueError as e:
+            log.warning("device %s: bad event %r: %s", device, body, e)
+            if isinstance(body, dict) and isinstance(body.get("event_id"), str):
+                self._publish(self.topic("device", device, "ack"), {"event_id": body["event_id"], "ok": False,
+                                                                    "code": "BAD_REQUEST", "message": str(e)})
+            return
+        async with self._locks.setdefault(device, asyncio.Lock()):  # FIFO: one device's events in order
+            outcome = await self._run(device, dev.window, ev, f"{device}:{event_id}")
+        self._publish(self.topic("device", device, "ack"), {"event_id": event_id, **outcome})
 
     # -- controller -> devices ---------------------------------------------------------------------
     async def _dispatch(self) -> None:
@@ -118,7 +148,9 @@ class Bridge:
                 continue
             try:
                 body = msg.json()
-                if "/state/window/" in msg.topic:
+                if msg.topic.endswith("/event") and "/device/" in msg.topic:
+                    asyncio.create_task(self._mqtt_event(msg.topic.split("/")[-2], body))
+                elif "/state/window/" in msg.topic:
                     self._window_state(body)
                 elif msg.topic.endswith("/event/ticket.called"):
                     self._called(body)
@@ -136,6 +168,10 @@ class Bridge:
         boost = RATING_BOOST_S if w.get("status") == "rating" else 0.0
         for m, d in self._devices(wid, ("evaluator",)):
             m.set_state(d.cfg.address, frame, boost)
+        for md in self.mqtt_devices.values():
+            if md.kind == "evaluator" and md.window == wid:
+                self._publish(self.topic("device", md.id, "state"), {"window": wid, "status": w.get("status"),
+                              "ticket": w.get("ticket"), "staff": w.get("staff")}, retain=True)
 
     def _called(self, ev: dict[str, Any]) -> None:
         seq = int(ev.get("seq", 0))
@@ -145,5 +181,11 @@ class Bridge:
         for m, d in self._devices(str(ev["window"]), ("led",)) + self._devices(None, ("hall_led",)):
             template = d.cfg.template if d.cfg.kind == "led" else (d.cfg.template or "{number} → {window}")
             m.show(d.cfg.address, show_frame(ev, template, d.cfg.encoding == "gb18030"))
+        for md in self.mqtt_devices.values():
+            if (md.kind == "led" and md.window == str(ev["window"])) or md.kind == "hall_led":
+                sf = show_frame(ev, None if md.kind == "led" else "{number} → {window}", False)
+                self._publish(self.topic("device", md.id, "show"), {"line": sf.line, "text": sf.text,
+                                                                    "blink": sf.blink, "ticket": ev["ticket"],
+                                                                    "window": ev["window"]})
 
 

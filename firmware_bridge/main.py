@@ -12,8 +12,8 @@ from hallq.runner import run_until_signal
 
 def run(args: argparse.Namespace) -> int:
     cfg = args.cfg
-    if not cfg.devices.buses:
-        raise UsageError(f"{args.config}: devices.buses is empty — there is no bus to bridge")
+    if not cfg.devices.buses and not cfg.devices.mqtt:
+        raise UsageError(f"{args.config}: devices.buses and devices.mqtt are empty — there is nothing to bridge")
     data = Path(args.data) if getattr(args, "data", None) else Path(cfg.data_dir) / "bridge"
     bridge = Bridge(cfg, data)
 

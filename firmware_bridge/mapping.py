@@ -57,3 +57,38 @@ def show_frame(called: dict[str, Any], template: str | None, gb18030: bool) -> S
     text = (template or DEFAULT_TEMPLATE).format(number=called["ticket"], window=called["window"],
                                                   service=called.get("service", ""))
     return Show(0, text, gb18030=gb18030, blink=bool(called.get("recall")))
+
+
+KEY_NAMES = {name: key for key, name in KEY_COMMANDS.items()}
+
+
+def json_event(body: Any) -> tuple[str, DeviceEvent]:
+    """An MQTT-native device's event as (its event id, the equivalent hallbus event)."""
+    if not isinstance(body, dict):
+        raise ValueError("an event must be a JSON object")
+    eid, typ = body.get("event_id"), body.get("type")
+    if not isinstance(eid, str) or not 0 < len(eid) <= 40 or not eid.isascii():
+        raise ValueError("'event_id' must be an ASCII string of 1-40 characters, unique per device")
+    if typ == "key":
+        key = KEY_NAMES.get(str(body.get("key")))
+        if key is None:
+            raise ValueError(f"'key' must be one of {', '.join(KEY_NAMES)}")
+        arg = str(body.get("arg") or "")
+        if not arg.isascii():
+            raise ValueError("'arg' must be ASCII (a service id)")
+        return eid, DeviceEvent(0, EVENT.KEY, bytes((key,)) + arg.encode())
+    if typ == "rate":
+        level, reasons = body.get("level"), body.get("reasons") or []
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
+            raise ValueError("'level' must be an integer 1-5")
+        if not isinstance(reasons, list) or not all(isinstance(r, int) and 0 <= r <= 255 for r in reasons):
+            raise ValueError("'reasons' must be a list of reason codes 0-255")
+        return eid, DeviceEvent(0, EVENT.RATE, bytes((level, *reasons)))
+    if typ == "login":
+        staff = body.get("staff")
+        if not isinstance(staff, str) or not staff.isascii() or not 0 < len(staff) <= 32:
+            raise ValueError("'staff' must be an ASCII staff id")
+        return eid, DeviceEvent(0, EVENT.LOGIN, staff.encode())
+    if typ == "logout":
+        return eid, DeviceEvent(0, EVENT.LOGOUT)
+    raise ValueError("'type' must be key, rate, login or logout")
