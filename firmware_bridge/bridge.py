@@ -35,6 +35,7 @@ class Bridge:
         self.executed: list[tuple[str, str, dict[str, Any]]] = []   # (device, command, outcome) for logs
         self.mqtt_devices = {d.id: d for d in cfg.devices.mqtt}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def topic(self, *parts: str) -> str:
         return self.cfg.topic(*parts)
@@ -149,7 +150,9 @@ class Bridge:
             try:
                 body = msg.json()
                 if msg.topic.endswith("/event") and "/device/" in msg.topic:
-                    asyncio.create_task(self._mqtt_event(msg.topic.split("/")[-2], body))
+                    task = asyncio.create_task(self._mqtt_event(msg.topic.split("/")[-2], body))
+                    self._tasks.add(task)  # keep a reference until done (the loop holds only weak ones)
+                    task.add_done_callback(self._tasks.discard)
                 elif "/state/window/" in msg.topic:
                     self._window_state(body)
                 elif msg.topic.endswith("/event/ticket.called"):
