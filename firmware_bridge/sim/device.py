@@ -7,6 +7,7 @@ with its previous reply without executing it again, and executes broadcasts with
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -161,6 +162,12 @@ class SimLed(SimDevice):
             self.shown.append(msg)
             return 0
         return super().apply(cmd, msg)
+
+    def save_png(self, path: str | os.PathLike[str], width: int, height: int, line: int = 0) -> None:
+        """A picture of the board, rendered with the display's LED renderer."""
+        from display.led import render_led
+
+        render_led(self.text(line), width, height).to_png(path)
 
     def text(self, line: int = 0) -> str:
         s = self.lines.get(line)
