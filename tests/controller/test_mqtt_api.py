@@ -98,7 +98,7 @@ def test_presence_online_offline_and_lost(hall: Hall) -> None:
     c = _all(hall)
     status = hall.cfg.topic("controller", "status")
     hall.start_controller(c)
-    hall.controller.stop()
+    assert hall.controller.stop() == 0, "SIGTERM is a clean stop: exit code 0"
     c.wait_for(status, lambda b: b["state"] == "offline")
     hall.start_controller(c)
     hall.controller.kill()
