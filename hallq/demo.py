@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             if items:
                 print(f"hallq demo: the {items[0][0]} is not in this build yet; running without it", flush=True)
             continue
+        if module == "display.main" and not gui:
+            print("hallq demo: no display (or --no-gui): running without the call screen", flush=True)
+            continue
         parts += [Part(f"{kind}-{pid}", [kind, *conf, *extra, *flag], work) for kind, pid, extra in items]
     print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}; "
           f"logs and data in {work}", flush=True)
