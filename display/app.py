@@ -22,6 +22,7 @@ from kivy.uix.label import Label
 from PIL import Image
 
 from display.presenter import CallBoard
+from display.voice import Announcer, ClipLibrary
 from hallq.config import DisplayConfig, HallConfig
 from hallq.mqtt import BlockingClient
 from hallq.text import font_path, render_mongolian_vertical
@@ -108,6 +109,12 @@ class CallScreenApp(App):  # type: ignore[misc]
         self.read = 0
         self.screen: CallScreen | None = None
         self.shot = os.environ.get("HALLQ_SCREENSHOT")
+        self.announcer: Announcer | None = None
+        if display.voice:
+            cache = Path.home() / ".cache" / "hallq" / "voice"
+            recorded = Path(display.voice_dir) if display.voice_dir else None
+            self.announcer = Announcer(ClipLibrary(cache, recorded), cache / "announcements",
+                                       tuple(display.languages))
 
     def build(self) -> CallScreen:
         Window.size = (1920, 1080)
@@ -137,7 +144,9 @@ class CallScreenApp(App):  # type: ignore[misc]
             except ValueError:
                 continue
             if m.topic.endswith("/ticket.called"):
-                self.board.on_called(body)
+                call = self.board.on_called(body)
+                if call is not None and self.announcer is not None:
+                    self.announcer.announce(int(body.get("seq", 0)), call.number, call.window, call.recall)
             elif m.topic.endswith("/state/queues"):
                 self.board.on_queues(body)
             elif m.topic.endswith("/controller/status"):
