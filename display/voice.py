@@ -98,8 +98,9 @@ class Announcer:
     """A queue of announcements played one after another by a worker thread (never cut off)."""
 
     def __init__(self, library: ClipLibrary, out_dir: Path, languages: tuple[str, ...] = ("mn", "zh"),
-                 play: Callable[[Path], None] | None = None) -> None:
+                 play: Callable[[Path], None] | None = None, keep: bool = False) -> None:
         self.library, self.out_dir, self.languages = library, out_dir, languages
+        self.keep = keep  # keep the announcement WAVs (tests); a hall deletes each once played
         self.play = play or _play
         self.q: queue.Queue[tuple[int, str, str, int]] = queue.Queue()
         self.done: list[Path] = []
@@ -138,6 +139,8 @@ class Announcer:
                     concatenate([p for p in (self.library.path(lang, n) for n in names) if p], out)
                     self.done.append(out)
                     self.play(out)
+                    if not self.keep:
+                        out.unlink(missing_ok=True)
             except (OSError, ValueError, subprocess.SubprocessError) as e:
                 log.warning("announcement of %s failed: %s", number, e)
             finally:

@@ -20,7 +20,7 @@ def test_clip_sequence() -> None:
 def test_announcements_queue_and_length(tmp_path: Path) -> None:
     lib = ClipLibrary(tmp_path / "cache", tmp_path / "recorded")
     played: list[Path] = []
-    a = Announcer(lib, tmp_path / "out", play=played.append)
+    a = Announcer(lib, tmp_path / "out", play=played.append, keep=True)
     assert a.announce(5, "A012", "3")
     assert not a.announce(5, "A012", "3"), "the same event is announced once"
     assert a.announce(6, "A012", "3", recall=1), "a recall is announced again"
