@@ -25,17 +25,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import pct  # noqa: E402
 from controller.engine import Engine  # noqa: E402
 from controller.store import EventStore, StoredCommand  # noqa: E402
 from hallq.broker import Mosquitto  # noqa: E402
 from hallq.config import parse_config  # noqa: E402
 from hallq.mqtt import BlockingClient  # noqa: E402
 from tests.conftest import small_hall  # noqa: E402
-
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 def raw_sqlite_rate(d: Path, n: int) -> float:

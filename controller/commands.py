@@ -19,7 +19,7 @@ MAX_ID_LEN = 64
 @dataclass(frozen=True)
 class Arg:
     name: str
-    kind: str              # "str", "int", "date", "str_list", "priority"
+    kind: str              # "str", "int", "bool", "date", "str_list", "priority"
     required: bool = True
     max_len: int = 64
 
@@ -30,7 +30,7 @@ def _a(name: str, kind: str = "str", required: bool = True, max_len: int = 64) -
 
 COMMANDS: dict[str, tuple[Arg, ...]] = {
     "issue": (_a("service"), _a("priority", "priority", False), _a("source", required=False),
-              _a("holder", required=False, max_len=128)),
+              _a("holder", required=False, max_len=128), _a("rater", required=False, max_len=1000)),
     "login": (_a("window"), _a("staff")),
     "logout": (_a("window"),),
     "call": (_a("window"),),
@@ -44,6 +44,15 @@ COMMANDS: dict[str, tuple[Arg, ...]] = {
              _a("reasons", "str_list", False), _a("channel", required=False), _a("comment", required=False,
                                                                                    max_len=500)),
     "ticket": (_a("number"), _a("date", "date", False)),
+    # 差评 work orders (docs/evaluation.md): `by` is who acts (staff id or a manager's name)
+    "wo_verify": (_a("order"), _a("by"), _a("note", required=False, max_len=1000), _a("complex", "bool", False)),
+    "wo_feedback": (_a("order"), _a("by"), _a("note", required=False, max_len=1000)),
+    "wo_revisit": (_a("order"), _a("by"), _a("note", required=False, max_len=1000), _a("satisfied", "bool", False)),
+    "wo_appeal": (_a("order"), _a("by"), _a("reason"), _a("note", required=False, max_len=1000)),
+    "wo_decide": (_a("order"), _a("by"), _a("uphold", "bool"), _a("note", required=False, max_len=1000)),
+    "workorders": (_a("state", required=False),),
+    # the sealed identity of a ticket's rater, for 回访; every access is an `identity.accessed` event
+    "rater_access": (_a("ticket"), _a("date", "date", False), _a("by"), _a("reason", max_len=200)),
 }
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -87,6 +96,10 @@ def _convert(cmd: str, arg: Arg, v: Any) -> Any:
             raise bad(f"{where} must be a non-empty string of at most {arg.max_len} characters")
         if arg.kind == "priority" and v not in ("normal", "green"):
             raise bad(f"{where} must be 'normal' or 'green', not {v!r}")
+        return v
+    if arg.kind == "bool":
+        if not isinstance(v, bool):
+            raise bad(f"{where} must be true or false")
         return v
     if arg.kind == "int":
         if not isinstance(v, int) or isinstance(v, bool):

@@ -9,10 +9,14 @@ same `apply` rebuilds the state from the log at start-up.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from controller.antifraud import RatingWatch
 from controller.calendar import add_working_days, issue_refusal
 from controller.commands import parse_args
 from controller.model import (
@@ -26,6 +30,7 @@ from controller.model import (
 )
 from controller.state import Event, HallState, event
 from controller.supervision import device_alert, supervise
+from controller.workorders import WorkOrderBook
 from hallq.config import HallConfig
 
 BAD_LEVELS = (1, 2)
@@ -47,16 +52,30 @@ def number_of(prefix: str, seq: int) -> str:
     return f"{prefix}{seq:03d}"
 
 
+def ticket_code(secret: bytes, day: date, number: str) -> str:
+    """The per-ticket code printed in the ticket QR: proves the holder has the paper (补充评价)."""
+    mac = hmac.new(secret, f"{day.isoformat()}:{number}".encode("ascii"), hashlib.sha256).digest()
+    return base64.b32encode(mac[:5]).decode("ascii")
+
+
 class Engine:
-    def __init__(self, cfg: HallConfig) -> None:
+    def __init__(self, cfg: HallConfig, secret: bytes = b"") -> None:
         self.cfg = cfg
+        self.secret = secret
         self.state = HallState(cfg)
+        self.orders = WorkOrderBook(cfg)
+        self.watch = RatingWatch(cfg)
         self._prefix = {s.id: s.prefix for s in cfg.services}
         self._staff = {s.id: s for s in cfg.staff}
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
+        """Apply a logged event to every projection the engine keeps (replay at start)."""
         self.state.apply(ev)
+        self.orders.apply(ev)
+        t = self.state.tickets.get((date.fromisoformat(ev["date"]), ev["ticket"])) \
+            if ev["type"] == "evaluation.recorded" else None
+        self.watch.apply(ev, t)
 
     def local_date(self, now: datetime) -> date:
         return now.astimezone(self.cfg.zone).date()
@@ -81,6 +100,7 @@ class Engine:
                                             ticket=t.number if t else None,
                                             date=t.date.isoformat() if t else None)))
         out += [self._emit(ev) for ev in supervise(self.state, now)]
+        out += [self._emit(ev) for ev in self.orders.overdue(now, self.state.alerted)]
         return out
 
     def device_status(self, device: str, status: str, now: datetime) -> list[Event]:
@@ -98,7 +118,7 @@ class Engine:
         return Outcome({"ok": True, "result": result}, events + produced)
 
     def _emit(self, ev: Event) -> Event:
-        self.state.apply(ev)
+        self.apply(ev)
         return ev
 
     # -- shared checks -------------------------------------------------------------------------
@@ -136,7 +156,7 @@ class Engine:
 
     # -- commands ------------------------------------------------------------------------------
     def _cmd_issue(self, now: datetime, service: str, priority: str = "normal", source: str | None = None,
-                   holder: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+                   holder: str | None = None, rater: str | None = None) -> tuple[dict[str, Any], list[Event]]:
         sid = self._service(service)
         local = now.astimezone(self.cfg.zone)
         refusal = issue_refusal(self.cfg.hours, local)
@@ -157,9 +177,14 @@ class Engine:
                                   "service": sid, "window": None, "priority": priority, "source": source}
         if holder is not None:
             fields["holder"] = holder
+        if rater is not None:
+            if not rater.startswith("RID1.") or not rater.isascii():
+                raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), "
+                                    "never clear text")
+            fields["rater"] = rater
         ev = self._emit(event("ticket.issued", now, **fields))
         t = self.state.tickets[(day, ev["ticket"])]
-        return {"ticket": self._tj(t)}, [ev]
+        return {"ticket": self._tj(t), "code": ticket_code(self.secret, day, t.number)}, [ev]
 
     def _cmd_login(self, now: datetime, window: str, staff: str) -> tuple[dict[str, Any], list[Event]]:
         w = self._window(window)
@@ -291,17 +316,57 @@ class Engine:
         ch = channel or ("evaluator" if on_prompt else "qr")
         fields = {"ticket": t.number, "date": t.date.isoformat(), "window": t.window, "staff": t.staff,
                   "service": t.service, "level": level, "channel": ch, "reasons": reasons or [],
-                  "supplementary": not on_prompt}
+                  "supplementary": not on_prompt, "flags": self.watch.flags(t, t.window, on_prompt, now)}
         if comment:
             fields["comment"] = comment
+        if t.rater:  # real-name rating: the identity stays sealed in the log
+            fields["rater"] = t.rater
         events = [self._emit(event("evaluation.recorded", now, **fields))]
         if level in BAD_LEVELS:
+            opened = self._emit(self.orders.open_for(now, t.number, t.date, t.window, t.staff, t.service, level))
+            events.append(opened)
             events.append(self._emit(event(
                 "alert.raised", now, kind="bad_review", ticket=t.number, date=t.date.isoformat(), window=t.window,
-                staff=t.staff, level=level,
+                staff=t.staff, level=level, order=opened["order"],
                 message=f"差评 (level {level}) for ticket {t.number} at window {t.window}"
-                        f"{' by staff ' + t.staff if t.staff else ''}: verify within the deadline (核实整改)")))
+                        f"{' by staff ' + t.staff if t.staff else ''}: work order {opened['order']}, feedback to "
+                        f"the rater by {opened['deadline']} (核实整改)")))
         return {"evaluation": self.state.evaluations[t.key].to_json()}, events
+
+    # -- 差评 work orders (controller/workorders.py) ----------------------------------------------
+    def _order_command(self, name: str, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        _result, produced = self.orders.command(name, now, **args)
+        events = [self._emit(ev) for ev in produced]
+        return {"order": self.orders.orders[args["order"]].to_json()}, events
+
+    def _cmd_wo_verify(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        return self._order_command("wo_verify", now, **args)
+
+    def _cmd_wo_feedback(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        return self._order_command("wo_feedback", now, **args)
+
+    def _cmd_wo_revisit(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        return self._order_command("wo_revisit", now, **args)
+
+    def _cmd_wo_appeal(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        return self._order_command("wo_appeal", now, **args)
+
+    def _cmd_wo_decide(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
+        return self._order_command("wo_decide", now, **args)
+
+    def _cmd_rater_access(self, now: datetime, ticket: str, by: str, reason: str,
+                          date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
+        t = self._find(ticket, date or self.local_date(now))
+        if not t.rater:
+            raise CommandFailed("NO_IDENTITY", f"ticket {t.number} of {t.date.isoformat()} was taken without a "
+                                "蒙速办 code: there is no rater identity")
+        ev = self._emit(event("identity.accessed", now, ticket=t.number, date=t.date.isoformat(), by=by,
+                              reason=reason))
+        return {"ticket": t.number, "date": t.date.isoformat(), "rater": t.rater}, [ev]
+
+    def _cmd_workorders(self, now: datetime, state: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+        orders = [o.to_json() for o in self.orders.orders.values() if state is None or o.state.value == state]
+        return {"orders": orders}, []
 
 
 _STATE_MESSAGES = {

@@ -20,7 +20,10 @@ def run(args: argparse.Namespace) -> int:
         clock = parse_clock(args.clock)
     except ValueError as e:
         raise UsageError(f"--clock: {e}") from None
-    service = ControllerService(cfg, data, clock, Path(args.config).read_text(encoding="utf-8"))
+    try:
+        service = ControllerService(cfg, data, clock, Path(args.config).read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise UsageError(f"{args.config}: upstream: {e}") from None
 
     try:
         run_until_signal(service.run)

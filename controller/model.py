@@ -80,6 +80,7 @@ class Ticket:
     recalls: int = 0
     rated: bool = False
     holder: str | None = None       # pseudonymous holder key from a verified credential
+    rater: str | None = None        # the holder's identity sealed for the hall's privacy key (hallq.sealed)
     original_service: str | None = None
 
     @property

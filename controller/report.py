@@ -12,6 +12,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from controller.audit import verify
 from controller.store import EventStore
+from controller.workorders import CLOSED, OrderState, WorkOrderBook
 from hallq.cli import UsageError
 from hallq.config import HallConfig, parse_config_text
 
@@ -35,6 +37,7 @@ class _T:
     window: str | None = None
     staff: str | None = None
     level: int | None = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -46,12 +49,13 @@ class _Group:
     good: int = 0
     bad: int = 0
     rated_served: int = 0
+    flagged: int = 0
     waits: list[float] = field(default_factory=list)
     services: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"issued": self.issued, "served": self.served, "no_show": self.no_show, "rated": self.rated,
-                "good": self.good, "bad": self.bad, "unrated": self.served - self.rated_served,
+                "good": self.good, "bad": self.bad, "unrated": self.served - self.rated_served, "flagged": self.flagged,
                 "good_rate": _rate(self.good, self.rated), "bad_rate": _rate(self.bad, self.rated),
                 "wait_s": _stats(self.waits), "service_s": _stats(self.services)}
 
@@ -76,13 +80,54 @@ def build_report(data_dir: Path, first: date, last: date) -> dict[str, Any]:
             raise UsageError(f"{data_dir}: no configuration recorded — is this a controller data directory?")
         cfg = parse_config_text(text, str(data_dir / "hallq.sqlite3 (recorded config)"))
         tickets: dict[tuple[str, str], _T] = {}
+        orders = WorkOrderBook(cfg)
+        overdue: set[str] = set()
         lo, hi = first.isoformat(), last.isoformat()
-        for ev in store.events():
+        latest = first
+        for ev in _with_progress(store, first, last):
+            latest = max(latest, datetime.fromisoformat(ev["at"]).date())
+            if ev["type"].startswith("workorder."):
+                orders.apply(ev)
+            elif ev["type"] == "alert.raised" and ev.get("kind") == "workorder_overdue":
+                overdue.add(ev["order"])
             if lo <= ev.get("date", "") <= hi:
                 _project(tickets, ev)
     finally:
         store.close()
-    return _summarise(cfg, first, last, tickets, verify(data_dir).ok)
+    rep = _summarise(cfg, first, last, tickets, verify(data_dir).ok)
+    rep["work_orders"] = _orders(orders, first, last, overdue, latest)
+    rep["service_names"] = {s.id: s.name.zh for s in cfg.services}
+    return rep
+
+
+def _with_progress(store: EventStore, first: date, last: date) -> Iterator[dict[str, Any]]:
+    """The log's events; for a period longer than a day on a terminal, a progress bar on stderr."""
+    total = store.head_seq
+    show = last > first and sys.stderr.isatty() and total > 0
+    for ev in store.events():
+        if show and (ev["seq"] % 2000 == 0 or ev["seq"] == total):
+            done = ev["seq"] / total
+            sys.stderr.write(f"\rhallq report: reading the event log [{'#' * int(done * 30):<30}] {done:4.0%}")
+            if ev["seq"] == total:
+                sys.stderr.write("\n")
+        yield ev
+
+
+def _orders(book: WorkOrderBook, first: date, last: date, overdue: set[str], latest: date) -> dict[str, Any]:
+    """差评 work orders of the period's tickets: states, 差评整改率 (fed back or revisited / not set aside),
+    overdue (an overdue alert was raised, or still open past its deadline when the log ends)."""
+    mine = [o for o in book.orders.values() if first <= o.day <= last]
+    counted = [o for o in mine if o.state is not OrderState.SET_ASIDE]
+    done = [o for o in counted if o.state in (OrderState.FED_BACK, OrderState.REVISITED)]
+    late = [o for o in mine if o.id in overdue or (o.state not in CLOSED and o.state is not OrderState.FED_BACK
+                                                    and o.deadline < latest)]
+    by_state: dict[str, int] = defaultdict(int)
+    for o in mine:
+        by_state[o.state.value] += 1
+    return {"opened": len(mine), "by_state": dict(sorted(by_state.items())), "rectified": len(done),
+            "rectified_rate": _rate(len(done), len(counted)), "overdue": len(late),
+            "set_aside": by_state.get(OrderState.SET_ASIDE.value, 0),
+            "orders": [o.to_json() for o in mine]}
 
 
 def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
@@ -110,7 +155,7 @@ def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
     elif typ == "ticket.transferred":
         t.service, t.status = ev["service"], "waiting"
     elif typ == "evaluation.recorded":
-        t.level = ev["level"]
+        t.level, t.flags = ev["level"], tuple(ev.get("flags") or ())
 
 
 def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str, str], _T],
@@ -131,6 +176,7 @@ def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str
                 g.rated += 1
                 g.good += t.level >= 3
                 g.bad += t.level <= 2
+                g.flagged += bool(t.flags)
             if t.called:
                 g.waits.append((t.called - t.issued).total_seconds())
             if t.called and t.finished:
@@ -144,16 +190,29 @@ def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str
         "evaluations": {"rated": total.rated, "unrated": unrated, "good": total.good, "bad": total.bad,
                         "good_rate": _rate(total.good, total.rated), "bad_rate": _rate(total.bad, total.rated),
                         "unrated_rate": _rate(unrated, total.served),
-                        "active_rate": _rate(total.rated_served, total.served)},
+                        "active_rate": _rate(total.rated_served, total.served), "flagged": total.flagged,
+                        "flags": _flag_counts(tickets)},
         "wait_s": _stats(total.waits), "service_s": _stats(total.services),
         **{f"by_{k}": {name: g.to_json() for name, g in sorted(v.items())} for k, v in groups.items()},
     }
 
 
+def _flag_counts(tickets: dict[tuple[str, str], _T]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for t in tickets.values():
+        for f in t.flags:
+            counts[f] += 1
+    return dict(sorted(counts.items()))
+
+
 def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = [["section", "key", "metric", "value"]]
-    for sec in ("tickets", "evaluations"):
-        rows += [[sec, "", k, v] for k, v in rep[sec].items()]
+    for sec in ("tickets", "evaluations", "work_orders"):
+        for k, v in rep[sec].items():
+            if isinstance(v, dict):
+                rows += [[sec, "", f"{k}.{kk}", vv] for kk, vv in v.items()]
+            elif not isinstance(v, list):
+                rows.append([sec, "", k, v])
     for k in ("wait_s", "service_s"):
         rows += [[k, "", m, v] for m, v in rep[k].items()]
     for sec in ("by_service", "by_window", "by_staff", "by_hour"):
@@ -175,9 +234,17 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
     ws.title = "汇总 Summary"
     period = rep["date"] if rep["until"] == rep["date"] else f"{rep['date']} … {rep['until']}"
     ws.append([f"{rep['hall']['name']} — {period}"])
-    for sec in ("tickets", "evaluations"):
+    for sec in ("tickets", "evaluations", "work_orders"):
         for k, v in rep[sec].items():
-            ws.append([sec, k, v])
+            if isinstance(v, dict):
+                ws.append([sec, k, ", ".join(f"{kk} {vv}" for kk, vv in v.items())])
+            elif not isinstance(v, list):
+                ws.append([sec, k, v])
+    orders = wb.create_sheet("差评工单 Work orders")
+    orders.append(["order", "ticket", "window", "staff", "unit", "level", "opened", "deadline", "state"])
+    for o in rep["work_orders"]["orders"]:
+        orders.append([o["id"], o["ticket"], o["window"], o["staff"], o["unit"], o["level"], o["opened_at"],
+                       o["deadline"], o["state_zh"]])
     titles = {"by_service": "事项 Service", "by_window": "窗口 Window", "by_staff": "人员 Staff",
               "by_hour": "时段 Hour"}
     for sec, title in titles.items():
@@ -217,6 +284,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         with out.open("w", newline="", encoding="utf-8-sig") as f:
             csv.writer(f).writerows(_flat_rows(rep))
+    elif args.format == "png":
+        from controller.report_png import write_png
+
+        write_png(rep, out)
     else:
         write_xlsx(rep, out)
     if not rep["log_intact"]:

@@ -9,7 +9,9 @@ of the business day) come from the same task, so they are ordered with commands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +24,8 @@ from controller.commands import parse_envelope
 from controller.engine import Engine
 from controller.model import CommandFailed
 from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
+from controller.upstream_reporter import UpstreamReporter
+from controller.webrate import RatingPage
 from hallq.clock import Clock
 from hallq.config import HallConfig
 from hallq.mqtt import Message, MqttLink
@@ -41,12 +45,19 @@ class _Pending:
     stored: StoredCommand | None
 
 
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("upstream reporter stopped: %s — evaluations wait in the log; restart the controller",
+                  task.exception())
+
+
 class ControllerService:
     def __init__(self, cfg: HallConfig, data_dir: Path, clock: Clock, config_text: str = "") -> None:
         self.cfg = cfg
         self.clock = clock
         self.store = EventStore(data_dir)
         self.engine = Engine(cfg)
+        self.upstream = UpstreamReporter(cfg, data_dir, clock)   # ValueError for a bad `upstream` section
         self.config_text = config_text
         self.link: MqttLink | None = None
         self._published_state: dict[str, Any] = {}
@@ -66,6 +77,11 @@ class ControllerService:
         self.store.open()
         if self.config_text:
             self.store.record_config(self.config_text)
+        secret = self.store.get_meta("ticket_secret")
+        if secret is None:  # made once per data directory: codes of printed tickets stay valid
+            secret = os.urandom(32).hex()
+            self.store.set_meta("ticket_secret", secret)
+        self.engine.secret = bytes.fromhex(secret)
         n = 0
         for ev in self.store.events():
             self.engine.apply(ev)
@@ -82,8 +98,14 @@ class ControllerService:
         self.link.subscribe(self.topic("device", "+", "status"), 1)
         await self.link.start()
         worker = asyncio.create_task(self._worker(stop))
+        web = asyncio.create_task(RatingPage(self.cfg, self.engine.secret).run(stop))
+        upstream = asyncio.create_task(self.upstream.run(stop), name="upstream")
+        upstream.add_done_callback(_report_crash)
         await stop.wait()
         await worker
+        await web
+        with contextlib.suppress(Exception):
+            await upstream  # an in-flight POST finishes: at most upstream.timeout_s
         self._note_published()
         await self.link.stop(final=(status, {"state": "offline", "at": self.now().isoformat()}))
         self.store.close()
@@ -117,7 +139,7 @@ class ControllerService:
             except Exception:  # the controller never dies on one batch: rebuild from the log
                 log.exception("controller %s: failed to process a batch of %d messages; rebuilding state "
                               "from the event log", self.cfg.hall.id, len(batch))
-                self.engine = Engine(self.cfg)
+                self.engine = Engine(self.cfg, self.engine.secret)
                 for ev in self.store.events():
                     self.engine.apply(ev)
             self._housekeeping()

@@ -7,10 +7,13 @@ Replaying the whole log into a fresh HallState gives the state the controller ha
 from __future__ import annotations
 
 import bisect
+import itertools
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from controller.estimate import ServiceTimes, estimate_wait
+from controller.calendar import issue_refusal
+from controller.estimate import GREEN_WINDOW_S, EstimatorMemory, HallPace, ServiceTimes, replay_wait, residual_s
 from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
 from hallq.config import HallConfig
 
@@ -75,8 +78,89 @@ class HallState:
         return open_, free
 
     def est_wait(self, service: str, ahead: int) -> int | None:
-        open_, free = self._capacity(service)
-        return estimate_wait(ahead, self.times.mean(service), open_, free)
+        """Seconds until a ticket of `service` with `ahead` tickets before it is called (controller/estimate.py)."""
+        now = self._est_now()
+        mem = self._est_memory()
+        self._est_learn(mem, now)
+        free = self._est_free_in(service, mem.pace, now)
+        if not free:
+            return None
+        comp = self.competing.get(service, {service})
+        queued = {x: len(self.waiting.get(x, [])) for x in comp}
+        n = sum(queued.values())
+        mean = sum(k * self.times.mean(x) for x, k in queued.items()) / n if n else self.times.mean(service)
+        occupancy = mem.pace.occupancy_s(mean)
+        green = sum(mem.pace.green_per_s.get(x, 0.0) for x in comp) * occupancy / len(free)
+        return replay_wait(ahead, free, occupancy, green)
+
+    def _est_memory(self) -> EstimatorMemory:
+        mem = self.__dict__.get("_estimator")
+        if mem is None:
+            mem = self.__dict__["_estimator"] = EstimatorMemory()
+        assert isinstance(mem, EstimatorMemory)
+        return mem
+
+    def _est_now(self) -> datetime | None:
+        """The latest moment the state knows of: the newest ticket or window change."""
+        times = [w.since for w in self.windows.values() if w.since is not None]
+        if self.tickets:
+            times.append(next(reversed(self.tickets.values())).issued_at)
+        return max(times) if times else None
+
+    def _est_free_in(self, service: str, pace: HallPace, now: datetime | None) -> list[float]:
+        """For each window that can call `service`: seconds until it is free to call."""
+        out = []
+        comp = self.competing.get(service, {service})
+        # every window that takes some of the tickets ahead drains the queue in front of this one
+        wids = [wid for wid, w in self.windows.items() if comp.intersection(w.services)] \
+            if self.windows_of.get(service) else []
+        for wid in wids:
+            w = self.windows[wid]
+            since = (now - w.since).total_seconds() if now is not None and w.since is not None else 0.0
+            if w.status is WindowStatus.IDLE:
+                out.append(0.0)
+            elif w.status is WindowStatus.RATING:
+                out.append(max(0.0, pace.changeover_s - since))
+            elif w.status is WindowStatus.SERVING:
+                t = self.window_ticket(w)
+                served = (now - t.called_at).total_seconds() if t and t.called_at and now else 0.0
+                out.append(residual_s(self.times.mean(t.service if t else service), served) + pace.changeover_s)
+            elif w.status is WindowStatus.PAUSED:
+                out.append(max(pace.pause_s - since, 60.0) + pace.changeover_s)
+        return out
+
+    def _est_learn(self, mem: EstimatorMemory, now: datetime | None) -> None:
+        """Learn the hall's pace from what changed at the windows and the tickets issued since the last look."""
+        pace = mem.pace
+        for wid, w in self.windows.items():
+            cur = (w.ticket, w.status, w.since)
+            prev = mem.seen.get(wid)
+            mem.seen[wid] = cur
+            if prev is None or prev == cur:
+                continue
+            if prev[1] is WindowStatus.PAUSED and w.status not in (WindowStatus.PAUSED, WindowStatus.CLOSED) \
+                    and prev[2] and w.since:
+                pace.observe_pause((w.since - prev[2]).total_seconds())
+            t = self.window_ticket(w)
+            if w.status is WindowStatus.SERVING and t is not None and w.ticket != prev[0]:
+                last = mem.last_ticket.get(wid)
+                if last is not None and last is not t and last.called_at and last.finished_at:
+                    no_show = last.status is TicketStatus.NO_SHOW
+                    if no_show or last.status is TicketStatus.FINISHED:
+                        pace.observe_call_outcome(no_show, (last.finished_at - last.called_at).total_seconds())
+                    if t.called_at is not None and last.status is TicketStatus.FINISHED:
+                        pace.observe_changeover((t.called_at - last.finished_at).total_seconds())
+                mem.last_ticket[wid] = t
+        new = len(self.tickets) - mem.tickets_seen
+        if new > 0:
+            fresh = list(itertools.islice(reversed(self.tickets.values()), new))
+            mem.greens.extend((t.issued_at, t.service) for t in reversed(fresh) if t.priority is Priority.GREEN)
+            mem.tickets_seen = len(self.tickets)
+        if now is not None:
+            while mem.greens and (now - mem.greens[0][0]).total_seconds() > GREEN_WINDOW_S:
+                mem.greens.popleft()
+            counts = Counter(s for _, s in mem.greens)
+            pace.green_per_s = {s: k / GREEN_WINDOW_S for s, k in counts.items()}
 
     def ticket_json(self, t: Ticket) -> dict[str, Any]:
         if t.status is TicketStatus.WAITING:
@@ -99,11 +183,19 @@ class HallState:
         }
 
     def queues_json(self, now: datetime) -> dict[str, Any]:
+        """CONTRACT §3.3 plus, per service, whether tickets are issued now (`issuing`: open, closed, quota)."""
+        local = now.astimezone(self.cfg.zone)
+        hall_closed = issue_refusal(self.cfg.hours, local) is not None
+        issued = self.sequences.get(local.date(), {})
         out = []
         for s in self.cfg.services:
             ahead = sum(len(self.waiting.get(x, [])) for x in self.competing.get(s.id, {s.id}))
+            n = issued.get(s.id, 0)
+            issuing = "closed" if hall_closed else "quota" if s.daily_quota is not None and n >= s.daily_quota \
+                else "open"
             out.append({"id": s.id, "waiting": len(self.waiting[s.id]), "est_wait_s": self.est_wait(s.id, ahead),
-                        "mean_service_s": round(self.times.mean(s.id))})
+                        "mean_service_s": round(self.times.mean(s.id)), "issuing": issuing, "issued": n,
+                        "quota": s.daily_quota})
         return {"at": now.isoformat(), "services": out}
 
     # -- the projection -----------------------------------------------------------------------
@@ -142,7 +234,7 @@ class HallState:
         self.today = max(self.today or day, day)
         self.issue_order += 1
         t = Ticket(ev["ticket"], day, ev["service"], Priority(ev["priority"]), at, self.issue_order,
-                   ev.get("source"), holder=ev.get("holder"))
+                   ev.get("source"), holder=ev.get("holder"), rater=ev.get("rater"))
         self.tickets[t.key] = t
         seqs = self.sequences.setdefault(day, {})
         seqs[t.service] = seqs.get(t.service, 0) + 1

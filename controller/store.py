@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hallq.sqlite import open_durable
+
 GENESIS = "0" * 64
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -70,13 +72,9 @@ class EventStore:
 
     def open(self) -> EventStore:
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db = open_durable(self.path, SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the event log {self.path}: {e} — check the --data directory") from None
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
         self._db = db
         row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row:

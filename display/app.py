@@ -1,7 +1,8 @@
 """The hall call screen (Kivy, 1920×1080): hall name, the newest call large, recent calls, waiting counts,
 a scrolling notice — Mongolian first (to the left, vertical, shaped by hallq.text) and Chinese.
 
-MQTT runs in paho's thread (hallq.mqtt.BlockingClient); the Kivy clock takes the messages every 100 ms.
+MQTT runs in paho's thread (display.link, a persistent session); each message wakes a Kivy clock
+trigger that applies it to the board (display.runtime) and redraws on the next frame.
 """
 
 from __future__ import annotations
@@ -13,146 +14,150 @@ from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.core.image import Texture
 from kivy.core.window import Window
-from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.image import Image as KivyImage
 from kivy.uix.label import Label
-from PIL import Image
+from kivy.uix.widget import Widget
 
 from display.presenter import CallBoard
-from display.voice import Announcer, ClipLibrary
+from display.runtime import DisplayRuntime
+from display.widgets import ACCENT, BG, PANEL, TEXT, Ticker, WaitingBar, centred, fill, fit_label, mn_column
 from hallq.config import DisplayConfig, HallConfig
-from hallq.mqtt import BlockingClient
-from hallq.text import font_path, render_mongolian_vertical
+from hallq.text import font_path
 
-BG, ACCENT, TEXT = (0.05, 0.12, 0.25, 1), (1.0, 0.82, 0.2, 1), (1, 1, 1, 1)
-
-
-def texture(img: Image.Image) -> Texture:
-    rgba = img.convert("RGBA")
-    tex = Texture.create(size=rgba.size, colorfmt="rgba")
-    tex.blit_buffer(rgba.tobytes(), colorfmt="rgba", bufferfmt="ubyte")
-    tex.flip_vertical()
-    return tex
-
-
-def mongolian(text: str, px: int, max_height: int) -> KivyImage:
-    """Shaped vertical Mongolian as a Kivy image (Kivy's text provider cannot shape it)."""
-    img = render_mongolian_vertical(text, px, fill=0, background=255, max_height=max_height)
-    alpha = img.point(lambda v: 255 - v)
-    white = Image.new("RGBA", img.size, (255, 255, 255, 0))
-    white.putalpha(alpha)
-    tex = texture(white)
-    return KivyImage(texture=tex, size_hint=(None, None), size=tex.size)
+RECENT_TILES = 4
 
 
 class CallScreen(BoxLayout):  # type: ignore[misc]
     def __init__(self, board: CallBoard, **kw: Any) -> None:
-        super().__init__(orientation="vertical", padding=30, spacing=20, **kw)
+        super().__init__(orientation="vertical", padding=24, spacing=16, **kw)
         self.board = board
         self.font = font_path("zh-bold")
-        with self.canvas.before:
-            Color(*BG)
-            self._bg = Rectangle(pos=self.pos, size=self.size)
-        self.bind(pos=self._resize, size=self._resize)
-        cfg = board.cfg
-        header = BoxLayout(size_hint_y=None, height=250, spacing=24)
-        if cfg.hall.name.mn:
-            header.add_widget(mongolian(cfg.hall.name.mn, 40, 220))
-        header.add_widget(Label(text=cfg.hall.name.zh, font_name=self.font, font_size=64, color=TEXT,
-                                halign="left", valign="middle"))
-        self.status = Label(text="", font_name=self.font, font_size=30, color=ACCENT, size_hint_x=0.35)
+        fill(self, BG)
+        self.page = 0
+
+        header = BoxLayout(size_hint_y=None, height=160, spacing=30)
+        hall = board.hall_name()
+        header.add_widget(centred(mn_column(hall.mn, 30, 156)))
+        zh_name = Label(text=hall.zh, font_name=self.font, font_size=64, color=TEXT, halign="left", valign="middle")
+        zh_name.bind(size=lambda w, s: setattr(w, "text_size", s))
+        header.add_widget(zh_name)
+        self.status = BoxLayout(size_hint_x=None, width=520, spacing=12)
         header.add_widget(self.status)
         self.add_widget(header)
+
         body = BoxLayout(spacing=40)
-        self.latest = Label(text="", font_name=self.font, font_size=120, color=ACCENT, markup=True,
-                            halign="center", valign="middle")
+        self.latest = BoxLayout(spacing=36, size_hint_x=0.6)
+        fill(self.latest, PANEL)
         body.add_widget(self.latest)
-        self.recent = Label(text="", font_name=self.font, font_size=54, color=TEXT, size_hint_x=0.45,
-                            halign="left", valign="top", markup=True)
-        self.recent.bind(size=lambda w, s: setattr(w, "text_size", s))
+        self.recent = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.4)
         body.add_widget(self.recent)
         self.add_widget(body)
-        self.queues = Label(text="", font_name=self.font, font_size=40, color=TEXT, size_hint_y=None, height=70)
-        self.add_widget(self.queues)
-        notice = board.display.notice.get("zh") or "请留意叫号，过号请重新取号。办不成事请到 “办不成事反映” 窗口。"
-        self.notice = Label(text=notice, font_name=self.font, font_size=36, color=(0.8, 0.85, 1, 1),
-                            size_hint_y=None, height=60)
-        self.add_widget(self.notice)
+
+        self.waiting = WaitingBar(self.font, 32, size_hint_y=None, height=160)
+        self.add_widget(self.waiting)
+        self.ticker = Ticker(self.font, 30, board.display.notice_speed_px_s, size_hint_y=None, height=150)
+        self.add_widget(self.ticker)
+        self._shown: tuple[Any, ...] = ()
         self.refresh()
 
-    def _resize(self, *_a: Any) -> None:
-        self._bg.pos, self._bg.size = self.pos, self.size
-
     def refresh(self) -> None:
+        """Redraw from the board; parts whose content did not change are left alone."""
         b = self.board
-        self.status.text = "" if b.controller_online else "系统连接中，请稍候"
-        if b.calls:
-            c = b.calls[0]
-            self.latest.text = f"请 [size=180]{c.number}[/size] 号\n到 [size=160]{c.window}[/size] 号窗口办理"
+        status = b.status()
+        latest = b.latest()
+        recent = b.recent()[:RECENT_TILES]
+        pages = b.waiting_pages()
+        self.page %= len(pages)
+        key = (status, latest, tuple(recent), tuple(pages[self.page]))
+        if key != self._shown:
+            self._shown = key
+            self._status(status.mn if status else "", status.zh if status else "")
+            self._latest(latest.mn, latest.zh, bool(b.calls))
+            self._recent(recent)
+            self.waiting.show(pages[self.page])
+        self.ticker.set_text(b.notice())
+
+    def turn_page(self) -> None:
+        self.page += 1
+        self.refresh()
+
+    def _status(self, mn: str, zh: str) -> None:
+        self.status.clear_widgets()
+        if zh:
+            self.status.add_widget(centred(mn_column(mn, 30, 156, ACCENT)))
+            lb = Label(text=zh, font_name=self.font, font_size=30, color=ACCENT, halign="left", valign="middle")
+            lb.bind(size=lambda w, s: setattr(w, "text_size", s))
+            self.status.add_widget(lb)
+
+    def _latest(self, mn: str, zh: str, called: bool) -> None:
+        self.latest.clear_widgets()
+        self.latest.add_widget(Widget(size_hint_x=None, width=0))
+        self.latest.add_widget(centred(mn_column(mn, 60 if called else 80, 470, ACCENT)))
+        if called:
+            c = self.board.calls[0]
+            text = f"请 [size=170]{c.number}[/size] 号\n到 [size=150]{c.window}[/size] 号窗口办理"
         else:
-            self.latest.text = "欢迎光临"
-        self.recent.text = "\n".join(f"{c.number}  →  {c.window} 号窗口" for c in b.calls[1:6])
-        self.queues.text = "    ".join(f"{b.service_name(s.id, 'zh')} 等候 {b.waiting.get(s.id, 0)} 人"
-                                       for s in b.cfg.services[:6])
+            text = zh
+        self.latest.add_widget(Label(text=text, font_name=self.font, font_size=96 if called else 110,
+                                     color=ACCENT, markup=True, halign="center", valign="middle"))
+
+    def _recent(self, recent: list[tuple[str, Any]]) -> None:
+        self.recent.clear_widgets()
+        for number, where in recent:
+            tile = BoxLayout(spacing=24, padding=(24, 0), size_hint_y=None, height=112)
+            fill(tile, PANEL)
+            tile.add_widget(Label(text=number, font_name=self.font, font_size=64, color=TEXT, size_hint_x=None,
+                                  width=230, halign="left", valign="middle", text_size=(230, None)))
+            tile.add_widget(centred(mn_column(where.mn, 30, 108)))
+            tile.add_widget(centred(fit_label(where.zh, self.font, 48)))
+            tile.add_widget(BoxLayout())
+            self.recent.add_widget(tile)
+        self.recent.add_widget(BoxLayout())  # keeps the tiles at the top
 
 
 class CallScreenApp(App):  # type: ignore[misc]
     def __init__(self, cfg: HallConfig, display: DisplayConfig, **kw: Any) -> None:
         super().__init__(**kw)
-        self.board = CallBoard(cfg, display)
-        t = cfg.topic
-        self.client = BlockingClient(cfg, f"display-{display.id}",
-                                     (t("event", "ticket.called"), t("state", "queues"), t("controller", "status")))
-        self.read = 0
+        self._trigger = Clock.create_trigger(self._pump, 0)
+        self.runtime = DisplayRuntime.for_hall(cfg, display, wake=self._trigger)
+        self.board = self.runtime.board
         self.screen: CallScreen | None = None
         self.shot = os.environ.get("HALLQ_SCREENSHOT")
-        self.announcer: Announcer | None = None
-        if display.voice:
-            cache = Path.home() / ".cache" / "hallq" / "voice"
-            recorded = Path(display.voice_dir) if display.voice_dir else None
-            self.announcer = Announcer(ClipLibrary(cache, recorded), cache / "announcements",
-                                       tuple(display.languages))
+        self.shot_when = os.environ.get("HALLQ_SCREENSHOT_WHEN")  # a text: the shot is taken once it is shown
+        self._unshown: list[int] | None = None
 
     def build(self) -> CallScreen:
         Window.size = (1920, 1080)
         self.title = f"hallq — {self.board.cfg.hall.name.zh}"
         self.screen = CallScreen(self.board)
-        try:
-            self.client.connect(timeout_s=5)
-        except ConnectionError:
-            Clock.schedule_once(lambda _dt: self._reconnect(), 3)
-        Clock.schedule_interval(self._poll, 0.1)
-        if self.shot:
+        Window.bind(on_flip=self._flipped)
+        self.runtime.open()
+        Clock.schedule_interval(lambda _dt: self._turn(), self.board.display.waiting_page_s)
+        if self.shot and not self.shot_when:
             Clock.schedule_once(self._screenshot, float(os.environ.get("HALLQ_SCREENSHOT_AFTER_S", "4")))
         return self.screen
 
-    def _reconnect(self) -> None:
-        try:
-            self.client.connect(timeout_s=5)
-        except ConnectionError:
-            Clock.schedule_once(lambda _dt: self._reconnect(), 3)
+    def on_stop(self) -> None:
+        self.runtime.close()
 
-    def _poll(self, _dt: float) -> None:
-        msgs = self.client.received[self.read:]
-        self.read += len(msgs)
-        for m in msgs:
-            try:
-                body = m.json()
-            except ValueError:
-                continue
-            if m.topic.endswith("/ticket.called"):
-                call = self.board.on_called(body)
-                if call is not None and self.announcer is not None:
-                    self.announcer.announce(int(body.get("seq", 0)), call.number, call.window, call.recall)
-            elif m.topic.endswith("/state/queues"):
-                self.board.on_queues(body)
-            elif m.topic.endswith("/controller/status"):
-                self.board.on_controller(body)
-        if msgs and self.screen is not None:
+    def _turn(self) -> None:
+        if self.screen is not None and len(self.board.waiting_pages()) > 1:
+            self.screen.turn_page()
+
+    def _pump(self, _dt: float) -> None:
+        batch = self.runtime.pump()
+        if batch.changed and self.screen is not None:
             self.screen.refresh()
+            self._unshown = (self._unshown or []) + batch.seqs
+
+    def _flipped(self, *_a: Any) -> None:
+        if self._unshown is not None:
+            seqs, self._unshown = self._unshown, None
+            self.runtime.screen_shown(seqs)
+            if self.shot_when and self.shot_when in self.board.texts():
+                self.shot_when = None
+                Clock.schedule_once(self._screenshot, float(os.environ.get("HALLQ_SCREENSHOT_AFTER_S", "0.5")))
 
     def _screenshot(self, _dt: float) -> None:
         assert self.shot is not None

@@ -1,12 +1,24 @@
-"""`hallq display --config FILE [--board ID] [--headless]`: the hall call screen."""
+"""`hallq display --config FILE [--board ID] [--headless]`: the hall call screen (or, headless, voice and logs)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import threading
 
 from hallq.cli import UsageError
-from hallq.config import DisplayConfig
+from hallq.config import DisplayConfig, HallConfig
+
+
+def check(cfg: HallConfig, display: DisplayConfig, config: str, index: int) -> None:
+    """The display's windows and services must exist: a typo would silently show an empty screen."""
+    known_w = {w.id for w in cfg.windows}
+    known_s = {s.id for s in cfg.services}
+    for key, given, known in (("windows", display.windows, known_w), ("services", display.services, known_s)):
+        for j, item in enumerate(given or []):
+            if item not in known:
+                raise UsageError(f"{config}: displays[{index}].{key}[{j}]: unknown {key[:-1]} {item!r} "
+                                 f"(known: {', '.join(sorted(known))})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,10 +32,36 @@ def run(args: argparse.Namespace) -> int:
         display = cfg.displays[0]
     else:
         display = DisplayConfig(id="hall")  # no `displays:` section: one screen showing every window
+    if display in cfg.displays:
+        check(cfg, display, args.config, cfg.displays.index(display))
     if args.headless:
-        raise UsageError("the call screen has no headless mode yet; run it with a display (or under xvfb-run)")
+        return headless(cfg, display)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from display.app import CallScreenApp
 
     CallScreenApp(cfg, display).run()
     return 0
+
+
+def headless(cfg: HallConfig, display: DisplayConfig) -> int:
+    """No window: the same session, board and voice; prints the screen's texts whenever they change."""
+    from display.runtime import DisplayRuntime
+
+    woken = threading.Event()
+    rt = DisplayRuntime.for_hall(cfg, display, wake=woken.set)
+    rt.open()
+    shown: list[str] = []
+    try:
+        while True:
+            woken.wait()
+            woken.clear()
+            batch = rt.pump()
+            texts = rt.board.texts()
+            if batch.changed and texts != shown:
+                shown = texts
+                print(" | ".join(texts), flush=True)
+                rt.screen_shown(batch.seqs)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        rt.close()

@@ -2,15 +2,20 @@
 
 Keeps the latest calls (newest first, a recall highlights the number again), the waiting count per
 service, and whether the controller is reachable; filtered by the display's windows/services.
-Events are deduplicated by `seq`; a gap in `seq` is counted (some event was missed).
+Events are deduplicated by `seq`; a gap in `seq` is counted (some event was missed). Every text is
+bilingual (`Bi`: Mongolian first); `texts()` / `texts_mn()` list them top to bottom for tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from display.words import Bi, word
 from hallq.config import DisplayConfig, HallConfig
+
+SEEN_KEEP = 2000  # seqs remembered for deduplication (a QoS 1 redelivery comes within seconds)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,19 @@ class Call:
     service: str
     recall: int
     at: str
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class Waiting:
+    service: str
+    count: int
+    name: Bi          # 综合受理 / ᠶᠡᠷᠦᠩᠬᠡᠢ ᠬᠦᠯᠢᠶᠡᠨ ᠠᠪᠬᠤ
+    waiting: Bi       # 等候 4 人 / ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠶᠢᠭ᠎ᠠ 4
+
+    @property
+    def text(self) -> Bi:
+        return Bi(f"{self.name.mn} {self.waiting.mn}", f"{self.name.zh} {self.waiting.zh}")
 
 
 @dataclass
@@ -29,10 +47,12 @@ class CallBoard:
     calls: list[Call] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)
     controller_online: bool = False
+    link_up: bool = True
     last_seq: int = 0
     gaps: int = 0
     seen: set[int] = field(default_factory=set)
 
+    # -- inputs -----------------------------------------------------------------------------
     def shows_window(self, window: str) -> bool:
         return self.display.windows is None or window in self.display.windows
 
@@ -42,14 +62,16 @@ class CallBoard:
         if seq in self.seen:
             return None
         self.seen.add(seq)
+        if len(self.seen) > SEEN_KEEP:
+            self.seen = {s for s in self.seen if s > self.last_seq - SEEN_KEEP // 2}
         if self.last_seq and seq > self.last_seq + 1:
             self.gaps += 1
         self.last_seq = max(self.last_seq, seq)
         window = str(ev["window"])
-        if not self.shows_window(window) or (self.display.services and ev.get("service") not in
-                                             self.display.services):
+        service = str(ev.get("service", ""))
+        if not self.shows_window(window) or service not in self.shown_service_ids():
             return None
-        call = Call(str(ev["ticket"]), window, str(ev.get("service", "")), int(ev.get("recall", 0)), str(ev["at"]))
+        call = Call(str(ev["ticket"]), window, service, int(ev.get("recall", 0)), str(ev["at"]), seq)
         self.calls = [call] + [c for c in self.calls if c.number != call.number][: self.display.history - 1]
         return call
 
@@ -59,22 +81,89 @@ class CallBoard:
     def on_controller(self, body: dict[str, Any]) -> None:
         self.controller_online = body.get("state") == "online"
 
+    def on_link(self, up: bool) -> None:
+        """The MQTT session came up or went down; while down nothing on screen can be trusted as live."""
+        self.link_up = up
+        if not up:
+            self.controller_online = False
+
+    def should_announce(self, call: Call, now: datetime) -> bool:
+        """Speak a call only while it is fresh: a backlog replayed after an outage is shown, not spoken."""
+        try:
+            at = datetime.fromisoformat(call.at)
+        except ValueError:
+            return True
+        if at.tzinfo is None or now.tzinfo is None:
+            return True
+        return (now - at).total_seconds() <= self.display.announce_max_age_s
+
+    # -- outputs ----------------------------------------------------------------------------
+    @property
+    def online(self) -> bool:
+        return self.link_up and self.controller_online
+
+    def shown_service_ids(self) -> list[str]:
+        """The display's services; without a `services` filter, those of its windows (all: every service)."""
+        if self.display.services is not None:
+            wanted = set(self.display.services)
+        elif self.display.windows is not None:
+            wanted = {s for w in self.cfg.windows if w.id in self.display.windows for s in w.services}
+        else:
+            wanted = {s.id for s in self.cfg.services}
+        return [s.id for s in self.cfg.services if s.id in wanted]
+
     def service_name(self, sid: str, lang: str) -> str:
         s = self.cfg.service(sid)
         if s is None:
             return sid
         return s.name.mn if lang == "mn" and s.name.mn else s.name.zh
 
+    def hall_name(self) -> Bi:
+        return Bi(self.cfg.hall.name.mn or "", self.cfg.hall.name.zh)
+
+    def status(self) -> Bi | None:
+        return None if self.online else word("offline")
+
+    def latest(self) -> Bi:
+        if not self.calls:
+            return word("welcome")
+        c = self.calls[0]
+        return word("call", number=c.number, window=c.window)
+
+    def recent(self) -> list[tuple[str, Bi]]:
+        """The earlier calls, newest first: the number, and its window in both languages."""
+        return [(c.number, word("recent", window=c.window)) for c in self.calls[1:]]
+
+    def waiting_cells(self) -> list[Waiting]:
+        return [Waiting(sid, n, Bi(self.service_name(sid, "mn"), self.service_name(sid, "zh")), word("waiting", n=n))
+                for sid in self.shown_service_ids() for n in [self.waiting.get(sid, 0)]]
+
+    def waiting_pages(self) -> list[list[Waiting]]:
+        """The waiting bar in pages of `waiting_per_page` services (the screen turns them)."""
+        cells, k = self.waiting_cells(), self.display.waiting_per_page
+        return [cells[i:i + k] for i in range(0, len(cells), k)] or [[]]
+
+    def notice(self) -> Bi:
+        n = self.display.notice
+        default = word("notice")
+        return Bi(n.get("mn", default.mn if "zh" not in n else ""), n.get("zh", default.zh))
+
+    def lines(self) -> list[Bi]:
+        """Every text on the screen, top to bottom."""
+        out = [self.hall_name()]
+        status = self.status()
+        if status:
+            out.append(status)
+        out.append(self.latest())
+        out += [Bi(f"{n} → {w.mn}", f"{n} → {w.zh}") for n, w in self.recent()]
+        out += [w.text for w in self.waiting_cells()]
+        out.append(self.notice())
+        return out
+
     def texts(self) -> list[str]:
         """The screen's Chinese texts, top to bottom (what tests compare)."""
-        out = [self.cfg.hall.name.zh]
-        if not self.controller_online:
-            out.append("系统连接中，请稍候")
-        if self.calls:
-            c = self.calls[0]
-            out.append(f"请 {c.number} 号到 {c.window} 号窗口办理")
-        out += [f"{c.number} → {c.window}号窗口" for c in self.calls[1:]]
-        for s in self.cfg.services:
-            if self.display.services is None or s.id in self.display.services:
-                out.append(f"{s.name.zh} 等候 {self.waiting.get(s.id, 0)} 人")
-        return out
+        return [b.zh for b in self.lines() if b.zh]
+
+    def texts_mn(self) -> list[str]:
+        """The screen's Mongolian texts, top to bottom."""
+        return [b.mn for b in self.lines() if b.mn]

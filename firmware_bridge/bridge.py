@@ -1,5 +1,6 @@
-"""The bridge process: one BusMaster thread per bus, and the asyncio side that turns device events into
-controller commands and controller state into STATE/SHOW frames (CONTRACT §4, "What the bridge does").
+"""The bridge process: one master thread per bus (hallbus or legacy keypads), and the asyncio side that
+turns device events into controller commands and controller state into STATE/SHOW/BITMAP/BEEP frames and
+keypad displays (CONTRACT §4, "What the bridge does").
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from firmware_bridge.boards import board_lines, pack_rows, render_calls
 from firmware_bridge.hallbus.messages import DeviceEvent
 from firmware_bridge.inflight import InflightStore
+from firmware_bridge.keypad.master import Keypad, KeypadMaster
+from firmware_bridge.keypad.messages import digits_of
 from firmware_bridge.mapping import Command, command_for, json_event, show_frame, state_frame
 from firmware_bridge.master import BusMaster, Device
 from hallq.config import HallConfig
@@ -27,6 +31,8 @@ class Bridge:
         self.cfg = cfg
         self.inflight = InflightStore(data_dir / "inflight.sqlite3")
         self.masters: list[BusMaster] = []
+        self.keypads: list[KeypadMaster] = []
+        self.recent_calls: list[dict[str, Any]] = []   # newest first, one per ticket (bitmap hall boards)
         self.windows: dict[str, dict[str, Any]] = {}
         self.last_called_seq = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -55,14 +61,21 @@ class Bridge:
             self.link.subscribe(self.topic("device", "+", "event"), 1)
         await self.link.start()
         for bus in self.cfg.devices.buses:
-            m = BusMaster(bus, self._on_event, self._on_status)
-            self.masters.append(m)
-            m.start()
+            if bus.is_keypad:
+                k = KeypadMaster(bus, self._on_event, self._on_status)
+                self.keypads.append(k)
+                k.start()
+            else:
+                m = BusMaster(bus, self._on_event, self._on_status)
+                self.masters.append(m)
+                m.start()
         dispatcher = asyncio.create_task(self._dispatch())
         await stop.wait()
         dispatcher.cancel()
         for m in self.masters:
             await asyncio.to_thread(m.stop)
+        for k in self.keypads:
+            await asyncio.to_thread(k.stop)
         await self.link.stop(final=(status, {"state": "offline"}))
         self.inflight.close()
 
@@ -71,22 +84,23 @@ class Bridge:
             self.link.publish(topic, body, retain=retain)
 
     # -- bus thread -> loop ------------------------------------------------------------------------
-    def _on_event(self, dev: Device, ev: DeviceEvent) -> concurrent.futures.Future[Any]:
+    def _on_event(self, dev: Device | Keypad, ev: DeviceEvent) -> concurrent.futures.Future[Any]:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(self._execute(dev, ev), self.loop)
 
-    def _on_status(self, dev: Device) -> None:
+    def _on_status(self, dev: Device | Keypad) -> None:
         assert self.loop is not None
+        buses = [(m.bus.id, m.devices.get(dev.cfg.address)) for m in self.masters] + \
+            [(k.bus.id, k.devices.get(dev.cfg.address)) for k in self.keypads]
         body: dict[str, Any] = {"state": "online" if dev.online else "offline", "kind": dev.cfg.kind,
-                                "bus": next((m.bus.id for m in self.masters if dev.cfg.address in m.devices
-                                             and m.devices[dev.cfg.address] is dev), None),
+                                "bus": next((bid for bid, d in buses if d is dev), None),
                                 "address": dev.cfg.address, "window": dev.cfg.window,
                                 "at": datetime.now().astimezone().isoformat()}
         if dev.info is not None:
             body |= {"uid": dev.info.uid.hex(), "fw": f"{dev.info.fw_major}.{dev.info.fw_minor}"}
         self.loop.call_soon_threadsafe(self._publish, self.topic("device", dev.id, "status"), body, True)
 
-    async def _execute(self, dev: Device, ev: DeviceEvent) -> None:
+    async def _execute(self, dev: Device | Keypad, ev: DeviceEvent) -> None:
         """Run one bus device event as a controller command; returns once the controller replied."""
         await self._run(dev.id, dev.cfg.window, ev, None)
 
@@ -99,7 +113,8 @@ class Bridge:
             log.warning("device %s has no window in the config: %s acknowledged without effect", device, ev)
             return {"ok": False, "code": "NO_WINDOW"}
         shown = self.windows.get(window, {})
-        cmd = command_for(ev, window, shown.get("ticket") if shown.get("status") in ("rating", "serving") else None)
+        cmd = command_for(ev, window, shown.get("ticket") if shown.get("status") in ("rating", "serving") else None,
+                          list(self.cfg.evaluation.bad_reasons))
         if not isinstance(cmd, Command):
             log.warning("device %s: %s — %s acknowledged without effect", device, cmd, ev)
             return {"ok": False, "code": "IGNORED", "message": cmd}
@@ -175,15 +190,41 @@ class Bridge:
             if md.kind == "evaluator" and md.window == wid:
                 self._publish(self.topic("device", md.id, "state"), {"window": wid, "status": w.get("status"),
                               "ticket": w.get("ticket"), "staff": w.get("staff")}, retain=True)
+        for km in self.keypads:
+            for kd in km.devices.values():
+                if kd.cfg.window == wid and (w.get("status") == "closed" or w.get("ticket")):
+                    km.show_digits(kd.cfg.address, digits_of(str(w.get("ticket") or ""), kd.cfg.digits)
+                                   if w.get("ticket") else "")
+
+    def _show_calls(self, m: BusMaster, d: Device) -> None:
+        """A bitmap hall board: the latest calls of its windows, newest on top."""
+        assert d.cfg.size is not None
+        mine = [c for c in self.recent_calls if d.cfg.windows is None or str(c["window"]) in d.cfg.windows]
+        pixels = render_calls(mine[:board_lines(d.cfg.size)], d.cfg.size, d.cfg.template)
+        m.show_bitmap(d.cfg.address, pack_rows(pixels))
 
     def _called(self, ev: dict[str, Any]) -> None:
         seq = int(ev.get("seq", 0))
         if seq and seq <= self.last_called_seq:
             return
         self.last_called_seq = max(self.last_called_seq, seq)
-        for m, d in self._devices(str(ev["window"]), ("led",)) + self._devices(None, ("hall_led",)):
+        window = str(ev["window"])
+        self.recent_calls = [ev] + [c for c in self.recent_calls if c["ticket"] != ev["ticket"]][:63]
+        for m, d in self._devices(window, ("led",)) + self._devices(None, ("hall_led",)):
+            if d.cfg.kind == "hall_led" and d.cfg.windows is not None and window not in d.cfg.windows:
+                continue
+            if d.cfg.kind == "hall_led" and d.cfg.size is not None:
+                self._show_calls(m, d)
+                continue
             template = d.cfg.template if d.cfg.kind == "led" else (d.cfg.template or "{number} → {window}")
             m.show(d.cfg.address, show_frame(ev, template, d.cfg.encoding == "gb18030"))
+        for m, d in self._devices(window, ("evaluator",)):
+            if d.cfg.beep_ms:
+                m.beep(d.cfg.address, d.cfg.beep_ms)
+        for km in self.keypads:
+            for kd in km.devices.values():
+                if kd.cfg.window == window:
+                    km.show_digits(kd.cfg.address, digits_of(str(ev["ticket"]), kd.cfg.digits))
         for md in self.mqtt_devices.values():
             if (md.kind == "led" and md.window == str(ev["window"])) or md.kind == "hall_led":
                 sf = show_frame(ev, None if md.kind == "led" else "{number} → {window}", False)

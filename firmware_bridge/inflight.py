@@ -8,6 +8,8 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+from hallq.sqlite import open_durable
+
 
 class InflightStore:
     def __init__(self, path: Path) -> None:
@@ -15,13 +17,8 @@ class InflightStore:
         self._db: sqlite3.Connection | None = None
 
     def open(self) -> InflightStore:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("CREATE TABLE IF NOT EXISTS inflight (device TEXT PRIMARY KEY, event TEXT NOT NULL, "
-                   "cmd_id TEXT NOT NULL)")
-        self._db = db
+        self._db = open_durable(self.path, "CREATE TABLE IF NOT EXISTS inflight (device TEXT PRIMARY KEY, "
+                                           "event TEXT NOT NULL, cmd_id TEXT NOT NULL)")
         return self
 
     def close(self) -> None:

@@ -24,7 +24,13 @@ class Command:
     args: dict[str, Any]
 
 
-def command_for(ev: DeviceEvent, window: str, shown_ticket: str | None) -> Command | str:
+def reason_names(codes: bytes | list[int], options: list[str]) -> list[str]:
+    """An evaluator's 差评 reason bytes as the hall's reason texts (code n = `evaluation.bad_reasons[n-1]`)."""
+    return [options[r - 1] if 1 <= r <= len(options) else f"r{r}" for r in codes]
+
+
+def command_for(ev: DeviceEvent, window: str, shown_ticket: str | None,
+                reasons: list[str] | None = None) -> Command | str:
     """The controller command of a device event, or why there is none (the event is then only acked)."""
     if ev.type == EVENT.KEY:
         key = ev.key
@@ -40,7 +46,7 @@ def command_for(ev: DeviceEvent, window: str, shown_ticket: str | None) -> Comma
         if shown_ticket is None:
             return "a rating key was pressed while the evaluator showed no ticket"
         return Command("rate", {"ticket": shown_ticket, "level": ev.level, "window": window,
-                                "reasons": [f"r{r}" for r in ev.reasons], "channel": "evaluator"})
+                                "reasons": reason_names(ev.reasons, reasons or []), "channel": "evaluator"})
     if ev.type == EVENT.LOGIN:
         return Command("login", {"window": window, "staff": ev.staff})
     if ev.type == EVENT.LOGOUT:

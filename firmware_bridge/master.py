@@ -3,45 +3,40 @@ online/offline, and an outbox of STATE/SHOW frames. Runs in its own thread (seri
 
 Device events are handed to `on_event(device, event)`, which returns a Future; the event is
 acknowledged to the device (ACK_EVENT in the next POLL) only when that future is done, so a
-device's events are executed strictly in order and none is lost.
+device's events are executed strictly in order and none is lost. Who is served next: schedule.py.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
 import random
-import termios
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import serial
-
+from firmware_bridge.boards import chunks
 from firmware_bridge.hallbus.decoder import FrameDecoder, stall_timeout_s
 from firmware_bridge.hallbus.frame import NAK, REPLY_BIT, Frame, encode_frame
 from firmware_bridge.hallbus.messages import (
     CMD,
     KIND,
     NAK_REASON,
+    BitmapRows,
     DeviceEvent,
     IdentifyReply,
     Show,
     StateMsg,
     decode_event,
 )
+from firmware_bridge.portmaster import PortMaster
+from firmware_bridge.schedule import BULK, pick_event, pick_weighted
 from hallq.config import BusConfig, DeviceConfig
 
 log = logging.getLogger("hallq.bridge.master")
 
-MISSES_OFFLINE = 3
 KIND_CODES = {"evaluator": KIND.EVALUATOR, "led": KIND.WINDOW_LED, "hall_led": KIND.HALL_LED, "keypad": KIND.KEYPAD}
-# how often each kind of device is polled relative to the others (key presses first)
-POLL_WEIGHT = {"evaluator": 4.0, "keypad": 4.0, "led": 0.5, "hall_led": 0.5}
-OFFLINE_RETRY_S = 1.0
 
 
 @dataclass
@@ -61,61 +56,70 @@ class Device:
     last_poll: float = 0.0
     boost_until: float = 0.0                      # poll more often (rating prompt, recent key)
     info: IdentifyReply | None = None
+    beep_out: int | None = None                   # BEEP duration (×10 ms) to send
+    bitmap_out: tuple[bytes, ...] | None = None   # bitmap boards: the rows the board should show
+    bitmap_back: list[bytes] | None = None        # what its back buffer holds (None: unknown)
+    bitmap_shown: tuple[bytes, ...] | None = None  # the rows last presented
 
     def next_seq(self) -> int:
         self.seq = self.seq % 255 + 1
         return self.seq
 
+    # -- what the scheduler looks at (schedule.Polled) -------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.cfg.kind
 
-class BusMaster:
+    def output_rank(self) -> int | None:
+        if not self.identified:
+            return 1
+        if self.show_out or self.beep_out is not None:
+            return 0
+        if self.future is not None and self.future.done():
+            return 1                              # acknowledge the executed event, fetch the next
+        if self.state_out is not None:
+            return 1
+        if self.bitmap_out is not None and self.bitmap_out != self.bitmap_shown:
+            return BULK
+        return None
+
+    def hot(self, now: float) -> bool:
+        return now < self.boost_until
+
+    def executing(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+    def weighted_busy(self) -> tuple[bool, bool]:
+        return self.inflight is not None, self.state_out is not None or bool(self.show_out)
+
+
+class BusMaster(PortMaster[Device]):
     """Constructor stores settings; `start()` opens the port and runs the bus thread."""
 
     def __init__(self, bus: BusConfig, on_event: Callable[[Device, DeviceEvent], concurrent.futures.Future[Any]],
                  on_status: Callable[[Device], None], open_port: Callable[[], Any] | None = None) -> None:
-        self.bus = bus
+        super().__init__(bus, on_status, open_port)
         self.on_event = on_event
-        self.on_status = on_status
         self.devices = {d.address: Device(d, bus.device_id(d)) for d in bus.devices}
-        self._open_port = open_port or self._default_open
-        self.port: Any = None
-        self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._bulk_turn = False
+        self.refused = False                      # the last request was refused with a NAK
         self.decoder = FrameDecoder(stall_timeout_s(bus.baud, 0.01))
         self.timeout_s = bus.reply_timeout_ms / 1000
-        self.stats = {"requests": 0, "retries": 0, "timeouts": 0, "bad_replies": 0, "port_errors": 0}
 
-    # -- life cycle ----------------------------------------------------------------------------
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"bus-{self.bus.id}", daemon=True)
-        self._thread.start()
+    def _port_opened(self) -> None:
+        self.decoder = FrameDecoder(self.decoder.stall_s)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._close_port()
+    def _idle(self) -> None:
+        if self.bus.schedule == "weighted":
+            self._stop.wait(self.bus.poll_interval_ms / 1000)
+        else:
+            super()._idle()
 
-    def _default_open(self) -> Any:
-        port = serial.serial_for_url(self.bus.port, baudrate=self.bus.baud, timeout=0, write_timeout=1,
-                                     do_not_open=True)
-        port.open()
-        if self.bus.rs485:
-            try:
-                from serial.rs485 import RS485Settings
-
-                port.rs485_mode = RS485Settings()
-            except (ValueError, OSError, AttributeError) as e:
-                log.warning("bus %s (%s): RS-485 mode not available (%s); continuing without it",
-                            self.bus.id, self.bus.port, e)
-        return port
-
-    def _close_port(self) -> None:
-        if self.port is not None:
-            with contextlib.suppress(OSError, serial.SerialException):
-                self.port.close()
-            self.port = None
+    def _serve(self, d: Device) -> None:
+        if self.bus.schedule == "weighted":
+            self._service_weighted(d)
+        else:
+            self._service(d)
 
     # -- outbox (called from the asyncio side) --------------------------------------------------
     def set_state(self, address: int, msg: StateMsg, boost_s: float = 0.0) -> None:
@@ -123,66 +127,93 @@ class BusMaster:
             d = self.devices[address]
             d.state_out = msg
             d.boost_until = max(d.boost_until, time.monotonic() + boost_s)
+        self._kick.set()
 
     def show(self, address: int, msg: Show) -> None:
         with self.lock:
             self.devices[address].show_out[msg.line] = msg
+        self._kick.set()
+
+    def beep(self, address: int, duration_ms: int) -> None:
+        with self.lock:
+            self.devices[address].beep_out = max(1, min(255, duration_ms // 10))
+        self._kick.set()
+
+    def show_bitmap(self, address: int, rows: tuple[bytes, ...]) -> None:
+        """Bitmap boards: the rows to show (sent as BITMAP chunks of the rows that differ)."""
+        with self.lock:
+            self.devices[address].bitmap_out = rows
+        self._kick.set()
 
     # -- the bus thread ------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.port is None:
-                try:
-                    self.port = self._open_port()
-                    self.decoder = FrameDecoder(self.decoder.stall_s)
-                    log.info("bus %s: port %s open", self.bus.id, self.bus.port)
-                except (OSError, serial.SerialException, termios.error) as e:
-                    self.stats["port_errors"] += 1
-                    self._all_offline(f"port {self.bus.port} unavailable: {e}")
-                    self._stop.wait(OFFLINE_RETRY_S)
-                    continue
-            dev = self._pick()
-            if dev is None:
-                self._stop.wait(self.bus.poll_interval_ms / 1000)
-                continue
-            try:
-                self._service(dev)
-            except (OSError, serial.SerialException, termios.error) as e:
-                log.warning("bus %s: port %s failed (%s) — is the USB adapter unplugged? retrying",
-                            self.bus.id, self.bus.port, e)
-                self.stats["port_errors"] += 1
-                self._close_port()
-                self._all_offline(f"port {self.bus.port} failed: {e}")
-
-    def _all_offline(self, why: str) -> None:
-        for d in self.devices.values():
-            d.identified = False
-            if d.online is not False:
-                d.online = False
-                d.misses = MISSES_OFFLINE
-                log.warning("device %s offline: %s", d.id, why)
-                self.on_status(d)
-
     def _pick(self) -> Device | None:
-        """The device most overdue for a poll, weighted by kind and by activity."""
         now = time.monotonic()
-        period = self.bus.poll_interval_ms / 1000
-        best, best_score = None, 0.0
         with self.lock:
-            for d in self.devices.values():
-                w = POLL_WEIGHT.get(d.cfg.kind, 1.0)
-                if now < d.boost_until or d.inflight is not None:
-                    w *= 4
-                if d.state_out is not None or d.show_out:
-                    w *= 8
-                if d.online is False:
-                    w = min(w, 0.25)
-                score = (now - d.last_poll) * w
-                if score >= period and score > best_score:
-                    best, best_score = d, score
-        return best
+            if self.bus.schedule == "weighted":
+                return pick_weighted(self.devices.values(), now, self.bus.poll_interval_ms / 1000)
+            d = pick_event(self.devices.values(), now, self.bus.poll_interval_ms / 1000,
+                           self.bus.output_poll_ms / 1000, self._bulk_turn)
+            rank = d.output_rank() if d is not None else None
+        self._bulk_turn = rank != BULK      # bitmap rows and polls take turns
+        return d
 
     def _service(self, d: Device) -> None:
+        """One exchange for `d`: its most urgent output, else a POLL."""
+        d.last_poll = time.monotonic()
+        if not d.identified:
+            self._identify(d)
+            return
+        with self.lock:
+            shows, beep, state = list(d.show_out.values()), d.beep_out, d.state_out
+            bitmap = d.bitmap_out if d.bitmap_out != d.bitmap_shown else None
+        if shows:
+            s = shows[0]
+            if self._send(d, CMD.SHOW, s.encode()):
+                with self.lock:
+                    if d.show_out.get(s.line) is s:
+                        del d.show_out[s.line]
+        elif beep is not None:
+            if self._send(d, CMD.BEEP, bytes((beep,))):
+                with self.lock:
+                    if d.beep_out == beep:
+                        d.beep_out = None
+        elif d.future is not None and d.future.done():
+            self._poll(d)
+        elif state is not None:
+            if self._send(d, CMD.STATE, state.encode()):
+                with self.lock:
+                    if d.state_out is state:
+                        d.state_out = None
+        elif bitmap is not None:
+            self._send_bitmap(d, bitmap)
+        else:
+            self._poll(d)
+
+    def _send(self, d: Device, cmd: int, payload: bytes) -> bool:
+        """Deliver one output request: True once answered, or refused (a NAK that retrying cannot cure)."""
+        self.refused = False
+        return self._transact(d, cmd, payload) is not None or self.refused
+
+    def _send_bitmap(self, d: Device, rows: tuple[bytes, ...]) -> None:
+        todo = chunks(d.bitmap_back, rows)
+        if not todo:
+            d.bitmap_shown = rows
+            return
+        c: BitmapRows = todo[0]
+        self.refused = False
+        if self._transact(d, CMD.BITMAP, c.encode()) is None:
+            if self.refused:
+                log.warning("device %s refused BITMAP: is it a bitmap board of size %s? showing nothing", d.id,
+                            d.cfg.size)
+                d.bitmap_shown = rows
+            return
+        back = d.bitmap_back if d.bitmap_back is not None else [b""] * len(rows)
+        back[c.y:c.y + len(c.rows)] = c.rows
+        d.bitmap_back = back
+        if c.present:
+            d.bitmap_shown = rows
+
+    def _service_weighted(self, d: Device) -> None:
         d.last_poll = time.monotonic()
         if not d.identified:
             self._identify(d)
@@ -216,6 +247,7 @@ class BusMaster:
             log.warning("device %s at address %d says it is kind %d, config says %s — check the address",
                         d.id, d.cfg.address, d.info.kind, d.cfg.kind)
         d.identified, d.ack = True, 0
+        d.bitmap_back, d.bitmap_shown = None, None   # a restarted board shows nothing
         self._seen(d)
         log.info("device %s identified: kind %d fw %d.%d uid %s", d.id, d.info.kind, d.info.fw_major,
                  d.info.fw_minor, d.info.uid.hex())
@@ -243,7 +275,9 @@ class BusMaster:
         if d.done is not None and ev == d.done and d.ack == ev.event_id:
             return  # our ack was lost: the device repeats it; acknowledged again by the next POLL
         d.inflight, d.future = ev, self.on_event(d, ev)
-        d.boost_until = time.monotonic() + 5.0
+        d.future.add_done_callback(lambda _f: self._kick.set())   # acknowledge at once
+        if self.bus.schedule == "weighted":
+            d.boost_until = time.monotonic() + 5.0
 
     def _transact(self, d: Device, cmd: int, payload: bytes) -> Frame | None:
         """Send a request and wait for its reply; retries byte for byte. None = no valid reply."""
@@ -262,6 +296,7 @@ class BusMaster:
                     d.identified = False
                 else:
                     log.warning("device %s refused 0x%02X: NAK %s", d.id, cmd, reply.payload.hex(" "))
+                    self.refused = True
                 self._seen(d)
                 return None
             if reply.cmd != cmd | REPLY_BIT:
@@ -269,20 +304,8 @@ class BusMaster:
                 continue
             self._seen(d)
             return reply
-        self.stats["timeouts"] += 1
-        d.misses += 1
-        if d.misses >= MISSES_OFFLINE and d.online is not False:
-            d.online, d.identified = False, False
-            log.warning("device %s (bus %s address %d) missed %d polls: offline", d.id, self.bus.id,
-                        d.cfg.address, d.misses)
-            self.on_status(d)
+        self._missed(d, f"address {d.cfg.address}")
         return None
-
-    def _seen(self, d: Device) -> None:
-        d.misses = 0
-        if d.online is not True and d.identified:
-            d.online = True
-            self.on_status(d)
 
     def _exchange(self, wire: bytes, addr: int, seq: int) -> Frame | None:
         port = self.port

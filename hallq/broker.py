@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -39,7 +40,8 @@ class Mosquitto:
             raise BrokerError("mosquitto is not installed: run scripts/setup (or apt-get install mosquitto)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        # started as root, mosquitto drops to user "mosquitto", which cannot write our persistence folder
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "allow_anonymous true",
                  "max_queued_messages 100000", "set_tcp_nodelay true",
                  "log_dest stderr", "log_type error", "log_type warning"]
         if self.persistent:

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="the day's report")
     r.add_argument("--data", required=True)
     r.add_argument("--date", required=True)
-    r.add_argument("--format", required=True, choices=["xlsx", "csv", "json"])
+    r.add_argument("--format", required=True, choices=["xlsx", "csv", "json", "png"])
     r.add_argument("--out", required=True)
     r.add_argument("--month", action="store_true", help="the whole month of --date")
     r.set_defaults(run="controller.report:run")
@@ -98,8 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out")
     pt.set_defaults(run="devices.printer.cli:print_test")
 
+    rt = sub.add_parser("rater", help="the hall's privacy key; logged access to a rater's identity")
+    rt.add_argument("rest", nargs=argparse.REMAINDER)
+    rt.set_defaults(run="controller.rater:run")
+
     s = sub.add_parser("sim", help="device and hall simulators")
-    s.add_argument("what", help="evaluator | led | hall_led | keypad | day")
+    s.add_argument("what", help="evaluator | led | hall_led | printer | scanner | token | day")
     s.add_argument("rest", nargs=argparse.REMAINDER)
     s.set_defaults(run="hallq.simcli:run")
     return p

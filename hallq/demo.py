@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from hallq.broker import BrokerError, Mosquitto
+from hallq.broker import BrokerError, Mosquitto, free_port
 from hallq.cli import UsageError
 from hallq.config import ConfigError, parse_config
 
@@ -33,14 +34,17 @@ DEFAULT_CONFIG = REPO / "config" / "demo.yaml"
 class Part:
     """One hallq process of the demo."""
 
-    def __init__(self, name: str, argv: list[str], logdir: Path) -> None:
+    def __init__(self, name: str, argv: list[str], logdir: Path, module: bool = False) -> None:
         self.name, self.argv, self.logdir = name, argv, logdir
+        self.module = module  # argv runs a module of its own (`-m …`), not a hallq command
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, env: dict[str, str] | None = None) -> None:
         logf = open(self.logdir / f"{self.name}.log", "ab")  # noqa: SIM115 (the child owns it)
-        self.proc = subprocess.Popen([sys.executable, "-m", "hallq", *self.argv], stdout=logf, stderr=logf,
-                                     cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        cmd = [sys.executable, *self.argv] if self.module else [sys.executable, "-m", "hallq", *self.argv]
+        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=logf,
+                                     stdin=subprocess.DEVNULL, cwd=REPO,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
         log.info("started %s (pid %d), log: %s", self.name, self.proc.pid, self.logdir / f"{self.name}.log")
 
     def alive(self) -> bool:
@@ -80,13 +84,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     raw.setdefault("mqtt", {})["port"] = broker.port
     raw["mqtt"]["host"] = "127.0.0.1"
+    raw["data_dir"] = str(data)
+    web = free_port()  # 补充评价 page behind the ticket QR
+    raw.setdefault("evaluation", {})["web_port"] = web
+    platform = free_port()  # a fake regional 好差评 platform receiving every evaluation
+    raw.setdefault("upstream", {})["url"] = f"http://127.0.0.1:{platform}/evaluations"
+    for k in raw.get("kiosks") or []:
+        k["lookup_url"] = f"http://127.0.0.1:{web}/t"
+    token_help = _demo_kiosks(raw, work)
     sim_stop = _start_simulated_buses(raw)
     demo_cfg = work / "hall.yaml"
     demo_cfg.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     cfg = parse_config(raw, str(demo_cfg))
     gui = bool(os.environ.get("DISPLAY")) and not args.no_gui
     conf = ["--config", str(demo_cfg)]
-    parts = [Part("controller", ["controller", *conf, "--data", str(data)], work)]
+    parts = [Part("platform", ["-m", "controller.platform_fake", "--port", str(platform), "--store",
+                               str(work / "platform-records.jsonl")], work, module=True),
+             Part("controller", ["controller", *conf, "--data", str(data)], work)]
     if raw.get("devices", {}).get("buses") and sim_stop is not None:
         parts.append(Part("bridge", ["bridge", *conf, "--data", str(work / "bridge")], work))
     flag = [] if gui else ["--headless"]
@@ -102,11 +116,19 @@ def run(args: argparse.Namespace) -> int:
         parts += [Part(f"{kind}-{pid}", [kind, *conf, *extra, *flag], work) for kind, pid, extra in items]
     print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}; "
           f"logs and data in {work}", flush=True)
+    print(f"hallq demo: 补充评价 page http://127.0.0.1:{web}/t ; fake 好差评 platform "
+          f"http://127.0.0.1:{platform}/_fake/records", flush=True)
     for p in parts:
-        p.start()
+        p.start(_autopilot(cfg) if p.name.startswith("kiosk-") and gui else None)
+    if token_help:
+        print(token_help, flush=True)
     from hallq.livinghall import LivingHall
+    from hallq.simday.plan import make_plan
+    from hallq.simday.scenario import load_scenario
 
-    hall = LivingHall(cfg, seed=int(time.time()))
+    scenario = load_scenario(REPO / "config" / "scenarios" / "village.yaml")  # its visitors, at the demo's pace
+    hall = LivingHall(cfg, seed=int(time.time()), plan=lambda seed: list(make_plan(scenario, seed).visitors),
+                      services=[s.id for s in scenario.services])
     stopping = False
 
     def _stop(*_a: Any) -> None:
@@ -139,6 +161,43 @@ def run(args: argparse.Namespace) -> int:
         broker.stop()
     print(f"hallq demo: stopped. {hall.summary()}  Data: {data}", flush=True)
     return 0
+
+
+def _demo_kiosks(raw: dict[str, Any], work: Path) -> str:
+    """Give each kiosk a simulated scanner (a FIFO) and a test 蒙速办 issuer key; say how to scan a code."""
+    kiosks = raw.get("kiosks") or []
+    if not kiosks or not _have("kiosk.credentials_cli"):
+        return ""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kiosk.tokens import b64url_encode
+
+    key = Ed25519PrivateKey.generate()
+    pem = work / "msb-demo-key.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    public = b64url_encode(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    for k in kiosks:
+        fifo = work / (k["id"] + "-scanner.fifo")
+        os.mkfifo(fifo)
+        k.setdefault("scanner", {})["url"] = f"pipe://{fifo}"
+        k.setdefault("credentials", {}).setdefault("issuer_public_keys", {})["msb-demo"] = public
+    first = kiosks[0]["id"]
+    return (f"hallq demo: scan a 蒙速办 code at kiosk {first} (an elderly citizen gets the green channel):\n"
+            f"  hallq sim scanner --fifo {work / (first + '-scanner.fifo')} --type \"$(hallq sim token --key {pem} "
+            f"--kid msb-demo --name 巴特尔 --idn 150102195001011234 --birth 1950-01-01)\"")
+
+
+def _autopilot(cfg: Any) -> dict[str, str]:
+    """A visitor at the kiosk every 25 s, alternating Mongolian and Chinese, each taking the first open service."""
+    visit = []
+    for lang in ("mn", "zh"):
+        service = cfg.services[0].id if lang == "mn" else cfg.services[-1].id
+        visit += [{"wait": "home", "timeout_s": 60}, {"sleep": 4}, {"tap": "lang", "arg": lang},
+                  {"wait": "services"}, {"sleep": 3}, {"tap": "service", "arg": service},
+                  {"wait": "result", "timeout_s": 60}, {"sleep": 5}, {"tap": "home"}, {"sleep": 8}]
+    return {"HALLQ_KIOSK_AUTOPILOT": json.dumps([{"repeat": visit, "every_s": 1}])}
 
 
 def _start_simulated_buses(raw: dict[str, Any]) -> Any:

@@ -1,8 +1,11 @@
 """A gentle, real-time living hall for `hallq demo`: staff and citizens acting over the MQTT API.
 
-Citizens arrive at random and take tickets; staff at every window call, serve, sometimes
-recall or skip, and citizens rate most services. Everything goes through the controller's
-public commands, exactly as kiosks and evaluators do.
+The citizens come from the hall-day simulator's plan of a scenario (`hallq.simday`: its arrival profile,
+green-channel share, no-shows, transfers, log-normal service times and ratings), replayed with its clock
+compressed (`time_scale`) so a newcomer sees a day's rhythm in minutes; the scenario's services are mapped
+onto the demo hall's in order. Without a plan, citizens arrive at random. Staff at every window call, serve
+and finish; no-shows are recalled, then skipped. Everything goes through the controller's public commands,
+exactly as kiosks and evaluators do.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hallq.config import HallConfig
 from hallq.mqtt import BlockingClient, CommandError
+from hallq.simday.plan import Visitor
 
 log = logging.getLogger("hallq.livinghall")
 
@@ -30,11 +35,14 @@ class _Desk:
     due: float = 0.0          # monotonic time of the next action
     ticket: str | None = None
     date: str | None = None
+    visitor: Visitor | None = None
+    recalled: bool = False
 
 
 class LivingHall:
     def __init__(self, cfg: HallConfig, seed: int = 1, mean_arrival_s: float = 6.0,
-                 service_s: tuple[float, float] = (8.0, 25.0)) -> None:
+                 service_s: tuple[float, float] = (8.0, 25.0), plan: Callable[[int], list[Visitor]] | None = None,
+                 time_scale: float = 1 / 100, services: list[str] | None = None) -> None:
         self.cfg = cfg
         self.rng = random.Random(seed)
         self.mean_arrival_s = mean_arrival_s
@@ -42,6 +50,14 @@ class LivingHall:
         self.client = BlockingClient(cfg, "livinghall", (cfg.topic("controller", "status"),))
         self.desks: list[_Desk] = []
         self.next_arrival = 0.0
+        self.day = seed
+        self.make_plan = plan                  # seed -> the day's visitors; a new day when one ends
+        self.plan: list[Visitor] = []
+        self.time_scale = time_scale
+        self.service_map = {s: cfg.services[i % len(cfg.services)].id for i, s in enumerate(services or [])}
+        self.by_ticket: dict[str, Visitor] = {}
+        self._transferred: set[str] = set()
+        self.t0 = 0.0
         self.counts = {"issued": 0, "called": 0, "finished": 0, "rated": 0, "skipped": 0, "errors": 0}
 
     def start(self) -> None:
@@ -63,6 +79,7 @@ class LivingHall:
         for d in self.desks:
             self._cmd("login", window=d.window, staff=d.staff)
         self.next_arrival = time.monotonic() + 1.0
+        self._new_day(time.monotonic())
 
     def close(self) -> None:
         self.client.close()
@@ -82,9 +99,30 @@ class LivingHall:
                 return None
         return None
 
+    def _arrivals(self, now: float) -> None:
+        while self.plan and now >= self.t0 + self.plan[0].at_s * self.time_scale:
+            v = self.plan.pop(0)
+            res = self._cmd("issue", service=self.service_map.get(v.service, self.cfg.services[0].id),
+                            priority="green" if v.green else "normal", source="demo")
+            if res:
+                self.counts["issued"] += 1
+                self.by_ticket[res["ticket"]["number"]] = v
+
+    def _new_day(self, now: float) -> None:
+        if self.make_plan is None:
+            return
+        self.plan = sorted(self.make_plan(self.day), key=lambda v: v.at_s)
+        self.day += 1
+        if self.plan:  # the day's first arrival comes a second from now
+            self.t0 = now + 1.0 - self.plan[0].at_s * self.time_scale
+
     def step(self) -> None:
         now = time.monotonic()
-        if now >= self.next_arrival:
+        if self.make_plan is not None:
+            if not self.plan:
+                self._new_day(now)
+            self._arrivals(now)
+        elif now >= self.next_arrival:
             self.next_arrival = now + self.rng.expovariate(1.0 / self.mean_arrival_s)
             service = self.rng.choice(self.cfg.services).id
             prio = "green" if self.rng.random() < 0.1 else "normal"
@@ -95,6 +133,9 @@ class LivingHall:
                 self._act(d, now)
 
     def _act(self, d: _Desk, now: float) -> None:
+        if d.visitor is not None and d.state in ("serving", "rating"):
+            self._act_planned(d, d.visitor, now)
+            return
         if d.state == "rating":
             if d.ticket and self.rng.random() < 0.85:  # most citizens rate; the rest let the prompt time out
                 level = self.rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
@@ -108,7 +149,9 @@ class LivingHall:
             if t:
                 self.counts["called"] += 1
                 d.state, d.ticket, d.date = "serving", t["number"], t.get("date")
-                d.due = now + self.rng.uniform(*self.service_s)
+                d.visitor, d.recalled = self.by_ticket.get(t["number"]), False
+                d.due = now + (self._scaled(d.visitor.service_s[0]) if d.visitor else
+                               self.rng.uniform(*self.service_s))
             else:
                 d.state, d.due = "idle", now + 2.0
             return
@@ -123,3 +166,34 @@ class LivingHall:
             d.state, d.due = "rating", now + self.rng.uniform(2, 5)
         else:
             d.state, d.due = "idle", now + 1
+
+    def _scaled(self, seconds: float) -> float:
+        """A planned duration at the demo's pace, kept watchable (3–40 s)."""
+        return min(40.0, max(3.0, seconds * self.time_scale * 4))
+
+    def _act_planned(self, d: _Desk, v: Visitor, now: float) -> None:
+        """The desk follows the visitor's plan: no-show (recall, then skip), transfer, service, rating."""
+        if d.state == "rating":
+            if v.rating is not None and self._cmd("rate", ticket=d.ticket, date=d.date, level=v.rating,
+                                                   window=d.window, channel="evaluator"):
+                self.counts["rated"] += 1
+            d.state, d.ticket, d.visitor, d.due = "idle", None, None, now + self.rng.uniform(1, 3)
+            return
+        if v.no_show and not d.recalled:
+            d.recalled, d.due = bool(self._cmd("recall", window=d.window)), now + 4
+            return
+        if v.no_show and self._cmd("skip", window=d.window):
+            self.counts["skipped"] += 1
+            d.state, d.ticket, d.visitor, d.due = "idle", None, None, now + 1
+            return
+        if v.transfer_to is not None and d.ticket not in self._transferred:
+            self._transferred.add(d.ticket or "")
+            if self._cmd("transfer", window=d.window, service=self.service_map.get(v.transfer_to,
+                                                                                    self.cfg.services[0].id)):
+                d.state, d.ticket, d.visitor, d.due = "idle", None, None, now + 1
+                return
+        if self._cmd("finish", window=d.window):
+            self.counts["finished"] += 1
+            d.state, d.due = "rating", now + min(8.0, max(1.5, v.rate_after_s))
+        else:
+            d.state, d.visitor, d.due = "idle", None, now + 1

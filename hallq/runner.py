@@ -1,9 +1,10 @@
-"""Run one asyncio service until SIGTERM or SIGINT (the shape of every hallq process)."""
+"""Run until SIGTERM or SIGINT: an asyncio service (the shape of every hallq process) or a simulator."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 
 
@@ -18,3 +19,11 @@ def run_until_signal(service: Callable[[asyncio.Event], Awaitable[None]]) -> Non
         await service(stop)
 
     asyncio.run(main())
+
+
+def stop_on_signal() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, for the blocking simulators' main threads."""
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    return done

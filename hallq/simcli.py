@@ -7,19 +7,31 @@ bridge to it. Faults: --ber (bit error rate), --drop (reply drop rate), --slow-m
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
+import importlib
+import importlib.util
 
 from hallq.cli import UsageError
+from hallq.runner import stop_on_signal
 
 KINDS = ("evaluator", "led", "hall_led")
+# simulators of other parts: KIND -> "module:function" taking the remaining arguments
+OTHERS = {
+    "printer": "devices.printer.simcli:run",        # an ESC/POS printer on a pty or TCP port, paper to PNG
+    "scanner": "devices.scanner.simcli:run",        # a keyboard-mode scanner typing into a FIFO
+    "token": "kiosk.credentials_cli:run",           # 蒙速办 test keys, credential and appointment codes
+    "keypad": "firmware_bridge.sim.keypad_cli:run",  # legacy caller keypads (FF 68 … 16) on a pty
+    "day": "hallq.simday.cli:run",                  # a simulated hall day against the real controller
+}
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.what == "day":
-        raise UsageError("the hall-day simulator is not part of this build yet; `hallq demo` runs a living hall")
+    if args.what in OTHERS:
+        module, fn = OTHERS[args.what].split(":")
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or importlib.util.find_spec(module) is None:
+            raise UsageError(f"the {args.what} simulator is not part of this build yet")
+        return int(getattr(importlib.import_module(module), fn)(list(args.rest)))
     if args.what not in KINDS:
-        raise UsageError(f"unknown simulator {args.what!r} (known: {', '.join(KINDS)})")
+        raise UsageError(f"unknown simulator {args.what!r} (known: {', '.join(KINDS + tuple(OTHERS))})")
     p = argparse.ArgumentParser(prog=f"hallq sim {args.what}")
     p.add_argument("--port", required=True, help="path of the symlink to create for the pty")
     p.add_argument("--address", type=int, action="append", required=True, help="device address (repeatable)")
@@ -37,9 +49,7 @@ def run(args: argparse.Namespace) -> int:
     bus = SimBus(devs, o.baud, link=o.port, faults=Faults(drop_rate=o.drop, ber=o.ber, reply_delay_s=o.slow_ms / 1000,
                                                           wire_time=o.wire_time)).open()
     print(f"simulated {args.what} {o.address} on {bus.port}; Ctrl-C to stop", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done = stop_on_signal()
     done.wait()
     bus.close()
     return 0

@@ -126,3 +126,25 @@ def hall(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Hall]:
     h = Hall(tmp_path, mosquitto, small_hall(mosquitto.port))
     yield h
     h.controller.kill()
+
+
+class BridgeRunner:
+    """`hallq bridge` as a child process of a test hall (mixed into the e2e test halls)."""
+
+    hall: Hall
+    tmp: Path
+    bridge: subprocess.Popen[bytes] | None = None
+
+    def start_bridge(self) -> None:
+        self.bridge = subprocess.Popen(
+            [sys.executable, "-m", "hallq", "bridge", "--config", str(self.hall.config_path), "--data",
+             str(self.tmp / "bridge")], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            stdout=subprocess.DEVNULL, stderr=open(self.tmp / "bridge.log", "ab"))  # noqa: SIM115
+
+    def stop_bridge(self, sig: int = signal.SIGTERM) -> None:
+        if self.bridge and self.bridge.poll() is None:
+            self.bridge.send_signal(sig)
+            self.bridge.wait(15)
+
+    def log(self) -> str:
+        return (self.tmp / "bridge.log").read_text(errors="replace")[-4000:]

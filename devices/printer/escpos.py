@@ -7,11 +7,12 @@ to the left of the Chinese; a profile without native Chinese gets the whole tick
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from PIL import Image
 
-from hallq.text import bilingual_block, render_line
+from hallq.text import bilingual_block, render_line, render_mongolian_vertical
 
 ESC, GS, FS = b"\x1b", b"\x1d", b"\x1c"
 INIT = ESC + b"@"
@@ -48,7 +49,8 @@ class TicketData:
     issued_at: str            # "2026-11-23 09:12"
     qr_payload: str           # ASCII: look the ticket up, rate it later
     notice_zh: str = "请留意叫号，过号请重新取号"
-    notice_mn: str = ""
+    notice_mn: str = "ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠳᠠᠬᠤ ᠵᠢ ᠰᠠᠨᠠᠭᠠᠯᠠᠨ᠎ᠠ ᠤᠤ"
+    wait_mn: str = ""         # people ahead and the wait in Mongolian, printed above the Chinese line
 
 
 def align(n: int) -> bytes:
@@ -68,11 +70,15 @@ def text(s: str, profile: Profile) -> bytes:
 
 
 def raster(img: Image.Image, profile: Profile) -> bytes:
-    """GS v 0: a 1-bit image, black = 1, at most the profile's width, centred by the printer."""
+    """GS v 0: a 1-bit image, black = 1, at most the profile's width, cropped to its ink left and right and
+    centred by the printer (ESC a 1)."""
     im = img.convert("L")
     if im.width > profile.width_dots:
         im = im.resize((profile.width_dots, max(1, im.height * profile.width_dots // im.width)))
     bw = im.point(lambda v: 255 if v < 128 else 0, mode="1")  # 1 = dot
+    ink = bw.getbbox()
+    if ink is not None:  # blank margins cost line time on a serial printer; ESC a centres what is left
+        bw = bw.crop((ink[0], 0, ink[2], bw.height))
     wbytes = (bw.width + 7) // 8
     padded = Image.new("1", (wbytes * 8, bw.height), 0)
     padded.paste(bw, (0, 0))
@@ -90,22 +96,33 @@ def qr(payload: str, module: int = 6) -> bytes:
             + GS + b"(k\x03\x00\x31\x51\x30" + b"\n")       # print
 
 
+@functools.lru_cache(maxsize=256)
+def bilingual_raster(mn: str, zh: str, px: int, profile: Profile) -> bytes:
+    """Mongolian vertical beside Chinese as one raster; cached: hall and service names repeat all day."""
+    return raster(bilingual_block(mn, zh, px, profile.width_dots), profile)
+
+
+@functools.lru_cache(maxsize=256)
+def mongolian_raster(mn: str, px: int, profile: Profile) -> bytes:
+    return raster(render_mongolian_vertical(mn, px, max_height=220), profile)
+
+
 def render_ticket_bytes(t: TicketData, profile: Profile) -> bytes:
     if not t.qr_payload.isascii():
         raise ValueError("the ticket QR payload must be ASCII (keyboard-mode scanners cannot type anything else)")
     out = bytearray(INIT + align(1))
-    out += raster(bilingual_block(t.hall_mn, t.hall_zh, 26 if profile.width_dots > 400 else 20,
-                                  profile.width_dots), profile)
+    out += bilingual_raster(t.hall_mn, t.hall_zh, 26 if profile.width_dots > 400 else 20, profile)
     out += b"\n" + size(4, 4) + t.number.encode("ascii") + b"\n" + size(1, 1)
-    out += raster(bilingual_block(t.service_mn, t.service_zh, 24 if profile.width_dots > 400 else 20,
-                                  profile.width_dots), profile)
+    out += bilingual_raster(t.service_mn, t.service_zh, 24 if profile.width_dots > 400 else 20, profile)
     wait = f"预计等待 {t.est_wait_min} 分钟" if t.est_wait_min is not None else "等待时间以叫号为准"
+    if t.wait_mn:
+        out += mongolian_raster(t.wait_mn, 20, profile)
     out += text(f"前面还有 {t.ahead} 人 · {wait}", profile)
     out += text(f"取号时间 {t.issued_at}", profile)
     out += qr(t.qr_payload, 6 if profile.width_dots > 400 else 5)
     out += text("扫码查询进度、补充评价", profile)
-    if t.notice_mn:
-        out += raster(render_line(t.notice_mn, 20, "mn"), profile)
+    if t.notice_mn:  # vertical, like every Mongolian line on the ticket
+        out += mongolian_raster(t.notice_mn, 20, profile)
     out += text(t.notice_zh, profile)
     out += b"\n\n\n" + CUT
     return bytes(out)

@@ -1,7 +1,8 @@
 """A printer simulator: interprets the ESC/POS bytes hallq sends and renders the paper as a PNG.
 
 It understands the subset the ticket encoder uses (ESC @, ESC a, GS !, FS & / FS ., GS v 0,
-GS ( k QR, GS V) and refuses anything else loudly, so an encoder change cannot pass unnoticed.
+GS ( k QR, GS V, ESC d) and refuses anything else loudly, so an encoder change cannot pass unnoticed.
+Real-time status queries (DLE EOT n) in the stream are answered by the device, not printed: skipped.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def render_escpos(data: bytes, width: int = 576) -> Paper:
         b = data[i]
         if data.startswith(b"\x1b@", i):
             i += 2
+        elif data.startswith(b"\x10\x04", i):
+            i += 3
+        elif data.startswith(b"\x1bd", i):
+            if line:
+                flush()
+            for _ in range(data[i + 2]):
+                flush()
+            i += 3
         elif data.startswith(b"\x1ba", i):
             align, i = data[i + 2], i + 3
         elif data.startswith(b"\x1d!", i):

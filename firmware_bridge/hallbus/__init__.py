@@ -8,6 +8,7 @@ from firmware_bridge.hallbus.messages import (
     EVENT,
     KEY,
     NAK_REASON,
+    BitmapRows,
     DeviceEvent,
     IdentifyReply,
     Show,
@@ -16,5 +17,5 @@ from firmware_bridge.hallbus.messages import (
     encode_event,
 )
 
-__all__ = ["CMD", "ETX", "EVENT", "KEY", "NAK_REASON", "STX", "DeviceEvent", "Frame", "FrameDecoder",
+__all__ = ["CMD", "BitmapRows", "ETX", "EVENT", "KEY", "NAK_REASON", "STX", "DeviceEvent", "Frame", "FrameDecoder",
            "IdentifyReply", "Show", "StateMsg", "crc16_modbus", "decode_event", "encode_event", "encode_frame"]

@@ -22,6 +22,7 @@ PAYLOAD_LIMITS: dict[int, int] = {
     0x03: MAX_PAYLOAD, 0x83: 1,  # SHOW
     0x04: 1 + 8 + 32, 0x84: 1,   # STATE: state, ticket[8], staff id (at most 32)
     0x05: 1, 0x85: 1,            # BEEP
+    0x06: MAX_PAYLOAD, 0x86: 1,  # BITMAP (hallq extension, docs/hallbus.md): Y N FLAGS ROWS…
     NAK: 2,
 }
 

@@ -22,6 +22,7 @@ class CMD(IntEnum):
     SHOW = 0x03
     STATE = 0x04
     BEEP = 0x05
+    BITMAP = 0x06   # hallq extension for bitmap boards (docs/hallbus.md)
 
 
 class EVENT(IntEnum):
@@ -186,6 +187,37 @@ class StateMsg:
             raise PayloadError("STATE ticket and staff id must be ASCII") from None
 
 
+BITMAP_PRESENT = 0x01
+BITMAP_HEADER = 3
+
+
+@dataclass(frozen=True)
+class BitmapRows:
+    """Rows `y`..`y+n-1` of a bitmap board's back buffer, 1 bit per LED, MSB = leftmost, 1 = lit.
+
+    FLAGS bit0 (present): after writing, the board shows its back buffer (so a picture sent in
+    several chunks appears at once). Every row has the same length, ceil(width / 8) bytes.
+    """
+
+    y: int
+    rows: tuple[bytes, ...]
+    present: bool = False
+
+    def encode(self) -> bytes:
+        return bytes((self.y, len(self.rows), BITMAP_PRESENT if self.present else 0)) + b"".join(self.rows)
+
+    @classmethod
+    def decode(cls, p: bytes) -> BitmapRows:
+        _need(len(p) >= BITMAP_HEADER, "BITMAP needs Y, N and FLAGS")
+        y, n, flags = p[0], p[1], p[2]
+        data = bytes(p[BITMAP_HEADER:])
+        _need(n == 0 or (len(data) % n == 0 and len(data) > 0),
+              f"BITMAP: {len(data)} row bytes do not make {n} equal rows")
+        _need(n > 0 or not data, "BITMAP with N = 0 carries no rows")
+        step = len(data) // n if n else 0
+        return cls(y, tuple(data[i * step:(i + 1) * step] for i in range(n)), bool(flags & BITMAP_PRESENT))
+
+
 def _empty(p: bytes) -> None:
     _need(not p, "payload must be empty")
 
@@ -197,7 +229,9 @@ def _one(p: bytes) -> int:
 
 REQUESTS: dict[int, Callable[[bytes], Any]] = {
     CMD.IDENTIFY: _empty, CMD.POLL: _one, CMD.SHOW: Show.decode, CMD.STATE: StateMsg.decode, CMD.BEEP: _one,
+    CMD.BITMAP: BitmapRows.decode,
 }
 REPLIES: dict[int, Callable[[bytes], Any]] = {
     CMD.IDENTIFY: IdentifyReply.decode, CMD.POLL: decode_event, CMD.SHOW: _one, CMD.STATE: _one, CMD.BEEP: _one,
+    CMD.BITMAP: _one,
 }

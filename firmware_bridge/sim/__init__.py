@@ -1,4 +1,5 @@
-"""Device simulators: hallbus evaluators and LED boards on pseudo-terminals (tests, demo, `hallq sim`)."""
+"""Device simulators: hallbus evaluators, LED boards and legacy keypads on pseudo-terminals (tests, demo,
+`hallq sim`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ from pathlib import Path
 
 from firmware_bridge.hallbus.messages import KIND
 from firmware_bridge.sim.bus import Faults, SimBus
-from firmware_bridge.sim.device import SimDevice, SimEvaluator, SimLed
+from firmware_bridge.sim.device import SimBitmapBoard, SimDevice, SimEvaluator, SimLed
+from firmware_bridge.sim.keypad import KeypadFaults, SimKeypad, SimKeypadLink
 from hallq.config import BusConfig, HallConfig
 
-__all__ = ["DemoBuses", "Faults", "SimBus", "SimDevice", "SimEvaluator", "SimLed", "demo_bus", "devices_for"]
+__all__ = ["DemoBuses", "Faults", "KeypadFaults", "SimBitmapBoard", "SimBus", "SimDevice", "SimEvaluator",
+           "SimKeypad", "SimKeypadLink", "SimLed", "demo_bus", "devices_for"]
 
 
 def devices_for(bus: BusConfig) -> list[SimDevice]:
-    """A simulator for every device the bus config names (legacy keypads are not simulated here)."""
+    """A simulator for every hallbus device the bus config names (keypads: SimKeypadLink)."""
     out: list[SimDevice] = []
     for d in bus.devices:
         uid = bytes((0x48, 0x51, 0, 0, 0, 0, 0, d.address))
         if d.kind == "evaluator":
             out.append(SimEvaluator(d.address, uid=uid))
+        elif d.kind == "hall_led" and d.size is not None:
+            out.append(SimBitmapBoard(d.address, uid=uid, size=d.size))
         elif d.kind in ("led", "hall_led"):
             out.append(SimLed(d.address, uid=uid, kind=KIND.WINDOW_LED if d.kind == "led" else KIND.HALL_LED))
     return out
@@ -28,7 +33,7 @@ def devices_for(bus: BusConfig) -> list[SimDevice]:
 
 @dataclass
 class DemoBuses:
-    buses: dict[str, SimBus] = field(default_factory=dict)
+    buses: dict[str, SimBus | SimKeypadLink] = field(default_factory=dict)
 
     @property
     def ports(self) -> dict[str, str]:
@@ -44,6 +49,9 @@ def demo_bus(cfg: HallConfig, workdir: Path | None = None) -> DemoBuses:
     wd = workdir or Path(tempfile.mkdtemp(prefix="hallq-sim-"))
     out = DemoBuses()
     for bus in cfg.devices.buses:
-        if bus.protocol == "hallbus":
+        if bus.is_keypad:
+            keypads = [SimKeypad(d.address, digits=d.digits) for d in bus.devices]
+            out.buses[bus.id] = SimKeypadLink(keypads, bus.baud, link=wd / f"tty-{bus.id}").open()
+        else:
             out.buses[bus.id] = SimBus(devices_for(bus), bus.baud, link=wd / f"tty-{bus.id}").open()
     return out

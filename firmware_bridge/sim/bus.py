@@ -11,10 +11,7 @@ import contextlib
 import os
 import random
 import select
-import termios
-import threading
 import time
-import tty
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from pathlib import Path
 from firmware_bridge.hallbus.decoder import BITS_PER_CHAR, FrameDecoder, stall_timeout_s
 from firmware_bridge.hallbus.frame import BROADCAST, Frame
 from firmware_bridge.sim.device import SimDevice
+from hallq.pty import PtyEndpoint
 
 
 @dataclass
@@ -43,56 +41,20 @@ class Faults:
         return bytes(out)
 
 
-class SimBus:
+class SimBus(PtyEndpoint):
     """Constructor stores settings; `open()` makes the pty (and `link` symlink) and starts the thread."""
+
+    thread_name = "simbus"
 
     def __init__(self, devices: Iterable[SimDevice], baud: int = 9600, link: str | Path | None = None,
                  faults: Faults | None = None, seed: int = 1) -> None:
+        super().__init__(link)
         self.devices = {d.address: d for d in devices}
         self.baud = baud
-        self.link = Path(link) if link else None
         self.faults = faults or Faults()
         self.rng = random.Random(seed)
-        self.master_fd: int | None = None
-        self.slave_fd: int | None = None
-        self.port = ""
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self.frames_seen = 0
         self.replies_sent = 0
-
-    def open(self) -> SimBus:
-        self.master_fd, self.slave_fd = os.openpty()
-        tty.setraw(self.master_fd)
-        tty.setraw(self.slave_fd)
-        attrs = termios.tcgetattr(self.slave_fd)
-        attrs[3] &= ~termios.ECHO
-        termios.tcsetattr(self.slave_fd, termios.TCSANOW, attrs)
-        self.port = os.ttyname(self.slave_fd)
-        if self.link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.link.unlink()
-            self.link.symlink_to(self.port)
-            self.port = str(self.link)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"simbus-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop and close the pty; with a link, the port disappears like an unplugged USB adapter."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-            self._thread = None
-        for fd in (self.master_fd, self.slave_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.master_fd = self.slave_fd = None
-        if self.link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.link.unlink()
 
     def unplug(self) -> None:
         self.close()
@@ -103,7 +65,7 @@ class SimBus:
     def _line_time(self, n: int) -> float:
         return n * BITS_PER_CHAR / self.baud if self.faults.wire_time else 0.0
 
-    def _run(self) -> None:
+    def _serve(self) -> None:
         fd = self.master_fd
         assert fd is not None
         dec = FrameDecoder(stall_timeout_s(self.baud, 0.02))

@@ -22,6 +22,7 @@ from firmware_bridge.hallbus.messages import (
     NAK_REASON,
     REQUESTS,
     WSTATE,
+    BitmapRows,
     DeviceEvent,
     IdentifyReply,
     PayloadError,
@@ -172,3 +173,50 @@ class SimLed(SimDevice):
     def text(self, line: int = 0) -> str:
         s = self.lines.get(line)
         return s.text if s else ""
+
+
+@dataclass
+class SimBitmapBoard(SimLed):
+    """A hall LED board with a pixel matrix: BITMAP rows go to a back buffer; `present` shows it."""
+
+    kind: int = KIND.HALL_LED
+    size: tuple[int, int] = (192, 64)
+    back: list[bytes] = field(default_factory=list)
+    front: list[bytes] = field(default_factory=list)
+    presents: int = 0
+
+    def __post_init__(self) -> None:
+        self._blank()
+
+    def _blank(self) -> None:
+        self.back = [bytes((self.size[0] + 7) // 8)] * self.size[1]
+        self.front = list(self.back)
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self._blank()
+
+    def apply(self, cmd: int, msg: object) -> int:
+        if cmd == CMD.BITMAP:
+            assert isinstance(msg, BitmapRows)
+            if msg.y + len(msg.rows) > self.size[1] or any(len(r) != len(self.back[0]) for r in msg.rows):
+                return 1
+            self.back[msg.y:msg.y + len(msg.rows)] = msg.rows
+            if msg.present:
+                self.front = list(self.back)
+                self.presents += 1
+            return 0
+        return super().apply(cmd, msg)
+
+    def pixels(self) -> list[list[bool]]:
+        """What the board shows: rows of lit (True) LEDs."""
+        w = self.size[0]
+        return [[bool(row[x // 8] & (0x80 >> (x % 8))) for x in range(w)] for row in self.front]
+
+    def save_png(self, path: str | os.PathLike[str], width: int = 0, height: int = 0, line: int = 0) -> None:
+        import numpy as np
+
+        from display.led import Bitmap
+
+        Bitmap(np.array(self.pixels(), dtype=bool), self.size[0]).to_png(path)

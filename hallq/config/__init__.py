@@ -19,10 +19,11 @@ from hallq.config.devices import BusConfig, DeviceConfig, DevicesSection, MqttDe
 from hallq.config.display import DisplayConfig
 from hallq.config.kiosk import KioskConfig
 from hallq.config.supervision import SupervisionConfig
+from hallq.config.upstream import UpstreamConfig
 
 __all__ = [
     "BusConfig", "ConfigError", "DeviceConfig", "DevicesSection", "DisplayConfig", "HallConfig",
-    "KioskConfig", "LocalName", "MqttDeviceConfig", "Strict", "load_config", "parse_config",
+    "KioskConfig", "LocalName", "MqttDeviceConfig", "Strict", "UpstreamConfig", "load_config", "parse_config",
 ]
 
 
@@ -112,6 +113,17 @@ class RulesSection(Strict):
 class EvaluationSection(Strict):
     prompt_timeout_s: float = Field(default=60.0, gt=0)
     supplement_working_days: int = Field(default=5, ge=0, le=60)
+    bad_reasons: list[str] = ["态度不好", "效率低", "一次性告知不清", "多次跑腿", "环境设施差", "其他"]
+    workorder_days_simple: int = Field(default=5, ge=1, le=60)    # feedback to the rater, in working days
+    workorder_days_complex: int = Field(default=15, ge=1, le=120)
+    fraud_min_rating_s: float = Field(default=1.5, ge=0)         # faster than a person reads the prompt
+    fraud_staff_key_s: float = Field(default=3.0, ge=0)          # a staff key press this close to the rating
+    fraud_burst_count: int = Field(default=5, ge=2)              # this many ratings at one window ...
+    fraud_burst_window_s: float = Field(default=60.0, gt=0)      # ... within this time
+    fraud_same_rater_per_day: int = Field(default=3, ge=2)       # the same holder rating this many services a day
+    web_port: int | None = Field(default=None, ge=1, le=65535)   # 补充评价 page served by the controller
+    web_host: str = "127.0.0.1"
+    rater_public_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{43}$")  # `hallq rater new-key`
 
 
 _SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -164,6 +176,7 @@ class HallConfig(Strict):
     kiosks: list[KioskConfig] = []
     displays: list[DisplayConfig] = []
     supervision: SupervisionConfig = SupervisionConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> HallConfig:

@@ -20,3 +20,9 @@ class DisplayConfig(_Strict):
     languages: list[Literal["mn", "zh"]] = ["mn", "zh"]
     notice: dict[str, str] = {}
     history: int = Field(default=8, ge=1, le=30)
+    # added for the call screen's session, notice and voice (docs/display.md)
+    client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # None: hallq-{hall}-display-{id}
+    notice_speed_px_s: float = Field(default=90.0, gt=0, le=2000)
+    waiting_per_page: int = Field(default=4, ge=1, le=12)
+    waiting_page_s: float = Field(default=8.0, gt=0)
+    announce_max_age_s: float = Field(default=60.0, gt=0)   # older calls (a session's backlog) are shown, not spoken

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -18,6 +19,8 @@ class PrinterConfig(_Strict):
     native_chinese: bool = True            # FS & + encoding where the printer supports it
     encoding: Literal["gb18030", "gbk", "big5"] = "gb18030"
     status_poll_s: float = Field(default=5.0, gt=0)
+    status_timeout_s: float = Field(default=0.5, gt=0)   # wait for each DLE EOT answer
+    chunk_bytes: int = Field(default=1024, ge=16)         # a job is written in chunks, reporting progress
 
 
 class ScannerConfig(_Strict):
@@ -30,6 +33,21 @@ class CredentialConfig(_Strict):
     max_age_s: int = Field(default=600, ge=10)
     green_channel_min_age: int | None = 70
     green_channel_flags: list[str] = ["veteran", "disability", "firefighter", "medical", "pregnant"]
+    clock_skew_s: int = Field(default=30, ge=0, le=600)       # tolerated kiosk/issuer clock difference
+    appointment_early_min: int = Field(default=30, ge=0)      # check-in opens this long before slot_start
+    appointment_late_min: int = Field(default=15, ge=0)       # and closes this long after slot_start
+    appointment_max_age_s: int | None = Field(default=None, ge=10)  # None: same as max_age_s
+    key_issuers: dict[str, str] = {}      # key id -> the only `iss` that key may sign for (unlisted: any)
+
+    @field_validator("issuer_public_keys")
+    @classmethod
+    def _ed25519_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for kid, key in v.items():
+            # 32 bytes are 43 base64url characters; the last one carries 2 zero bits
+            if re.fullmatch(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]=?", key) is None:
+                raise ValueError(f"key {kid!r} is not a base64url Ed25519 public key (32 bytes): paste the key "
+                                 "the issuer published, or the one printed by `hallq sim token --new-key FILE`")
+        return v
 
 
 class KioskConfig(_Strict):

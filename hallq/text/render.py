@@ -45,16 +45,47 @@ def _font(kind: str, px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_path(kind), px, layout_engine=ImageFont.Layout.RAQM)
 
 
+def _mongolian_font_has(c: str) -> bool:
+    """Noto Sans Mongolian covers the script and its spaces and joiners, not Latin letters or digits."""
+    o = ord(c)
+    return 0x1800 <= o <= 0x18AF or c in " \u00a0\u200c\u200d\u202f" or 0x11660 <= o <= 0x1166C
+
+
+def font_runs(text: str, kind: str) -> list[tuple[str, str]]:
+    """Split a line into runs of one font each: Mongolian text keeps its font, anything else (a ticket
+    number, digits, Chinese) takes the CJK font, which has Latin and digits."""
+    if kind != "mn":
+        return [(text, kind)] if text else []
+    runs: list[tuple[str, str]] = []
+    for c in text:
+        k = "mn" if _mongolian_font_has(c) or (c == " " and runs and runs[-1][1] == "mn") else "zh"
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0] + c, k)
+        else:
+            runs.append((c, k))
+    return runs
+
+
 def render_line(text: str, px: int, kind: str = "zh", fill: int = 0, background: int = 255) -> Image.Image:
-    """One horizontal line as a grayscale ('L') image, tightly cropped with a small margin."""
-    font = _font(kind, px)
-    direction = "ltr"
-    box = font.getbbox(text, direction=direction)
-    w, h = max(1, int(box[2] - box[0])), max(1, int(box[3] - box[1]))
+    """One horizontal line as a grayscale ('L') image, tightly cropped with a small margin.
+
+    Runs in different fonts share one baseline, so "ᠳ᠋ᠤᠭᠠᠷ A012" is shaped Mongolian then the number.
+    """
+    runs = font_runs(text, kind) or [(" ", kind)]
+    fonts = [_font(k, px) for _, k in runs]
+    widths = [f.getlength(t, direction="ltr") for (t, _), f in zip(runs, fonts, strict=True)]
+    ascent = max(f.getmetrics()[0] for f in fonts)
+    descent = max(f.getmetrics()[1] for f in fonts)
+    canvas = Image.new("L", (max(1, int(sum(widths)) + 2 * px), ascent + descent + 2 * px), background)
+    draw = ImageDraw.Draw(canvas)
+    x = float(px)
+    for ((t, _), f), w in zip(zip(runs, fonts, strict=True), widths, strict=True):
+        draw.text((x, px + ascent), t, font=f, fill=fill, anchor="ls", direction="ltr")
+        x += w
+    inverted = canvas.point(lambda v: 255 - v) if background > fill else canvas
+    box = inverted.getbbox() or (px, px, px + 1, px + 1)
     pad = max(2, px // 8)
-    img = Image.new("L", (w + 2 * pad, h + 2 * pad), background)
-    ImageDraw.Draw(img).text((pad - box[0], pad - box[1]), text, font=font, fill=fill, direction=direction)
-    return img
+    return canvas.crop((box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad))
 
 
 def render_mongolian_vertical(text: str, px: int, fill: int = 0, background: int = 255,

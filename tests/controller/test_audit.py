@@ -40,7 +40,7 @@ def test_intact_log_verifies(tmp_path: Path) -> None:
     _make_log(tmp_path)
     res = _audit_cli(tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "intact, 11 records" in res.stdout
+    assert "intact, 12 records" in res.stdout, "6 issued, login, called, finished, rated, work order, alert"
 
 
 @pytest.mark.parametrize(("tamper", "seq", "words"), [
@@ -49,6 +49,9 @@ def test_intact_log_verifies(tmp_path: Path) -> None:
     ("UPDATE events SET at = '2026-11-23T08:00:00+08:00' WHERE seq = 3", 3, "edited"),
     ("DELETE FROM events WHERE seq = 4", 5, "removed"),
     ("DELETE FROM events WHERE seq = 11", None, "removed"),
+    ("UPDATE events SET body = replace(body, '2026-11-30', '2027-01-29') WHERE type = 'workorder.opened'",
+     11, "edited"),
+    ("DELETE FROM events WHERE seq = 12", None, "removed"),
     ("UPDATE events SET seq = -seq WHERE seq IN (2, 3); UPDATE events SET seq = 3 WHERE seq = -2; "
      "UPDATE events SET seq = 2 WHERE seq = -3", 2, "reordered"),
 ])

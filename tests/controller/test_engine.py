@@ -322,8 +322,25 @@ def test_daily_quota() -> None:
     r = Run(services=[{"id": "general", "prefix": "A", "name": {"zh": "综合"}, "daily_quota": 2},
                       {"id": "tax", "prefix": "S", "name": {"zh": "税务"}}])
     r.ok("issue", service="general")
+    assert [s["issuing"] for s in r.engine.state.queues_json(r.now)["services"]] == ["open", "open"]
     r.ok("issue", service="general")
     assert r.err("issue", service="general") == "SERVICE_CLOSED"
+    q = r.engine.state.queues_json(r.now)["services"]
+    assert [(s["issuing"], s["issued"], s["quota"]) for s in q] == [("quota", 2, 2), ("open", 0, None)], \
+        "the kiosk shows a service over its quota as such"
+
+
+def test_issue_returns_a_per_ticket_code_from_the_hall_secret() -> None:
+    r = Run()
+    r.engine.secret = b"s" * 32
+    a, b = r.ok("issue", service="general"), r.ok("issue", service="general")
+    assert a["code"] != b["code"] and len(a["code"]) == 8 and a["code"].isalnum()
+    again = Run()
+    again.engine.secret = b"s" * 32
+    assert again.ok("issue", service="general")["code"] == a["code"], "the code depends on day, number, secret"
+    other = Run()
+    other.engine.secret = b"t" * 32
+    assert other.ok("issue", service="general")["code"] != a["code"]
 
 
 def test_day_end_closes_waiting_tickets_as_no_show() -> None:

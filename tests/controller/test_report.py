@@ -32,6 +32,7 @@ def _day(data: Path) -> None:
         ("call", {"window": "1"}), ("finish", {"window": "1"}),                 # A002 served, not rated
         ("call", {"window": "1"}), ("skip", {"window": "1"}),                   # A003 no-show
         ("call", {"window": "1"}), ("finish", {"window": "1"}), ("rate", {"ticket": "A004", "level": 3, "window": "1"}),
+        ("wo_verify", {"order": "WO-2026-11-23-A001", "by": "M01", "note": "核实属实"}),
     ]
     for i, (name, args) in enumerate(plan):
         out = eng.handle(name, args, now + timedelta(minutes=3 * i))
@@ -60,6 +61,10 @@ def test_json_report_figures(tmp_path: Path) -> None:
     assert ev["unrated_rate"] == 0.25
     assert r["by_window"]["1"]["served"] == 4 and r["by_staff"]["S001"]["bad"] == 1
     assert r["wait_s"]["max"] is not None and r["log_intact"] is True
+    wo = r["work_orders"]
+    assert (wo["opened"], wo["rectified"], wo["rectified_rate"], wo["overdue"]) == (1, 0, 0.0, 0)
+    assert wo["by_state"] == {"rectifying": 1} and wo["orders"][0]["ticket"] == "A001"
+    assert ev["flagged"] == 0 and ev["flags"] == {}, "ratings three minutes apart are not suspicious"
 
 
 def test_csv_and_xlsx(tmp_path: Path) -> None:
@@ -70,5 +75,11 @@ def test_csv_and_xlsx(tmp_path: Path) -> None:
     assert ["tickets", "", "issued", "6"] in rows
     _report(tmp_path / "data", "xlsx", tmp_path / "r.xlsx")
     wb = load_workbook(tmp_path / "r.xlsx")
-    assert "窗口 Window" in wb.sheetnames
+    assert "窗口 Window" in wb.sheetnames and "差评工单 Work orders" in wb.sheetnames
+    assert wb["差评工单 Work orders"]["I2"].value == "整改中"
+    _report(tmp_path / "data", "png", tmp_path / "r.png")
+    from PIL import Image
+
+    img = Image.open(tmp_path / "r.png")
+    assert img.size == (1600, 1200) and len(img.convert("L").getcolors(65536) or []) > 10
     assert wb["窗口 Window"]["B2"].value == 5, "window 1 called 5 of the 6 tickets"

@@ -68,3 +68,28 @@ def test_print_test_cli(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "hallq", "print-test", "--config", str(REPO / "config/demo.yaml"),
                           "--kiosk", "nope"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown kiosk 'nope'" in bad.stderr
+
+
+def _skeleton(data: bytes) -> bytes:
+    """The ticket's bytes with each raster body (font rendering) replaced by <R>: every other byte is exact."""
+    out, i = bytearray(), 0
+    while (j := data.find(b"\x1dv0\x00", i)) >= 0:
+        wb, h = data[j + 4] | data[j + 5] << 8, data[j + 6] | data[j + 7] << 8
+        out += data[i:j] + b"<R>"
+        i = j + 8 + wb * h
+    return bytes(out + data[i:])
+
+
+def test_ticket_bytes_byte_for_byte() -> None:
+    data = render_ticket_bytes(T, PROFILES["80mm"])
+
+    def zh(s: str) -> bytes:
+        return b"\x1c&" + s.encode("gb18030") + b"\x1c.\n"
+
+    payload = T.qr_payload.encode("ascii")
+    qr = (b"\x1d(k\x04\x001A2\x00" b"\x1d(k\x03\x001C\x06" b"\x1d(k\x03\x001E1"
+          + b"\x1d(k" + bytes((len(payload) + 3, 0)) + b"1P0" + payload + b"\x1d(k\x03\x001Q0\n")
+    expected = (b"\x1b@" b"\x1ba\x01" b"<R>\n" b"\n\x1d!\x33A012\n\x1d!\x00" b"<R>\n"
+                + zh("前面还有 5 人 · 预计等待 12 分钟") + zh("取号时间 2026-11-23 09:12") + qr
+                + zh("扫码查询进度、补充评价") + b"<R>\n" + zh("请留意叫号，过号请重新取号") + b"\n\n\n\x1dVB\x00")
+    assert _skeleton(data) == expected

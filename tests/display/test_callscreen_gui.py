@@ -1,44 +1,180 @@
-"""The real Kivy call screen in a real window (Xvfb in the test command), driven by the real controller."""
+"""The real Kivy call screen in a real window (Xvfb in the test command), driven by the real controller.
+
+Each screen writes a trace (HALLQ_DISPLAY_TRACE: one JSON line per frame that showed new calls, with the
+screen's texts), so the tests wait for what the screen shows instead of sleeping.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, Hall
+from hallq.broker import Mosquitto
+from hallq.mqtt import CommandError
+from tests.conftest import REPO, Hall, small_hall
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui,
+              pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: run under xvfb-run")]
+
+WAIT_S = 45.0  # an upper bound on waiting for a screen under a loaded CI machine, not a timing requirement
+CALL = "请 {} 号到 {} 号窗口办理"
 
 
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: scripts/test runs under xvfb-run")
-def test_call_screen_shows_the_call(hall: Hall) -> None:
+class Screen:
+    """`hallq display --board ID` as a child process, and what its trace says it showed."""
+
+    def __init__(self, hall: Hall, board: str, extra_env: dict[str, str] | None = None) -> None:
+        self.hall, self.board = hall, board
+        self.trace = hall.tmp / f"trace-{board}.jsonl"
+        self.log = hall.tmp / f"display-{board}.log"
+        self.env = dict(os.environ, HALLQ_DISPLAY_TRACE=str(self.trace), KIVY_NO_ARGS="1", **(extra_env or {}))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Screen:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hallq", "display", "--config", str(self.hall.config_path), "--board", self.board],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))  # noqa: SIM115
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def entries(self) -> list[dict[str, Any]]:
+        if self.proc is None or not self.trace.exists():
+            return []
+        rows = [json.loads(line) for line in self.trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [r for r in rows if r.get("pid") == self.proc.pid]
+
+    def wait(self, what: str, pred: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            for e in self.entries():
+                if pred(e):
+                    return e
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+        raise AssertionError(f"screen {self.board} never showed {what}; trace:\n"
+                             + "\n".join(json.dumps(e, ensure_ascii=False) for e in self.entries()[-5:])
+                             + f"\nlog:\n{tail}")
+
+    def wait_shows(self, text: str) -> dict[str, Any]:
+        return self.wait(repr(text), lambda e: e["ev"] == "screen" and text in e["texts"])
+
+    def wait_link(self, up: bool) -> None:
+        self.wait(f"link up={up}", lambda e: e["ev"] == "link" and e["up"] is up)
+
+
+@pytest.fixture
+def screens() -> Iterator[list[Screen]]:
+    started: list[Screen] = []
+    yield started
+    for s in started:
+        s.kill()
+
+
+def _hall(tmp_path: Path, mosquitto: Mosquitto, displays: list[dict[str, Any]]) -> Hall:
+    return Hall(tmp_path, mosquitto, small_hall(mosquitto.port, displays=displays))
+
+
+def test_call_screen_shows_the_call(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    hall = _hall(tmp_path, mosquitto, [{"id": "tv", "voice": False,
+                                       "notice": {"mn": "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "zh": "欢迎光临本中心"}}])
     hall.start_controller()
     shot = hall.tmp / "callscreen.png"
-    env = dict(os.environ, HALLQ_SCREENSHOT=str(shot), HALLQ_SCREENSHOT_AFTER_S="6", KIVY_NO_ARGS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "hallq", "display", "--config", str(hall.config_path)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(hall.tmp / "display.log", "ab"))  # noqa: SIM115
+    screen = Screen(hall, "tv", {"HALLQ_SCREENSHOT": str(shot),
+                                   "HALLQ_SCREENSHOT_WHEN": CALL.format("A001", "1")}).start()
     try:
+        screen.wait_link(True)
         with hall.client("staff") as c:
-            time.sleep(2.5)
             c.command("issue", service="general")
             c.command("issue", service="tax")
             c.command("login", window="1", staff="S001")
             c.command("call", window="1")
-        proc.wait(60)
+        shown = screen.wait_shows(CALL.format("A001", "1"))
+        assert screen.proc is not None
+        screen.proc.wait(WAIT_S)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    log = (hall.tmp / "display.log").read_text(errors="replace")[-3000:]
+        screen.kill()
+    assert "ᠲᠤᠷᠰᠢᠯᠲᠠ" in shown["mn"], "the hall's Mongolian name is on the screen"
+    assert "A001 ᠳ᠋ᠤᠭᠠᠷ ᠂ 1 ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ" in shown["mn"]
+    assert shown["texts"][-1] == "欢迎光临本中心" and shown["mn"][-1] == "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "the notice, both languages"
     pngs = sorted(hall.tmp.glob("callscreen*.png"))
-    assert pngs, f"no screenshot; display log:\n{log}"
-    img = Image.open(pngs[-1])
-    assert img.size[0] >= 1280
+    assert pngs, "no screenshot"
+    assert Image.open(pngs[-1]).size[0] >= 1280
     texts = json.loads((hall.tmp / "callscreen.png.json").read_text())
-    assert "请 A001 号到 1 号窗口办理" in texts, texts
-    assert "税务 等候 1 人" in texts, texts
+    assert CALL.format("A001", "1") in texts and "税务 等候 1 人" in texts, texts
+
+
+def test_a_call_made_while_the_screen_was_down_is_shown_and_a_broker_restart_is_survived(
+        tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+    hall = _hall(tmp_path, mosquitto, [{"id": "tv", "voice": False}])
+    hall.start_controller()
+    first = Screen(hall, "tv").start()
+    screens.append(first)
+    first.wait_link(True)
+    first.kill()  # power cut: no clean disconnect
+    with hall.client("staff") as c:
+        c.command("issue", service="general")
+        c.command("issue", service="general")
+        c.command("login", window="1", staff="S001")
+        c.command("call", window="1")  # published while no screen is connected
+    again = Screen(hall, "tv").start()
+    screens.append(again)
+    again.wait_shows(CALL.format("A001", "1"))
+
+    mosquitto.stop()
+    again.wait("the reconnecting line", lambda e: e["ev"] == "screen" and "系统连接中，请稍候" in e["texts"])
+    mosquitto.start()
+    again.wait_link(True)
+    deadline = time.monotonic() + WAIT_S
+    while True:  # the controller reconnects on its own schedule
+        try:
+            with hall.client("staff") as c:
+                c.command("call", window="1")
+                break
+        except (TimeoutError, ConnectionError, CommandError):
+            if time.monotonic() > deadline:
+                raise AssertionError("controller did not come back:\n" + hall.controller.log()) from None
+    shown = again.wait_shows(CALL.format("A002", "1"))
+    assert "A001 → 1号窗口" in shown["texts"], "the earlier call stays in the list"
+    again.wait("the controller online again", lambda e: e["ev"] == "screen" and "系统连接中，请稍候" not in e["texts"])
+
+
+def test_two_screens_show_their_own_windows(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+    hall = _hall(tmp_path, mosquitto, [{"id": "floor1", "windows": ["1"], "voice": False},
+                                       {"id": "floor2", "windows": ["2"], "voice": False}])
+    hall.start_controller()
+    one, two = Screen(hall, "floor1").start(), Screen(hall, "floor2").start()
+    screens += [one, two]
+    one.wait_link(True)
+    two.wait_link(True)
+    with hall.client("staff") as c:
+        c.command("issue", service="general")
+        c.command("issue", service="tax")
+        c.command("login", window="2", staff="S002")
+        c.command("login", window="1", staff="S001")
+        c.command("call", window="2")   # S001 (tax) to window 2, then A001 to window 1
+        c.command("call", window="1")
+    on_one = one.wait_shows(CALL.format("A001", "1"))
+    on_two = two.wait_shows(CALL.format("S001", "2"))
+    assert not any("S001" in t for e in one.entries() if e["ev"] == "screen" for t in e["texts"]), \
+        "floor1 shows window 1 only"
+    assert not any("A001" in t for e in two.entries() if e["ev"] == "screen" for t in e["texts"]), \
+        "floor2 shows window 2 only"
+    assert [t for t in on_one["texts"] if "等候" in t] == ["综合受理 等候 0 人", "税务 等候 0 人"], \
+        "window 1 takes general and tax"
+    assert [t for t in on_two["texts"] if "等候" in t] == ["税务 等候 0 人"], "window 2 takes tax only"

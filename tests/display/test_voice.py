@@ -1,11 +1,16 @@
-"""Voice: exact clip sequence, a WAV whose length is the clips plus gaps, recalls again, no duplicates."""
+"""Voice: exact clip sequences per language, a WAV whose length is the clips plus gaps, recalls again,
+no duplicates, recorded clips (Mongolian included) take precedence."""
 
 from __future__ import annotations
 
+import math
+import struct
 import wave
 from pathlib import Path
 
-from display.voice import GAP_S, Announcer, ClipLibrary, plan
+from display.voice import GAP_S, MN_CLIPS, ORDER, RATE, Announcer, ClipLibrary, plan
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "display.md"
 
 
 def _dur(p: Path) -> float:
@@ -13,24 +18,66 @@ def _dur(p: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def _tone(path: Path, seconds: float, hz: float = 440.0) -> None:
+    """A stand-in for a recorded clip (a test fixture: real halls record speech)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = int(RATE * seconds)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / RATE)))
+                               for i in range(n)))
+
+
 def test_clip_sequence() -> None:
     assert plan("A012", "3") == ["qing", "A", "0", "1", "2", "hao", "dao", "3", "hao", "chuangkou", "banli"]
+
+
+def test_mongolian_order_is_number_then_window_then_verb() -> None:
+    assert plan("A012", "3", "mn") == ["A", "0", "1", "2", "dugaar", "3", "dugaar", "tsonh_du", "ochina_uu"]
+    assert plan("S101", "12", "mn")[-5:] == ["1", "2", "dugaar", "tsonh_du", "ochina_uu"]
+    assert set(ORDER) == {"zh", "mn"}
+
+
+def test_every_mongolian_clip_name_is_documented() -> None:
+    doc = DOCS.read_text(encoding="utf-8")
+    missing = [n for n in MN_CLIPS if f"`{n}`" not in doc and f"`{n}.wav`" not in doc]
+    assert not missing, f"docs/display.md does not list the Mongolian clips {missing}"
 
 
 def test_announcements_queue_and_length(tmp_path: Path) -> None:
     lib = ClipLibrary(tmp_path / "cache", tmp_path / "recorded")
     played: list[Path] = []
-    a = Announcer(lib, tmp_path / "out", play=played.append, keep=True)
+    started: list[tuple[int, str]] = []
+    a = Announcer(lib, tmp_path / "out", play=played.append, keep=True,
+                  on_start=lambda s, lang: started.append((s, lang)))
     assert a.announce(5, "A012", "3")
     assert not a.announce(5, "A012", "3"), "the same event is announced once"
     assert a.announce(6, "A012", "3", recall=1), "a recall is announced again"
     a.wait()
     zh = [p for p in played if p.name.endswith("-zh.wav")]
     assert [p.name for p in zh] == ["000005-zh.wav", "000006-zh.wav"]
+    assert started == [(5, "zh"), (6, "zh")]
     names = plan("A012", "3")
     clips = sum(_dur(lib.path("zh", n)) for n in names)  # type: ignore[arg-type]
     assert abs(_dur(zh[0]) - (clips + GAP_S * (len(names) - 1))) < 0.01
     assert not any(p.name.endswith("-mn.wav") for p in played), "no Mongolian clips recorded: not faked"
+
+
+def test_recorded_mongolian_clips_are_announced_first(tmp_path: Path) -> None:
+    rec = tmp_path / "recorded"
+    for i, name in enumerate(MN_CLIPS):
+        _tone(rec / "mn" / f"{name}.wav", 0.2 + 0.01 * (i % 7), 300 + 10 * i)
+    lib = ClipLibrary(tmp_path / "cache", rec)
+    played: list[Path] = []
+    a = Announcer(lib, tmp_path / "out", ("mn", "zh"), play=played.append, keep=True)
+    a.announce(1, "A012", "3")
+    a.wait()
+    assert [p.name for p in played] == ["000001-mn.wav", "000001-zh.wav"], "Mongolian first, then Chinese"
+    names = plan("A012", "3", "mn")
+    expected = sum(_dur(rec / "mn" / f"{n}.wav") for n in names) + GAP_S * (len(names) - 1)
+    assert abs(_dur(played[0]) - expected) < 0.01, f"the Mongolian WAV should last {expected:.3f} s"
 
 
 def test_recorded_clips_take_precedence(tmp_path: Path) -> None:

@@ -6,10 +6,8 @@ evaluator shows the window state; faults (bit errors, unplugging, a silent devic
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from firmware_bridge.sim.bus import Faults, SimBus
 from firmware_bridge.sim.device import SimEvaluator, SimLed
 from hallq.broker import Mosquitto
 from hallq.config import parse_config
-from tests.conftest import REPO, Hall, small_hall
+from tests.conftest import BridgeRunner, Hall, small_hall
 
 
 def until(cond: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
@@ -36,7 +34,7 @@ def until(cond: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-class BridgeHall:
+class BridgeHall(BridgeRunner):
     def __init__(self, tmp: Path, broker: Mosquitto, faults: Faults | None = None) -> None:
         self.ev = SimEvaluator(3, uid=bytes(range(8)))
         self.led = SimLed(17)
@@ -51,20 +49,6 @@ class BridgeHall:
     def start(self) -> None:
         self.hall.start_controller()
         self.start_bridge()
-
-    def start_bridge(self) -> None:
-        self.bridge = subprocess.Popen(
-            [sys.executable, "-m", "hallq", "bridge", "--config", str(self.hall.config_path), "--data",
-             str(self.tmp / "bridge")], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            stdout=subprocess.DEVNULL, stderr=open(self.tmp / "bridge.log", "ab"))  # noqa: SIM115
-
-    def stop_bridge(self, sig: int = signal.SIGTERM) -> None:
-        if self.bridge and self.bridge.poll() is None:
-            self.bridge.send_signal(sig)
-            self.bridge.wait(15)
-
-    def log(self) -> str:
-        return (self.tmp / "bridge.log").read_text(errors="replace")[-4000:]
 
     def close(self) -> None:
         self.stop_bridge()

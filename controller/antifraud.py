@@ -1,0 +1,59 @@
+"""Suspicious ratings (刷好评, pressure on raters) are flagged, never deleted: the flags go into the
+`evaluation.recorded` event itself and statistics show how many ratings carry each flag.
+
+Pure: `RatingWatch.flags(...)` looks at what the log already says (when the prompt opened, the staff's
+last key press at the window, the window's recent ratings, the holder's ratings today).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import date, datetime, timedelta
+
+from controller.model import Ticket
+from controller.state import Event
+from hallq.config import HallConfig
+
+STAFF_KEY_EVENTS = ("ticket.called", "ticket.skipped", "ticket.transferred", "window.paused", "window.resumed")
+FLAG_TEXT = {
+    "too_fast": "rated faster than a person can read the prompt",
+    "staff_operating": "rated while staff were pressing keys at the window",
+    "burst": "one of many ratings at the window in a short time",
+    "same_rater": "the same person rated many services today",
+}
+
+
+class RatingWatch:
+    def __init__(self, cfg: HallConfig) -> None:
+        self.cfg = cfg
+        self.last_key: dict[str, datetime] = {}
+        self.recent: dict[str, deque[datetime]] = defaultdict(deque)
+        self.by_holder: dict[tuple[date, str], int] = defaultdict(int)
+
+    def apply(self, ev: Event, ticket: Ticket | None) -> None:
+        at = datetime.fromisoformat(ev["at"])
+        if ev["type"] in STAFF_KEY_EVENTS and ev.get("window"):
+            self.last_key[ev["window"]] = at
+        elif ev["type"] == "evaluation.recorded":
+            if ev.get("window") and not ev.get("supplementary"):
+                self.recent[ev["window"]].append(at)
+            if ticket is not None and ticket.holder:
+                self.by_holder[(ticket.date, ticket.holder)] += 1
+
+    def flags(self, t: Ticket, window: str | None, on_prompt: bool, now: datetime) -> list[str]:
+        e = self.cfg.evaluation
+        out = []
+        if on_prompt and t.finished_at is not None and (now - t.finished_at).total_seconds() < e.fraud_min_rating_s:
+            out.append("too_fast")
+        key = self.last_key.get(window or "")
+        if on_prompt and key is not None and (now - key).total_seconds() < e.fraud_staff_key_s:
+            out.append("staff_operating")
+        if on_prompt and window:
+            q = self.recent[window]
+            while q and now - q[0] > timedelta(seconds=e.fraud_burst_window_s):
+                q.popleft()
+            if len(q) + 1 >= e.fraud_burst_count:
+                out.append("burst")
+        if t.holder and self.by_holder[(t.date, t.holder)] + 1 >= e.fraud_same_rater_per_day:
+            out.append("same_rater")
+        return out

@@ -1,0 +1,170 @@
+"""差评 work orders: every bad review opens one, routed to the unit that served (谁办理谁负责).
+
+States and transitions are one table (`TRANSITIONS`): 待核实 → 整改中 → 已反馈 → 已回访, and the appeal
+path (申诉复核: 误评 / 恶意差评) that only a reviewer other than the rated staff member can decide. Every
+transition is an event in the log (`workorder.opened`, `workorder.changed`); the book is rebuilt from
+them. Pure: commands and time come in, events go out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from controller.calendar import add_working_days
+from controller.model import CommandFailed
+from controller.state import Event, event
+from hallq.config import HallConfig
+
+
+class OrderState(StrEnum):
+    PENDING = "pending"            # 待核实
+    RECTIFYING = "rectifying"      # 整改中 (or 解释说明 under way)
+    FED_BACK = "fed_back"          # 已反馈
+    REVISITED = "revisited"        # 已回访 (closed)
+    APPEALED = "appealed"          # 申诉复核中
+    SET_ASIDE = "set_aside"        # 申诉成立: 误评 / 恶意差评 (closed; the rating stays in the log)
+
+
+NAMES_ZH = {OrderState.PENDING: "待核实", OrderState.RECTIFYING: "整改中", OrderState.FED_BACK: "已反馈",
+            OrderState.REVISITED: "已回访", OrderState.APPEALED: "申诉复核中", OrderState.SET_ASIDE: "申诉成立"}
+CLOSED = frozenset({OrderState.REVISITED, OrderState.SET_ASIDE})
+APPEAL_REASONS = ("误评", "恶意差评")
+
+# command -> (states it may start from, the state it leads to; None = decided by the command)
+TRANSITIONS: dict[str, tuple[frozenset[OrderState], OrderState | None]] = {
+    "wo_verify": (frozenset({OrderState.PENDING}), OrderState.RECTIFYING),
+    "wo_feedback": (frozenset({OrderState.RECTIFYING}), OrderState.FED_BACK),
+    "wo_revisit": (frozenset({OrderState.FED_BACK}), OrderState.REVISITED),
+    "wo_appeal": (frozenset({OrderState.PENDING, OrderState.RECTIFYING}), OrderState.APPEALED),
+    "wo_decide": (frozenset({OrderState.APPEALED}), None),
+}
+
+
+@dataclass
+class WorkOrder:
+    id: str
+    ticket: str
+    day: date
+    window: str | None
+    staff: str | None
+    unit: str | None
+    service: str
+    level: int
+    opened_at: datetime
+    deadline: date
+    state: OrderState = OrderState.PENDING
+    complex: bool = False
+    before_appeal: OrderState | None = None
+    appellant: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "ticket": self.ticket, "date": self.day.isoformat(), "window": self.window,
+                "staff": self.staff, "unit": self.unit, "service": self.service, "level": self.level,
+                "opened_at": self.opened_at.isoformat(), "deadline": self.deadline.isoformat(),
+                "state": self.state.value, "state_zh": NAMES_ZH[self.state], "complex": self.complex,
+                "history": self.history}
+
+
+def order_id(day: date, number: str) -> str:
+    return f"WO-{day.isoformat()}-{number}"
+
+
+class WorkOrderBook:
+    def __init__(self, cfg: HallConfig) -> None:
+        self.cfg = cfg
+        self.orders: dict[str, WorkOrder] = {}
+        self._units = {s.id: s.unit for s in cfg.staff}
+
+    # -- events --------------------------------------------------------------------------------
+    def apply(self, ev: Event) -> None:
+        if ev["type"] == "workorder.opened":
+            self.orders[ev["order"]] = WorkOrder(
+                ev["order"], ev["ticket"], date.fromisoformat(ev["date"]), ev.get("window"), ev.get("staff"),
+                ev.get("unit"), ev["service"], ev["level"], datetime.fromisoformat(ev["at"]),
+                date.fromisoformat(ev["deadline"]))
+        elif ev["type"] == "workorder.changed":
+            o = self.orders[ev["order"]]
+            o.state = OrderState(ev["to"])
+            o.history.append({k: ev[k] for k in ("at", "action", "by", "note", "from", "to") if k in ev})
+            if "deadline" in ev:
+                o.deadline = date.fromisoformat(ev["deadline"])
+            if "complex" in ev:
+                o.complex = bool(ev["complex"])
+            if ev["action"] == "wo_appeal":
+                o.before_appeal, o.appellant = OrderState(ev["from"]), ev.get("by")
+
+    # -- opening -------------------------------------------------------------------------------
+    def open_for(self, now: datetime, ticket: str, day: date, window: str | None, staff: str | None, service: str,
+                 level: int) -> Event:
+        """The `workorder.opened` event for a 差评 just recorded (deadline: simple case)."""
+        opened = now.astimezone(self.cfg.zone).date()
+        deadline = add_working_days(opened, self.cfg.evaluation.workorder_days_simple)
+        return event("workorder.opened", now, order=order_id(day, ticket), ticket=ticket, date=day.isoformat(),
+                     window=window, staff=staff, unit=self._units.get(staff or ""), service=service, level=level,
+                     deadline=deadline.isoformat())
+
+    # -- commands ------------------------------------------------------------------------------
+    def command(self, name: str, now: datetime, order: str, by: str, note: str | None = None,
+                complex: bool | None = None, reason: str | None = None, uphold: bool | None = None,
+                satisfied: bool | None = None) -> tuple[dict[str, Any], list[Event]]:
+        o = self.orders.get(order)
+        if o is None:
+            raise CommandFailed("UNKNOWN_ORDER", f"no work order {order!r} (ids look like WO-2026-11-23-A012)")
+        allowed, target = TRANSITIONS[name]
+        if o.state not in allowed:
+            starts = ", ".join(NAMES_ZH[s] for s in sorted(allowed))
+            raise CommandFailed("BAD_STATE", f"work order {order} is {NAMES_ZH[o.state]} ({o.state.value}); "
+                                f"'{name}' needs it to be {starts}")
+        extra: dict[str, Any] = {}
+        if name == "wo_verify":
+            if not note:
+                raise CommandFailed("BAD_REQUEST", "wo_verify: 'note' (what the verification found) is required")
+            if complex:
+                days = self.cfg.evaluation.workorder_days_complex
+                extra["complex"] = True
+                extra["deadline"] = add_working_days(o.opened_at.astimezone(self.cfg.zone).date(), days).isoformat()
+        elif name == "wo_feedback" and not note:
+            raise CommandFailed("BAD_REQUEST", "wo_feedback: 'note' (what was rectified or explained to the rater) "
+                                "is required")
+        elif name == "wo_revisit" and satisfied is not None:
+            extra["satisfied"] = satisfied
+        elif name == "wo_appeal":
+            if reason not in APPEAL_REASONS:
+                raise CommandFailed("BAD_REQUEST", f"wo_appeal: 'reason' must be one of {', '.join(APPEAL_REASONS)}")
+            extra["reason"] = reason
+        elif name == "wo_decide":
+            if uphold is None:
+                raise CommandFailed("BAD_REQUEST", "wo_decide: 'uphold' (true: the appeal stands) is required")
+            if by in (o.staff, o.appellant):
+                raise CommandFailed("NOT_ALLOWED", f"work order {order}: the appeal must be reviewed by someone "
+                                    f"other than the staff member rated ({o.staff}) and the appellant")
+            target = OrderState.SET_ASIDE if uphold else (o.before_appeal or OrderState.PENDING)
+            extra["uphold"] = uphold
+        assert target is not None
+        ev = event("workorder.changed", now, order=order, action=name, by=by, note=note or "",
+                   **{"from": o.state.value, "to": target.value}, **extra)
+        return {"order": None}, [ev]
+
+    def overdue(self, now: datetime, alerted: set[str]) -> list[Event]:
+        """An alert for each open order whose feedback deadline has passed (once per order)."""
+        today = now.astimezone(self.cfg.zone).date()
+        out = []
+        for o in self.orders.values():
+            key = f"workorder:{o.id}:{o.deadline.isoformat()}"
+            late = o.state in (OrderState.PENDING, OrderState.RECTIFYING, OrderState.APPEALED)
+            if late and today > o.deadline and key not in alerted:
+                out.append(event("alert.raised", now, kind="workorder_overdue", key=key, order=o.id, ticket=o.ticket,
+                                 staff=o.staff, unit=o.unit,
+                                 message=f"差评 work order {o.id} ({o.unit or o.staff or 'unit unknown'}) passed its "
+                                         f"feedback deadline {o.deadline.isoformat()} — give the rater feedback now"))
+        return out
+
+    def rectified_rate(self) -> tuple[int, int]:
+        """(orders fed back or closed, orders that count): 差评整改率 excludes orders set aside on appeal."""
+        counted = [o for o in self.orders.values() if o.state is not OrderState.SET_ASIDE]
+        done = [o for o in counted if o.state in (OrderState.FED_BACK, OrderState.REVISITED)]
+        return len(done), len(counted)

@@ -1,0 +1,99 @@
+"""The call screen's MQTT session: a fixed client id, clean_session False, QoS 1 subscriptions.
+
+With a persistent session the broker keeps the `ticket.called` events published while the screen was
+away (display restarted, network dropped) and delivers them when it comes back, so a call is never
+lost to a reconnect. paho reconnects by itself (also when the broker was down at start); every
+connect re-subscribes, which makes the broker resend the retained state. Callbacks run in paho's
+thread: the owner hands them over to its own loop (the Kivy clock, or a queue when headless).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hallq.config import DisplayConfig, HallConfig
+from hallq.mqtt import Message
+
+log = logging.getLogger("hallq.display.link")
+
+
+def session_id(cfg: HallConfig, display: DisplayConfig) -> str:
+    """The display's MQTT client id; it must not change between runs, or the session is lost."""
+    return display.client_id or f"hallq-{cfg.hall.id}-display-{display.id}"
+
+
+def display_topics(cfg: HallConfig) -> tuple[str, ...]:
+    return cfg.topic("event", "ticket.called"), cfg.topic("state", "queues"), cfg.topic("controller", "status")
+
+
+class SessionLink:
+    """A persistent MQTT session; `open()` returns at once, `on_state(True)` once subscriptions are acked."""
+
+    def __init__(self, cfg: HallConfig, client_id: str, topics: Sequence[str],
+                 on_message: Callable[[Message], None], on_state: Callable[[bool], None]) -> None:
+        self.cfg, self.client_id, self.topics = cfg, client_id, tuple(topics)
+        self.on_message, self.on_state = on_message, on_state
+        self.up = False
+        self._client: paho.Client | None = None
+        self._sub_mid: int | None = None
+
+    def open(self) -> None:
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
+                        protocol=paho.MQTTv311)
+        m = self.cfg.mqtt
+        if m.username:
+            c.username_pw_set(m.username, m.password)
+        if m.tls:
+            c.tls_set()
+        c.reconnect_delay_set(min_delay=1, max_delay=5)
+        c.on_connect = self._on_connect
+        c.on_subscribe = self._on_subscribe
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self._client = c
+        c.connect_async(m.host, m.port, keepalive=m.keepalive_s)
+        c.loop_start()
+
+    def close(self) -> None:
+        """Disconnect cleanly; the broker keeps the session and queues events until the next open()."""
+        c, self._client = self._client, None
+        if c is not None:
+            c.disconnect()
+            c.loop_stop()
+        self.up = False
+
+    def _on_connect(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any = None) -> None:
+        if rc != 0 and getattr(rc, "is_failure", True):
+            log.warning("display %s: broker %s:%s refused the connection (%s); retrying", self.client_id,
+                        self.cfg.mqtt.host, self.cfg.mqtt.port, rc)
+            return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log.info("display %s: connected to %s:%s (session %s)", self.client_id, self.cfg.mqtt.host,
+                 self.cfg.mqtt.port, "resumed" if getattr(flags, "session_present", False) else "new")
+        _rc, self._sub_mid = client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any = None) -> None:
+        if mid == self._sub_mid:
+            self.up = True
+            self.on_state(True)
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if self._client is None:
+            return  # our own close()
+        log.warning("display %s: lost the broker %s:%s (%s); reconnecting", self.client_id, self.cfg.mqtt.host,
+                    self.cfg.mqtt.port, rc)
+        self.up = False
+        self.on_state(False)
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        self.on_message(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))

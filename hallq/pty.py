@@ -1,0 +1,78 @@
+"""Pseudo-terminals for device simulators: a raw, echo-free pty whose port can be a stable symlink.
+
+Closing it (and removing the link) looks to the driver like an unplugged USB adapter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import termios
+import threading
+import tty
+from pathlib import Path
+from typing import Self
+
+
+def open_raw_pty(link: Path | None) -> tuple[int, int, str]:
+    """(master fd, slave fd, port path): the port is `link` (made a symlink to the pty) when given."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    port = os.ttyname(slave)
+    if link is not None:
+        remove_link(link)
+        link.symlink_to(port)
+        port = str(link)
+    return master, slave, port
+
+
+def close_pty(fds: tuple[int | None, ...], link: Path | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    if link is not None:
+        remove_link(link)
+
+
+def remove_link(link: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+
+
+class PtyEndpoint:
+    """A simulated device's end of a pty, served by one thread: `open()` plugs it in (the driver opens
+    `port`), `close()` unplugs it. Subclasses read and answer on `master_fd` in `_serve`."""
+
+    thread_name = "simdevice"
+
+    def __init__(self, link: str | Path | None = None) -> None:
+        self.link = Path(link) if link else None
+        self.master_fd: int | None = None
+        self.slave_fd: int | None = None  # held open so the master stays readable between clients
+        self.port = ""
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def open(self) -> Self:
+        self.master_fd, self.slave_fd, self.port = open_raw_pty(self.link)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name=f"{self.thread_name}-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop and close the pty; with a link, the port disappears like an unplugged USB adapter."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+        close_pty((self.master_fd, self.slave_fd), self.link)
+        self.master_fd = self.slave_fd = None
+
+    def _serve(self) -> None:
+        raise NotImplementedError

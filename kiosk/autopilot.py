@@ -1,0 +1,118 @@
+"""Drives the real kiosk app by touch events: a script of taps, waits and screenshots.
+
+Used by the GUI tests, the benchmark and `hallq demo` (a visitor every few seconds). A tap is a real
+MotionEvent through Kivy's event loop at the centre of the button, as a finger would make it.
+Script steps (JSON): {"tap": ACTION, "arg": ARG}, {"wait": SCREEN, "timeout_s": 20}, {"shot": PNG},
+{"dump": JSON}, {"sleep": SECONDS}, {"scan": PAYLOAD} (as if scanned), {"type_fifo": PATH, "text": PAYLOAD}
+(typed as key events into a pipe:// scanner), {"repeat": [...steps], "every_s": 20}, {"quit": true}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from kivy.base import EventLoop
+from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
+
+from devices.scanner import Scan
+from kiosk.app import KioskApp
+
+log = logging.getLogger("hallq.kiosk.autopilot")
+
+
+class FingerTouch(MotionEvent):  # type: ignore[misc]
+    """One finger on the glass at window coordinates (x, y)."""
+
+    def __init__(self, x: float, y: float) -> None:
+        win = EventLoop.window
+        super().__init__("autopilot", 1, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                         is_touch=True, type_id="touch")
+        self.profile = ["pos"]
+
+    def depack(self, args: dict[str, float]) -> None:
+        self.sx, self.sy = args["x"], args["y"]
+        super().depack(args)
+
+
+class AutopilotError(RuntimeError):
+    pass
+
+
+async def tap(app: KioskApp, action: str, arg: str = "", timeout_s: float = 10.0) -> None:
+    """Touch the button for `action`/`arg` once it is on screen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (button := app.find_button(action, arg)) is None:
+        if loop.time() > deadline:
+            raise AutopilotError(f"no button {action}:{arg} on screen {app.view.screen if app.view else '?'}")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # let the layout settle so the centre is where it is drawn
+    x, y = button.to_window(*button.center)
+    touch = FingerTouch(x, y)
+    EventLoop.post_dispatch_input("begin", touch)
+    await asyncio.sleep(0.08)
+    EventLoop.post_dispatch_input("end", touch)
+
+
+async def wait_screen(app: KioskApp, screen: str, timeout_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while app.view is None or app.view.screen.value != screen:
+        if loop.time() > deadline:
+            now = app.view.screen.value if app.view else "none"
+            raise AutopilotError(f"screen {screen!r} did not come within {timeout_s:g} s (showing {now!r}: "
+                                 f"{app.view.texts() if app.view else ''})")
+        await asyncio.sleep(0.05)
+
+
+async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
+    for step in steps:
+        if "tap" in step:
+            await tap(app, step["tap"], str(step.get("arg", "")))
+        elif "wait" in step:
+            await wait_screen(app, step["wait"], float(step.get("timeout_s", 20)))
+        elif "shot" in step:
+            await asyncio.sleep(0.3)  # two frames: the new widgets are drawn
+            target = Path(step["shot"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made = Window.screenshot(str(target))  # Kivy numbers the file: name0001.png
+            if made:
+                Path(made).replace(target)
+        elif "dump" in step:
+            assert app.view is not None
+            ids = app.root.ids.items() if app.root else []
+            dump = {"screen": app.view.screen.value, "texts": app.view.texts(), "window": list(Window.size),
+                    "layout": {k: [*w.pos, *w.size] for k, w in ids}}
+            Path(step["dump"]).write_text(json.dumps(dump, ensure_ascii=False), encoding="utf-8")
+        elif "sleep" in step:
+            await asyncio.sleep(float(step["sleep"]))
+        elif "scan" in step:
+            app.runtime.post(app.runtime.scanner.route(Scan(step["scan"], "autopilot")))
+        elif "type_fifo" in step:  # keystrokes of a HID scanner into the kiosk's pipe:// scanner
+            from devices.scanner.simcli import run as type_into
+
+            await asyncio.to_thread(type_into, ["--fifo", step["type_fifo"], "--type", step["text"]])
+        elif "repeat" in step:
+            while True:
+                try:
+                    await run_script(app, step["repeat"])
+                except AutopilotError as e:
+                    log.warning("autopilot: %s; going on", e)
+                await asyncio.sleep(float(step.get("every_s", 20)))
+        elif step.get("quit"):
+            app.stop()
+            return
+
+
+def load_script(spec: str) -> list[dict[str, Any]]:
+    """A script from a file path or inline JSON."""
+    text = spec if spec.lstrip().startswith("[") else Path(spec).read_text(encoding="utf-8")
+    steps = json.loads(text)
+    if not isinstance(steps, list):
+        raise ValueError("an autopilot script is a JSON list of steps")
+    return steps

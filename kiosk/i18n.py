@@ -1,0 +1,94 @@
+"""The kiosk's words in Chinese and traditional Mongolian (standard Unicode, shaped at render time).
+
+Every text a citizen sees comes from `MESSAGES`, so a hall can have the Mongolian reviewed in one
+place (docs/kiosk.md). `{name}` fields are filled by `Msg.format`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Lang = Literal["zh", "mn"]
+
+
+@dataclass(frozen=True)
+class Msg:
+    """One text in both languages."""
+
+    zh: str
+    mn: str
+
+    def get(self, lang: Lang) -> str:
+        return self.mn if lang == "mn" and self.mn else self.zh
+
+    def format(self, **kw: object) -> Msg:
+        """Fill the fields; a Msg value gives each language its own word."""
+        zh = {k: v.zh if isinstance(v, Msg) else v for k, v in kw.items()}
+        mn = {k: v.get("mn") if isinstance(v, Msg) else v for k, v in kw.items()}
+        return Msg(self.zh.format(**zh), self.mn.format(**mn))
+
+
+def join(*parts: Msg, sep: str = " · ", sep_mn: str = " ᠂ ") -> Msg:
+    """Several texts on one line, in both languages (Mongolian fonts have no middle dot: ᠂ instead)."""
+    return Msg(sep.join(p.zh for p in parts if p.zh), sep_mn.join(p.get("mn") for p in parts if p.zh))
+
+
+MESSAGES: dict[str, Msg] = {
+    "welcome": Msg("欢迎光临", "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ"),
+    "take_number": Msg("取号", "ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠬᠤ"),
+    "elder": Msg("长者模式 · 大字", "ᠥᠨᠳᠥᠷ ᠨᠠᠰᠤᠲᠠᠨ ᠤ᠋ ᠬᠡᠯᠪᠡᠷᠢ"),
+    "green": Msg("绿色通道", "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ"),
+    "green_who": Msg("军人、消防救援人员、医护人员、老弱病残孕优先办理",
+                     "ᠴᠡᠷᠢᠭ ᠂ ᠭᠠᠯ ᠣᠨᠴᠠ ᠪᠠᠢᠳᠠᠯ ᠤ᠋ᠨ ᠠᠪᠤᠷᠠᠯᠲᠠ ᠂ ᠡᠮᠨᠡᠯᠭᠡ ᠂ ᠥᠨᠳᠥᠷ ᠨᠠᠰᠤᠲᠠᠨ ᠢ᠋ ᠤᠷᠢᠳᠠᠯᠠᠨ"),
+    "scan_msb": Msg("扫蒙速办码取号", "ᠮᠣᠩᠭᠣᠯ ᠬᠤᠷᠳᠤᠨ ᠠᠯᠪᠠ ᠪᠠᠷ ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠬᠤ"),
+    "appointment": Msg("预约签到", "ᠤᠷᠢᠳᠴᠢᠯᠠᠨ ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠢ᠋ ᠪᠦᠷᠢᠳᠬᠡᠬᠦ"),
+    "choose_service": Msg("请选择办理的业务", "ᠠᠵᠢᠯ ᠬᠡᠷᠡᠭ ᠢ᠋ᠶ᠋ᠡᠨ ᠰᠣᠩᠭᠣᠨ᠎ᠠ ᠤᠤ"),
+    "waiting_n": Msg("等候 {n} 人", "ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠶᠢᠭ᠎ᠠ {n}"),
+    "wait_min": Msg("约 {m} 分钟", "{m} ᠮᠢᠨᠦ᠋ᠲ"),
+    "wait_unknown": Msg("暂无窗口", "ᠴᠣᠩᠬᠣ ᠦᠭᠡᠢ"),
+    "closed": Msg("暂停取号", "ᠳ᠋ᠤᠭᠠᠷ ᠣᠯᠭᠣᠬᠤ ᠵᠣᠭᠰᠠᠪᠠ"),
+    "quota": Msg("今日号已发完", "ᠥᠨᠥᠳᠥᠷ ᠤ᠋ᠨ ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠰᠪᠠ"),
+    "back": Msg("返回", "ᠪᠤᠴᠠᠬᠤ"),
+    "home": Msg("回首页", "ᠨᠢᠭᠤᠷ ᠬᠠᠭᠤᠳᠠᠰᠤ"),
+    "show_msb": Msg("请将蒙速办二维码对准扫码口", "ᠮᠣᠩᠭᠣᠯ ᠬᠤᠷᠳᠤᠨ ᠠᠯᠪᠠ ᠶ᠋ᠢᠨ ᠺᠣᠳ᠋ ᠢ᠋ᠶ᠋ᠠᠨ ᠰᠢᠷᠪᠢᠭᠦᠯᠦᠨ᠎ᠡ ᠦᠦ"),
+    "show_appointment": Msg("请出示预约二维码", "ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠺᠣᠳ᠋ ᠢ᠋ᠶ᠋ᠠᠨ ᠰᠢᠷᠪᠢᠭᠦᠯᠦᠨ᠎ᠡ ᠦᠦ"),
+    "green_scan": Msg("绿色通道需核验身份：请扫蒙速办码；无码请到导服台由工作人员办理",
+                      "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠢ᠋ ᠮᠣᠩᠭᠣᠯ ᠬᠤᠷᠳᠤᠨ ᠠᠯᠪᠠ ᠪᠠᠷ ᠰᠢᠯᠭᠠᠨ᠎ᠠ ᠂ ᠦᠭᠡᠢ ᠪᠣᠯ ᠠᠵᠢᠯᠲᠠᠨ ᠳ᠋ᠤ ᠬᠠᠨᠳᠤᠨ᠎ᠠ ᠤᠤ"),
+    "green_yes": Msg("已为您开通绿色通道（{reason}）", "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠨᠡᠭᠡᠭᠡᠪᠡ ({reason})"),
+    "green_no": Msg("您的证照不符合绿色通道条件，可正常取号或到导服台咨询",
+                    "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠤ᠋ᠨ ᠨᠥᠬᠦᠴᠡᠯ ᠳ᠋ᠦ ᠲᠣᠬᠢᠷᠠᠬᠤ ᠦᠭᠡᠢ ᠂ ᠡᠩ ᠦ᠋ᠨ ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠤᠨ᠎ᠠ ᠤᠤ"),
+    "hello_holder": Msg("{name}，您好", "{name} ᠰᠠᠶᠢᠨ ᠪᠠᠶᠢᠨ᠎ᠠ ᠤᠤ"),
+    "printing": Msg("正在打印号票，请稍候", "ᠳ᠋ᠤᠭᠠᠷ ᠢ᠋ ᠳᠠᠷᠤᠮᠠᠯᠵᠤ ᠪᠠᠶᠢᠨ᠎ᠠ"),
+    "issuing": Msg("正在取号，请稍候", "ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠴᠤ ᠪᠠᠶᠢᠨ᠎ᠠ"),
+    "your_number": Msg("您的号码", "ᠲᠠᠨ ᠤ᠋ ᠳ᠋ᠤᠭᠠᠷ"),
+    "ahead_n": Msg("前面还有 {n} 人", "ᠡᠮᠦᠨ᠎ᠡ ᠪᠡᠨ {n} ᠬᠦᠮᠦᠨ"),
+    "est_wait": Msg("预计等待 {m} 分钟", "ᠬᠦᠯᠢᠶᠡᠬᠦ ᠬᠤᠭᠤᠴᠠᠭ᠎ᠠ {m} ᠮᠢᠨᠦ᠋ᠲ"),
+    "est_wait_unknown": Msg("等待时间以叫号为准", "ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠳᠠᠬᠤ ᠵᠢ ᠬᠦᠯᠢᠶᠡᠨ᠎ᠡ ᠦᠦ"),
+    "take_ticket": Msg("请取走号票，留意叫号", "ᠳ᠋ᠤᠭᠠᠷ ᠤ᠋ᠨ ᠲᠠᠰᠤᠭ ᠢ᠋ᠶ᠋ᠠᠨ ᠠᠪᠤᠨ᠎ᠠ ᠤᠤ"),
+    "print_failed": Msg("号票打印失败", "ᠳᠠᠷᠤᠮᠠᠯᠠᠯᠳᠠ ᠪᠦᠲᠦᠭᠰᠡᠨ ᠦᠭᠡᠢ"),
+    "number_valid": Msg("您的号码 {number} 已取得，仍然有效，请记住号码或重新打印",
+                        "ᠲᠠᠨ ᠤ᠋ ᠳ᠋ᠤᠭᠠᠷ {number} ᠬᠦᠴᠦᠨ ᠲᠡᠢ"),
+    "reprint": Msg("重新打印", "ᠳᠠᠬᠢᠵᠤ ᠳᠠᠷᠤᠮᠠᠯᠠᠬᠤ"),
+    "paper_out": Msg("打印机缺纸，请联系工作人员", "ᠴᠠᠭᠠᠰᠤ ᠳᠠᠭᠤᠰᠪᠠ ᠂ ᠠᠵᠢᠯᠲᠠᠨ ᠳ᠋ᠤ ᠬᠡᠯᠡᠭᠡᠷᠡᠢ"),
+    "printer_fault": Msg("打印机故障，请联系工作人员", "ᠳᠠᠷᠤᠮᠠᠯ ᠤ᠋ᠨ ᠮᠠᠰᠢᠨ ᠡᠪᠳᠡᠷᠡᠪᠡ ᠂ ᠠᠵᠢᠯᠲᠠᠨ ᠳ᠋ᠤ ᠬᠡᠯᠡᠭᠡᠷᠡᠢ"),
+    "offline": Msg("系统连接中，请稍候", "ᠰᠢᠰᠲ᠋ᠧᠮ ᠵᠠᠯᠭᠠᠵᠤ ᠪᠠᠶᠢᠨ᠎ᠠ ᠂ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠨ᠎ᠡ ᠦᠦ"),
+    "service_closed": Msg("该业务现在不能取号", "ᠡᠨᠡ ᠠᠵᠢᠯ ᠳ᠋ᠤ ᠣᠳᠣ ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠬᠤ ᠪᠣᠯᠤᠮᠵᠢ ᠦᠭᠡᠢ"),
+    "already_waiting": Msg("您已持有该业务的号码，请等候叫号", "ᠲᠠ ᠡᠨᠡ ᠠᠵᠢᠯ ᠤ᠋ᠨ ᠳ᠋ᠤᠭᠠᠷ ᠲᠠᠶ ᠪᠣᠯᠵᠠᠢ"),
+    "issue_failed": Msg("取号未成功，请重试或联系工作人员", "ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠴᠤ ᠳᠡᠶᠢᠯᠦᠭᠰᠡᠨ ᠦᠭᠡᠢ ᠂ ᠳᠠᠬᠢᠨ ᠣᠷᠣᠯᠳᠣᠨ᠎ᠠ ᠤᠤ"),
+    "not_recognised": Msg("无法识别此二维码，请出示蒙速办码、预约码或本厅号票",
+                          "ᠡᠨᠡ ᠺᠣᠳ᠋ ᠢ᠋ ᠲᠠᠨᠢᠬᠤ ᠦᠭᠡᠢ"),
+    "st_waiting": Msg("等候中，前面还有 {n} 人", "ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠶᠢᠨ᠎ᠠ ᠂ ᠡᠮᠦᠨ᠎ᠡ ᠪᠡᠨ {n} ᠬᠦᠮᠦᠨ"),
+    "st_serving": Msg("请到 {window} 号窗口办理", "{window} ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ"),
+    "st_finished": Msg("已办结，可用手机扫号票二维码补充评价", "ᠳᠠᠭᠤᠰᠪᠠ ᠂ ᠦᠨᠡᠯᠡᠭᠡ ᠥᠭᠴᠦ ᠪᠣᠯᠣᠨ᠎ᠠ"),
+    "st_no_show": Msg("已过号，请重新取号", "ᠳ᠋ᠤᠭᠠᠷ ᠥᠩᠭᠡᠷᠡᠪᠡ ᠂ ᠳᠠᠬᠢᠨ ᠠᠪᠤᠨ᠎ᠠ ᠤᠤ"),
+    "ticket_other_hall": Msg("这张号票不是本厅的", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠡᠨᠡ ᠲᠢᠩ ᠦ᠋ᠨ ᠪᠢᠰᠢ"),
+    "ticket_unknown": Msg("查不到这张号票", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠢ᠋ ᠣᠯᠬᠤ ᠦᠭᠡᠢ"),
+    "appointment_for": Msg("预约业务：{service}", "ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠠᠵᠢᠯ : {service}"),
+}
+
+
+def msg(key: str, **kw: object) -> Msg:
+    """A text of the catalogue, with its fields filled in."""
+    m = MESSAGES[key]
+    return m.format(**kw) if kw else m

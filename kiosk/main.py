@@ -1,0 +1,121 @@
+"""`hallq kiosk --config FILE --kiosk ID [--headless]`: the touchscreen kiosk, or its logic without a window.
+
+Headless, the kiosk reads intents as JSON lines on stdin ({"tap": "service", "arg": "general"},
+{"scan": "MSB1...."}) and writes each new view as a JSON line on stdout: scripts, benchmarks and
+installers drive the same presenter, printer and scanner as the touchscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from devices.printer.transport import PrinterError
+from hallq.cli import UsageError
+from hallq.config import HallConfig, KioskConfig
+from hallq.runner import run_until_signal
+from kiosk.intents import Tap
+from kiosk.presenter import View
+from kiosk.runtime import KioskRuntime
+
+log = logging.getLogger("hallq.kiosk")
+
+
+def _kiosk(args: argparse.Namespace) -> KioskConfig:
+    cfg: HallConfig = args.cfg
+    k = cfg.kiosk(args.kiosk)
+    if k is None:
+        known = ", ".join(x.id for x in cfg.kiosks) or "none configured (add a kiosks: section)"
+        raise UsageError(f"{args.config}: kiosks: no kiosk {args.kiosk!r} (known: {known})")
+    return k
+
+
+def run(args: argparse.Namespace) -> int:
+    kiosk = _kiosk(args)
+    try:
+        runtime = KioskRuntime(args.cfg, kiosk)
+    except (PrinterError, ValueError) as e:
+        raise UsageError(f"{args.config}: kiosks[{kiosk.id}]: {e}") from None
+    if args.headless:
+        run_until_signal(lambda stop: headless(runtime, stop))
+        return 0
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config  # the window is made at its final size: no resize to lay out again
+
+    Config.set("graphics", "width", "1920")
+    Config.set("graphics", "height", "1080")
+    asyncio.run(gui(runtime, os.environ.get("HALLQ_KIOSK_AUTOPILOT")))
+    return 0
+
+
+async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
+    from kiosk.app import KioskApp
+    from kiosk.autopilot import load_script, run_script
+
+    app = KioskApp(runtime)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, app.stop)
+    rt = loop.create_task(runtime.run(stop))
+    pilot = None
+    if autopilot:
+        steps = load_script(autopilot)
+
+        async def fly() -> None:
+            await asyncio.sleep(0.5)
+            try:
+                await run_script(app, steps)
+            except Exception:
+                log.exception("kiosk autopilot failed; stopping the kiosk")
+                app.stop()
+
+        pilot = loop.create_task(fly())
+    await app.async_run(async_lib="asyncio")
+    stop.set()
+    if pilot is not None:
+        pilot.cancel()
+    await rt
+
+
+async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
+    def show(view: View) -> None:
+        sys.stdout.write(json.dumps({"screen": view.screen.value, "texts": view.texts()}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    runtime.on_view = show
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    rt = loop.create_task(runtime.run(stop))
+    stopped = loop.create_task(stop.wait())
+    while not stop.is_set():
+        reading = loop.create_task(reader.readline())
+        await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not reading.done():
+            reading.cancel()
+            break
+        line = reading.result()
+        if not line:  # no more input: go on serving the scanner and printer until a signal
+            await stopped
+            break
+        try:
+            cmd: Any = json.loads(line)
+            if "tap" in cmd:
+                runtime.post(Tap(str(cmd["tap"]), str(cmd.get("arg", ""))))
+            elif "scan" in cmd:
+                from devices.scanner import Scan
+
+                runtime.post(runtime.scanner.route(Scan(str(cmd["scan"]), "stdin")))
+            else:
+                raise ValueError("expected {\"tap\": ...} or {\"scan\": ...}")
+        except (ValueError, TypeError, AttributeError) as e:
+            sys.stderr.write(f"hallq kiosk: ignoring input line {line[:80]!r}: {e}\n")
+    stop.set()
+    await rt

@@ -1,0 +1,402 @@
+"""The kiosk's logic as a pure state machine: intents in (taps, scans, replies, time), effects out.
+
+`KioskPresenter.handle(intent, now)` returns the effects the runtime must carry out (issue a ticket,
+print it, look one up); `view()` describes the screen to draw. No Kivy, no MQTT, no clock: the
+same presenter runs under the touchscreen app, the headless kiosk and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from devices.printer.escpos import TicketData
+from hallq.config import HallConfig, KioskConfig, ServiceConfig
+from hallq.ticketqr import TicketRef
+from kiosk.i18n import Lang, Msg, join, msg
+from kiosk.intents import (
+    AppointmentRead,
+    ControllerChanged,
+    CredentialRead,
+    Effect,
+    Intent,
+    IssueDone,
+    IssueFailed,
+    IssueTicket,
+    LookupDone,
+    LookupFailed,
+    LookupTicket,
+    PrintDone,
+    PrinterChanged,
+    PrintFailed,
+    PrintProgress,
+    PrintTicket,
+    QueuesChanged,
+    ScanRejected,
+    Tap,
+    Tick,
+    TicketRead,
+    Touch,
+)
+
+RESULT_SHOWN_S = 12.0          # the result screen goes home by itself after this
+ELDER_MAX_SERVICES = 4         # 长者模式: fewer, larger choices
+PRINTER_BLOCKING = ("paper_out", "cover_open", "offline", "error")
+
+
+class Screen(StrEnum):
+    HOME = "home"
+    SERVICES = "services"
+    SCAN = "scan"
+    ISSUING = "issuing"
+    PRINTING = "printing"
+    RESULT = "result"
+    STATUS = "status"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Button:
+    action: str
+    label: Msg
+    arg: str = ""
+    enabled: bool = True
+    detail: Msg | None = None        # a second line: waiting count, estimated wait
+    note: Msg | None = None          # why it is disabled
+    style: str = "normal"            # normal | primary | green | quiet
+    lang: Lang | None = None         # drawn in this language whatever the kiosk's language
+
+
+@dataclass(frozen=True)
+class View:
+    screen: Screen
+    lang: Lang
+    elder: bool
+    title: Msg
+    lines: tuple[Msg, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    number: str | None = None
+    progress: float | None = None
+    banner: Msg | None = None
+
+    def texts(self) -> list[str]:
+        """Every text on the screen in reading order, in the screen's language (tests, logs)."""
+        out = [self.banner.get(self.lang)] if self.banner else []
+        out.append(self.title.get(self.lang))
+        if self.number:
+            out.append(self.number)
+        out += [m.get(self.lang) for m in self.lines]
+        for b in self.buttons:
+            lang = b.lang or self.lang
+            out += [x.get(lang) for x in (b.label, b.detail, b.note) if x is not None]
+        return out
+
+
+@dataclass
+class _Visit:
+    """What one citizen has chosen so far; forgotten when the kiosk goes home (privacy)."""
+
+    lang: Lang = "zh"
+    elder: bool = False
+    scan_purpose: str = ""                 # credential | green | appointment
+    holder_key: str | None = None
+    holder_name: str | None = None
+    sealed: str | None = None               # the holder's identity, sealed: goes with the ticket, never shown
+    green_reason: Msg | None = None
+    appointment_service: str | None = None
+    ticket: dict[str, Any] | None = None
+    ticket_data: TicketData | None = None
+    looked_up: dict[str, Any] | None = None
+    error: tuple[Msg, ...] = ()
+    error_buttons: tuple[str, ...] = ("home",)
+    back_to: Screen = Screen.HOME          # where "back" on an error screen leads
+    progress: float = 0.0
+
+
+class KioskPresenter:
+    def __init__(self, cfg: HallConfig, kiosk: KioskConfig, now: datetime) -> None:
+        self.cfg, self.kiosk = cfg, kiosk
+        self.screen = Screen.HOME
+        self.visit = _Visit()
+        self.last_touch = now
+        self.shown_at = now
+        self.queues: dict[str, dict[str, Any]] = {}
+        self.controller_online = False
+        self.printer_state = "unknown"
+        self.services = [s for s in cfg.services if kiosk.services is None or s.id in kiosk.services]
+
+    # -- intents --------------------------------------------------------------------------------
+    def handle(self, intent: Intent, now: datetime) -> list[Effect]:
+        if isinstance(intent, Tap | Touch):
+            self.last_touch = now
+        if isinstance(intent, Tap):
+            return self._tap(intent, now)
+        if isinstance(intent, Tick):
+            self._tick(now)
+        elif isinstance(intent, QueuesChanged):
+            self.queues = {s["id"]: s for s in intent.services if isinstance(s, dict) and "id" in s}
+        elif isinstance(intent, ControllerChanged):
+            self.controller_online = intent.online
+        elif isinstance(intent, PrinterChanged):
+            self.printer_state = intent.state
+        elif isinstance(intent, CredentialRead | AppointmentRead | TicketRead | ScanRejected):
+            return self._scanned(intent, now)
+        elif isinstance(intent, IssueDone | IssueFailed):
+            return self._issued(intent, now)
+        elif isinstance(intent, PrintProgress) and self.screen is Screen.PRINTING:
+            self.visit.progress = max(0.0, min(1.0, intent.fraction))
+        elif isinstance(intent, PrintDone | PrintFailed):
+            self._printed(intent, now)
+        elif isinstance(intent, LookupDone | LookupFailed):
+            self._looked_up(intent, now)
+        return []
+
+    def _go(self, screen: Screen, now: datetime) -> None:
+        self.screen, self.shown_at = screen, now
+
+    def go_home(self, now: datetime) -> None:
+        """Back to the home screen, the visitor forgotten (idle timeout, home, a failure)."""
+        self.visit = _Visit()
+        self._go(Screen.HOME, now)
+
+    def _tick(self, now: datetime) -> None:
+        if self.screen in (Screen.HOME, Screen.ISSUING, Screen.PRINTING):
+            return
+        shown_s = (now - self.shown_at).total_seconds()
+        idle_s = (now - max(self.last_touch, self.shown_at)).total_seconds()
+        if (self.screen is Screen.RESULT and shown_s >= RESULT_SHOWN_S) or idle_s >= self.kiosk.idle_timeout_s:
+            self.go_home(now)
+
+    def _tap(self, tap: Tap, now: datetime) -> list[Effect]:
+        busy = self.screen in (Screen.ISSUING, Screen.PRINTING)
+        if busy:
+            return []
+        v = self.visit
+        if tap.action in ("lang", "elder", "scan", "green", "appointment") and tap.arg in ("zh", "mn"):
+            v.lang = "mn" if tap.arg == "mn" else "zh"
+        if tap.action == "lang":
+            v.elder = False
+            self._go(Screen.SERVICES, now)
+        elif tap.action == "elder":
+            v.elder = True
+            self._go(Screen.SERVICES, now)
+        elif tap.action in ("scan", "green", "appointment"):
+            v.scan_purpose = {"scan": "credential"}.get(tap.action, tap.action)
+            self._go(Screen.SCAN, now)
+        elif tap.action == "service":
+            return self._choose(tap.arg, now)
+        elif tap.action == "back":
+            if self.screen is Screen.ERROR and v.back_to is not Screen.HOME:
+                self._go(v.back_to, now)
+            else:
+                self.go_home(now)
+        elif tap.action == "home":
+            self.go_home(now)
+        elif tap.action == "reprint" and v.ticket_data is not None:
+            v.progress = 0.0
+            self._go(Screen.PRINTING, now)
+            return [PrintTicket(v.ticket_data)]
+        return []
+
+    def _choose(self, service_id: str, now: datetime) -> list[Effect]:
+        button = next((b for b in self._service_buttons() if b.arg == service_id), None)
+        if button is None or not button.enabled:
+            return []
+        return self._issue(service_id, "kiosk", now)
+
+    def _issue(self, service_id: str, how: str, now: datetime) -> list[Effect]:
+        v = self.visit
+        self._go(Screen.ISSUING, now)
+        priority = "green" if v.green_reason else "normal"
+        return [IssueTicket(service_id, priority, v.holder_key, f"{how}:{self.kiosk.id}", v.sealed)]
+
+    def _scanned(self, intent: Intent, now: datetime) -> list[Effect]:
+        if self.screen in (Screen.ISSUING, Screen.PRINTING, Screen.RESULT):
+            return []                       # a code shown while a ticket prints is not a new visit
+        v = self.visit
+        v.back_to = Screen.SCAN if self.screen is Screen.SCAN else Screen.HOME
+        if isinstance(intent, ScanRejected):
+            self._error((intent.reason,), ("back", "home"), now)
+        elif isinstance(intent, CredentialRead):
+            v.holder_key, v.holder_name, v.sealed = intent.holder_key, intent.name, intent.sealed
+            v.green_reason = intent.green_reason
+            if v.scan_purpose == "green" and intent.green_reason is None:
+                v.back_to = Screen.SERVICES          # may still take a normal ticket
+                self._error((msg("green_no"),), ("back", "home"), now)
+            else:
+                self._go(Screen.SERVICES, now)
+        elif isinstance(intent, AppointmentRead):
+            v.holder_key, v.holder_name, v.sealed = intent.holder_key, intent.name, intent.sealed
+            v.appointment_service = intent.service
+            if self._service(intent.service) is None:
+                self._error((msg("service_closed"),), ("home",), now)
+                return []
+            return self._issue(intent.service, "appointment", now)
+        elif isinstance(intent, TicketRead):
+            if intent.hall != self.cfg.hall.id:
+                self._error((msg("ticket_other_hall"),), ("home",), now)
+                return []
+            v.looked_up = None
+            self._go(Screen.STATUS, now)
+            return [LookupTicket(intent.number, intent.day)]
+        return []
+
+    def _error(self, lines: tuple[Msg, ...], buttons: tuple[str, ...], now: datetime) -> None:
+        self.visit.error, self.visit.error_buttons = lines, buttons
+        self._go(Screen.ERROR, now)
+
+    def _issued(self, intent: IssueDone | IssueFailed, now: datetime) -> list[Effect]:
+        if self.screen is not Screen.ISSUING:
+            return []
+        if isinstance(intent, IssueFailed):
+            key = {"SERVICE_CLOSED": "service_closed", "ALREADY_WAITING": "already_waiting"}.get(
+                intent.code, "issue_failed")
+            self.visit.back_to = Screen.HOME if self.visit.appointment_service else Screen.SERVICES
+            self._error((msg(key),), ("back", "home"), now)
+            return []
+        t = intent.ticket
+        v = self.visit
+        v.ticket = t
+        v.ticket_data = self.ticket_data(t, intent.code, now)
+        v.progress = 0.0
+        self._go(Screen.PRINTING, now)
+        return [PrintTicket(v.ticket_data)]
+
+    def _printed(self, intent: PrintDone | PrintFailed, now: datetime) -> None:
+        if self.screen is not Screen.PRINTING:
+            return
+        if isinstance(intent, PrintDone):
+            self._go(Screen.RESULT, now)
+            return
+        number = (self.visit.ticket or {}).get("number", "")
+        reason = msg("paper_out") if intent.state == "paper_out" else msg("printer_fault")
+        self._error((join(msg("print_failed"), reason, sep="：", sep_mn=" : "), msg("number_valid", number=number)),
+                    ("reprint", "home"), now)
+
+    def _looked_up(self, intent: LookupDone | LookupFailed, now: datetime) -> None:
+        if self.screen is not Screen.STATUS:
+            return
+        if isinstance(intent, LookupFailed):
+            self._error((msg("ticket_unknown"),), ("home",), now)
+        else:
+            self.visit.looked_up = intent.ticket
+
+    # -- the ticket ------------------------------------------------------------------------------
+    def _service(self, service_id: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def ticket_data(self, t: dict[str, Any], code: str, now: datetime) -> TicketData:
+        """What goes on paper for a ticket the controller issued."""
+        s = self.cfg.service(str(t.get("service")))
+        issued = datetime.fromisoformat(t["issued_at"]) if t.get("issued_at") else now
+        local = issued.astimezone(self.cfg.zone)
+        est = t.get("est_wait_s")
+        payload = TicketRef(self.cfg.hall.id, local.date(), str(t["number"]), code or None).text()
+        base = self.kiosk.lookup_url
+        notice = self.kiosk.ticket_notice
+        return TicketData(
+            self.cfg.hall.name.zh, self.cfg.hall.name.mn, str(t["number"]),
+            s.name.zh if s else str(t.get("service")), s.name.mn if s else "",
+            int(t.get("ahead") or 0), None if est is None else _minutes(est),
+            f"{local:%Y-%m-%d %H:%M}", f"{base}?q={payload}" if base else payload,
+            wait_mn=join(*self._wait_lines(t)[:2]).mn,
+            **({"notice_zh": notice["zh"]} if "zh" in notice else {}),
+            **({"notice_mn": notice["mn"]} if "mn" in notice else {}),
+        )
+
+    # -- the view --------------------------------------------------------------------------------
+    def _banner(self) -> Msg | None:
+        if not self.controller_online:
+            return msg("offline")
+        if self.printer_state == "paper_out":
+            return msg("paper_out")
+        if self.printer_state in PRINTER_BLOCKING:
+            return msg("printer_fault")
+        return None
+
+    def _service_buttons(self) -> list[Button]:
+        services = self.services[:ELDER_MAX_SERVICES] if self.visit.elder else self.services
+        blocked = not self.controller_online or self.printer_state in PRINTER_BLOCKING
+        out = []
+        for s in services:
+            q = self.queues.get(s.id, {})
+            issuing = q.get("issuing", "open")
+            waiting = int(q.get("waiting") or 0)
+            est = q.get("est_wait_s")
+            detail = msg("waiting_n", n=waiting)
+            if q:
+                detail = join(detail, msg("wait_unknown") if est is None else msg("wait_min", m=_minutes(est)))
+            note = msg("closed") if issuing == "closed" else msg("quota") if issuing == "quota" else None
+            out.append(Button("service", Msg(s.name.zh, s.name.mn), s.id, enabled=note is None and not blocked,
+                              detail=detail, note=note, style="green" if self.visit.green_reason else "normal"))
+        return out
+
+    def view(self) -> View:
+        v, banner, lang = self.visit, self._banner(), self.visit.lang
+        base = View(self.screen, lang, v.elder, Msg(self.cfg.hall.name.zh, self.cfg.hall.name.mn), banner=banner)
+        if self.screen is Screen.HOME:
+            buttons: list[Button] = []
+            for side in ("mn", "zh"):
+                lg: Lang = "mn" if side == "mn" else "zh"
+                buttons += [Button("lang", msg("take_number"), side, style="primary", lang=lg),
+                            Button("elder", msg("elder"), side, lang=lg),
+                            Button("green", msg("green"), side, style="green", lang=lg),
+                            Button("scan", msg("scan_msb"), side, lang=lg),
+                            Button("appointment", msg("appointment"), side, lang=lg)]
+            return replace(base, lines=(msg("welcome"),), buttons=tuple(buttons))
+        if self.screen is Screen.SERVICES:
+            greet: list[Msg] = []
+            if v.holder_name:
+                greet.append(msg("hello_holder", name=v.holder_name))
+            if v.green_reason:
+                greet.append(msg("green_yes", reason=v.green_reason))
+            return replace(base, title=msg("choose_service"), lines=tuple(greet),
+                           buttons=(*self._service_buttons(), Button("home", msg("home"), style="quiet")))
+        if self.screen is Screen.SCAN:
+            title = {"green": msg("green"), "appointment": msg("appointment")}.get(v.scan_purpose, msg("scan_msb"))
+            line = {"green": msg("green_scan"), "appointment": msg("show_appointment")}.get(
+                v.scan_purpose, msg("show_msb"))
+            extra = (msg("green_who"),) if v.scan_purpose == "green" else ()
+            return replace(base, title=title, lines=(line, *extra),
+                           buttons=(Button("home", msg("back"), style="quiet"),))
+        if self.screen is Screen.ISSUING:
+            svc = self._service(v.appointment_service or "")
+            for_ = (msg("appointment_for", service=Msg(svc.name.zh, svc.name.mn)),) if svc else ()
+            return replace(base, title=msg("issuing"), lines=for_, progress=0.0)
+        if self.screen is Screen.PRINTING:
+            return replace(base, title=msg("printing"), number=(v.ticket or {}).get("number"), progress=v.progress)
+        if self.screen is Screen.RESULT:
+            t = v.ticket or {}
+            return replace(base, title=msg("your_number"), number=t.get("number"), lines=self._wait_lines(t),
+                           buttons=(Button("home", msg("home"), style="primary"),))
+        if self.screen is Screen.STATUS:
+            found = v.looked_up
+            status = (self._status_line(found),) if found else (msg("issuing"),)
+            return replace(base, title=msg("your_number"), number=found.get("number") if found else None,
+                           lines=status,
+                           buttons=(Button("home", msg("home"), style="primary"),))
+        labels = {"back": msg("back"), "home": msg("home"), "reprint": msg("reprint")}
+        return replace(base, title=msg("issue_failed") if v.ticket is None else msg("your_number"),
+                       number=(v.ticket or {}).get("number"), lines=v.error,
+                       buttons=tuple(Button(a, labels[a], style="primary" if a == "reprint" else "quiet")
+                                     for a in v.error_buttons))
+
+    def _wait_lines(self, t: dict[str, Any]) -> tuple[Msg, ...]:
+        est = t.get("est_wait_s")
+        wait = msg("est_wait", m=_minutes(est)) if est is not None else msg("est_wait_unknown")
+        return (msg("ahead_n", n=int(t.get("ahead") or 0)), wait, msg("take_ticket"))
+
+    def _status_line(self, t: dict[str, Any]) -> Msg:
+        status = t.get("status")
+        if status == "waiting":
+            return msg("st_waiting", n=int(t.get("ahead") or 0))
+        if status == "serving":
+            return msg("st_serving", window=t.get("window") or "")
+        return msg("st_finished") if status == "finished" else msg("st_no_show")
+
+
+def _minutes(est_s: Any) -> int:
+    return 0 if not est_s else max(1, round(int(est_s) / 60))
+
