@@ -89,8 +89,10 @@ def test_keypad_keys_display_and_a_lost_echo(kh: KeypadHall) -> None:
         until(lambda: kh.ev.beeps == [20], "the evaluator of window 1 beeped 200 ms on the call")
         until(lambda: kh.board.presents > 0 and any(any(r) for r in kh.board.pixels()), "hall board lit")
         kh.board.save_png(kh.tmp / "led-hall.png")
-        kh.kp.press(RECALL)
+        recall = kh.kp.press(RECALL)
         until(lambda: ("A001", 1) in _called(c), "recall published")
+        # the echo follows the publish: wait for it, or the lost echoes below would hit the recall
+        until(lambda: recall.press in kh.kp.echoed and not kh.kp.queue, f"recall echoed; {kh.log()}")
         # every echo of the next press is lost on the line: the keypad presents it again, as a duplicate
         kh.link.faults.lose_echoes = RETRIES + 1
         finish = kh.kp.press(FINISH)
