@@ -3,7 +3,7 @@
 Keeps the latest calls (newest first, a recall highlights the number again), the waiting count per
 service, and whether the controller is reachable; filtered by the display's windows/services.
 Events are deduplicated by `seq`; a gap in `seq` is counted (some event was missed). Every text is
-bilingual (`Bi`: Mongolian first); `texts()` / `texts_mn()` list them top to bottom for tests.
+bilingual (`Msg`: Mongolian first); `texts()` / `texts_mn()` list them top to bottom for tests.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from display.words import Bi, word
 from hallq.config import DisplayConfig, HallConfig
+from hallq.text.words import Msg, msg
 
 SEEN_KEEP = 2000  # seqs remembered for deduplication (a QoS 1 redelivery comes within seconds)
 
@@ -32,12 +32,12 @@ class Call:
 class Waiting:
     service: str
     count: int
-    name: Bi          # 综合受理 / ᠶᠡᠷᠦᠩᠬᠡᠢ ᠬᠦᠯᠢᠶᠡᠨ ᠠᠪᠬᠤ
-    waiting: Bi       # 等候 4 人 / ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠶᠢᠭ᠎ᠠ 4
+    name: Msg          # 综合受理 / ᠶᠡᠷᠦᠩᠬᠡᠢ ᠬᠦᠯᠢᠶᠡᠨ ᠠᠪᠬᠤ
+    waiting: Msg       # 等候 4 人 / ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠶᠢᠭ᠎ᠠ 4
 
     @property
-    def text(self) -> Bi:
-        return Bi(f"{self.name.mn} {self.waiting.mn}", f"{self.name.zh} {self.waiting.zh}")
+    def text(self) -> Msg:
+        return Msg(f"{self.name.zh} {self.waiting.zh}", f"{self.name.mn} {self.waiting.mn}")
 
 
 @dataclass
@@ -118,24 +118,24 @@ class CallBoard:
             return sid
         return s.name.mn if lang == "mn" and s.name.mn else s.name.zh
 
-    def hall_name(self) -> Bi:
-        return Bi(self.cfg.hall.name.mn or "", self.cfg.hall.name.zh)
+    def hall_name(self) -> Msg:
+        return Msg(self.cfg.hall.name.zh, self.cfg.hall.name.mn or "")
 
-    def status(self) -> Bi | None:
-        return None if self.online else word("offline")
+    def status(self) -> Msg | None:
+        return None if self.online else msg("offline")
 
-    def latest(self) -> Bi:
+    def latest(self) -> Msg:
         if not self.calls:
-            return word("welcome")
+            return msg("welcome")
         c = self.calls[0]
-        return word("call", number=c.number, window=c.window)
+        return msg("call", number=c.number, window=c.window)
 
-    def recent(self) -> list[tuple[str, Bi]]:
+    def recent(self) -> list[tuple[str, Msg]]:
         """The earlier calls, newest first: the number, and its window in both languages."""
-        return [(c.number, word("recent", window=c.window)) for c in self.calls[1:]]
+        return [(c.number, msg("recent", window=c.window)) for c in self.calls[1:]]
 
     def waiting_cells(self) -> list[Waiting]:
-        return [Waiting(sid, n, Bi(self.service_name(sid, "mn"), self.service_name(sid, "zh")), word("waiting", n=n))
+        return [Waiting(sid, n, Msg(self.service_name(sid, "zh"), self.service_name(sid, "mn")), msg("waiting_n", n=n))
                 for sid in self.shown_service_ids() for n in [self.waiting.get(sid, 0)]]
 
     def waiting_pages(self) -> list[list[Waiting]]:
@@ -143,19 +143,19 @@ class CallBoard:
         cells, k = self.waiting_cells(), self.display.waiting_per_page
         return [cells[i:i + k] for i in range(0, len(cells), k)] or [[]]
 
-    def notice(self) -> Bi:
+    def notice(self) -> Msg:
         n = self.display.notice
-        default = word("notice")
-        return Bi(n.get("mn", default.mn if "zh" not in n else ""), n.get("zh", default.zh))
+        default = msg("notice")
+        return Msg(n.get("zh", default.zh), n.get("mn", default.mn if "zh" not in n else ""))
 
-    def lines(self) -> list[Bi]:
+    def lines(self) -> list[Msg]:
         """Every text on the screen, top to bottom."""
         out = [self.hall_name()]
         status = self.status()
         if status:
             out.append(status)
         out.append(self.latest())
-        out += [Bi(f"{n} → {w.mn}", f"{n} → {w.zh}") for n, w in self.recent()]
+        out += [Msg(f"{n} → {w.zh}", f"{n} → {w.mn}") for n, w in self.recent()]
         out += [w.text for w in self.waiting_cells()]
         out.append(self.notice())
         return out

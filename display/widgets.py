@@ -15,8 +15,8 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from display.presenter import Waiting
-from display.words import Bi
 from hallq.text.kivy import mongolian
+from hallq.text.words import Msg
 
 RGBA = tuple[float, float, float, float]
 BG: RGBA = (0.05, 0.12, 0.25, 1)
@@ -109,7 +109,7 @@ class Ticker(Widget):  # type: ignore[misc]
         with self.canvas.after:
             ScissorPop()
         self.font, self.px, self.speed = font, px, speed_px_s
-        self.notice: Bi | None = None
+        self.notice: Msg | None = None
         self.strip: BoxLayout | None = None
         self._anim: Animation | None = None
         self.bind(size=lambda *_a: self._restart(), pos=lambda *_a: self._restart())
@@ -118,7 +118,7 @@ class Ticker(Widget):  # type: ignore[misc]
         c = self._clip
         c.x, c.y, c.width, c.height = int(self.x), int(self.y), max(1, int(self.width)), max(1, int(self.height))
 
-    def set_text(self, notice: Bi) -> None:
+    def set_text(self, notice: Msg) -> None:
         if notice == self.notice:
             return
         self.notice = notice

@@ -25,7 +25,7 @@ from kivy.uix.widget import Widget
 
 from hallq.text import font_path
 from hallq.text.kivy import mongolian
-from kiosk.i18n import Lang, Msg
+from hallq.text.words import Lang, Msg
 from kiosk.intents import Tap, Touch
 from kiosk.presenter import Button, Screen, View
 from kiosk.runtime import KioskRuntime

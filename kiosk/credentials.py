@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hallq.config.kiosk import CredentialConfig
 from hallq.sealed import seal
+from hallq.text.words import WORDS, Msg, msg
 from kiosk.replay import ReplayStore
 from kiosk.tokens import (
     ALG,
@@ -32,22 +33,6 @@ from kiosk.tokens import (
 ErrorCode = Literal["MALFORMED", "UNKNOWN_ISSUER", "FORGED", "EXPIRED", "NOT_YET_VALID", "REPLAYED",
                     "WRONG_HALL", "TOO_EARLY", "TOO_LATE"]
 
-MN_TRY_AGAIN = "ᠳᠠᠬᠢᠨ ᠤᠷᠤᠯᠳᠤᠨ᠎ᠠ ᠤᠤ"                      # please try again
-MN_ASK_STAFF = "ᠠᠵᠢᠯᠲᠠᠨ\u202fᠳᠤ ᠬᠠᠨᠳᠤᠨ᠎ᠠ ᠤᠤ"               # please ask a member of staff
-
-# code -> (zh, mn): what the citizen reads on the kiosk, saying what to do next
-MESSAGES: dict[ErrorCode, tuple[str, str]] = {
-    "MALFORMED": ("无法识别此二维码，请在蒙速办中刷新后重新扫码", MN_TRY_AGAIN),
-    "UNKNOWN_ISSUER": ("本大厅暂不支持此二维码，请咨询工作人员", MN_ASK_STAFF),
-    "FORGED": ("二维码无效，请在蒙速办中刷新后重新扫码，或咨询工作人员", MN_ASK_STAFF),
-    "EXPIRED": ("二维码已过期，请在蒙速办中刷新后重新扫码", MN_TRY_AGAIN),
-    "NOT_YET_VALID": ("二维码尚未生效，请检查手机时间，在蒙速办中刷新后重新扫码", MN_TRY_AGAIN),
-    "REPLAYED": ("此二维码已使用过，请在蒙速办中刷新后重新扫码", MN_TRY_AGAIN),
-    "WRONG_HALL": ("此预约不在本大厅办理，请核对预约地点或咨询工作人员", MN_ASK_STAFF),
-    "TOO_EARLY": ("还未到签到时间，请稍后再扫码签到", MN_TRY_AGAIN),
-    "TOO_LATE": ("已超过预约签到时间，请直接取号或咨询工作人员", MN_ASK_STAFF),
-}
-CHECKED_IN_ZH = "此预约已签到，无需重复签到；如有疑问请咨询工作人员"
 
 PRUNE_GRACE = timedelta(days=1)     # used ids are kept a day past expiry, in case the kiosk clock steps back
 
@@ -64,13 +49,11 @@ _MAX_EPOCH = 2**37                  # year 6325: larger numbers are garbage, not
 
 
 class CredentialError(Exception):
-    """A scanned code was refused: `code` for programs, `zh`/`mn` for the citizen, `log` for the log."""
+    """A scanned code was refused: `code` for programs, `says` for the citizen, `log` for the log."""
 
-    def __init__(self, code: ErrorCode, log: str, zh: str | None = None, mn: str | None = None) -> None:
-        default_zh, default_mn = MESSAGES[code]
+    def __init__(self, code: ErrorCode, log: str, says: Msg | None = None) -> None:
         self.code: ErrorCode = code
-        self.zh = zh or default_zh
-        self.mn = mn or default_mn
+        self.says = says or WORDS[f"credential_{code.lower()}"]
         self.log = log
         super().__init__(f"{code}: {log}")
 
@@ -231,12 +214,12 @@ class SignedTokenVerifier:
         closes = start + timedelta(minutes=self.cfg.appointment_late_min)
         if now < opens:
             raise CredentialError("TOO_EARLY", f"{ref}: check-in opens at {opens.isoformat()}, now {now.isoformat()}",
-                                  zh=f"还未到签到时间，请于{opens.strftime('%H:%M')}以后再扫码签到")
+                                  says=msg("credential_too_early_at", time=opens.strftime("%H:%M")))
         if now > closes:
             raise CredentialError("TOO_LATE", f"{ref}: check-in closed at {closes.isoformat()}, now {now.isoformat()}")
         until = max(datetime.fromtimestamp(exp + self.cfg.clock_skew_s, UTC), closes)
         self._use(f"apt:{holder.issuer}:{holder.token_id}", until, now,
-                  CredentialError("REPLAYED", f"{ref} is already checked in", zh=CHECKED_IN_ZH, mn=MN_ASK_STAFF))
+                  CredentialError("REPLAYED", f"{ref} is already checked in", says=WORDS["credential_checked_in"]))
         return Appointment(holder, hall, service, start, end, holder.token_id)
 
     def _use(self, replay_id: str, until: datetime, now: datetime, replayed: CredentialError) -> None:

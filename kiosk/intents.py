@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from devices.printer.escpos import TicketData
-from kiosk.i18n import Msg
+from hallq.text.words import Msg
 
 
 # -- from the touchscreen and the clock ---------------------------------------------------------

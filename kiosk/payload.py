@@ -8,13 +8,10 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from hallq.ticketqr import TicketRef, parse_ref
-from kiosk.credentials import MN_ASK_STAFF
 from kiosk.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, MAX_TOKEN_CHARS
 
 Kind = Literal["credential", "appointment", "ticket", "unknown"]
 
-UNKNOWN_ZH = "无法识别此二维码，请出示蒙速办码、预约码或本厅的排队号票"
-UNKNOWN_MN = MN_ASK_STAFF
 MAX_PAYLOAD_CHARS = MAX_TOKEN_CHARS
 
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -28,12 +25,10 @@ class Routed:
     text: str = field(repr=False)
     ticket: TicketRef | None = None
     reason: str = ""                # why "unknown", for the log (never the scanned text itself)
-    zh: str = ""                    # for "unknown": what the citizen reads
-    mn: str = ""
 
 
 def _unknown(text: str, reason: str) -> Routed:
-    return Routed("unknown", text, reason=reason, zh=UNKNOWN_ZH, mn=UNKNOWN_MN)
+    return Routed("unknown", text, reason=reason)
 
 
 def _ticket_in_url(text: str) -> TicketRef | None:

@@ -25,8 +25,8 @@ from devices.scanner import Scan, Scanner, ScannerError, open_scanner
 from hallq.clock import Clock
 from hallq.config import HallConfig, KioskConfig
 from hallq.mqtt import MqttLink
+from hallq.text.words import Msg, msg
 from kiosk.credentials import CredentialError, SignedTokenVerifier, green_channel
-from kiosk.i18n import Msg, msg
 from kiosk.intents import (
     AppointmentRead,
     CredentialRead,
@@ -228,11 +228,11 @@ class KioskScanner:
                 return AppointmentRead(appt.holder.holder_key, appt.holder.name, appt.service, appt.holder.sealed)
         except CredentialError as e:
             log.info("kiosk %s: code refused: %s", self.kiosk.id, e.log)
-            return ScanRejected(Msg(e.zh, e.mn))
+            return ScanRejected(e.says)
         if routed.kind == "ticket" and routed.ticket is not None:
             return TicketRead(routed.ticket.hall, routed.ticket.day, routed.ticket.number)
         log.info("kiosk %s: code not recognised: %s", self.kiosk.id, routed.reason)
-        return ScanRejected(Msg(routed.zh, routed.mn))
+        return ScanRejected(msg("not_recognised"))
 
 
 def _reason_text(reason: str | None) -> Msg | None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from devices.printer.escpos import TicketData
 from hallq.config import HallConfig, KioskConfig, ServiceConfig
+from hallq.text.words import Lang, Msg, join, msg
 from hallq.ticketqr import TicketRef
-from kiosk.i18n import Lang, Msg, join, msg
 from kiosk.intents import (
     AppointmentRead,
     ControllerChanged,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from hallq.text import bilingual_block, render_line, render_mongolian_vertical
+from hallq.text.words import WORDS, join, msg
 
 ESC, GS, FS = b"\x1b", b"\x1d", b"\x1c"
 INIT = ESC + b"@"
@@ -48,8 +49,8 @@ class TicketData:
     est_wait_min: int | None
     issued_at: str            # "2026-11-23 09:12"
     qr_payload: str           # ASCII: look the ticket up, rate it later
-    notice_zh: str = "请留意叫号，过号请重新取号"
-    notice_mn: str = "ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠳᠠᠬᠤ ᠵᠢ ᠰᠠᠨᠠᠭᠠᠯᠠᠨ᠎ᠠ ᠤᠤ"
+    notice_zh: str = WORDS["ticket_notice"].zh
+    notice_mn: str = WORDS["ticket_notice"].mn
     wait_mn: str = ""         # people ahead and the wait in Mongolian, printed above the Chinese line
 
 
@@ -114,13 +115,13 @@ def render_ticket_bytes(t: TicketData, profile: Profile) -> bytes:
     out += bilingual_raster(t.hall_mn, t.hall_zh, 26 if profile.width_dots > 400 else 20, profile)
     out += b"\n" + size(4, 4) + t.number.encode("ascii") + b"\n" + size(1, 1)
     out += bilingual_raster(t.service_mn, t.service_zh, 24 if profile.width_dots > 400 else 20, profile)
-    wait = f"预计等待 {t.est_wait_min} 分钟" if t.est_wait_min is not None else "等待时间以叫号为准"
+    wait = msg("est_wait", m=t.est_wait_min) if t.est_wait_min is not None else msg("est_wait_unknown")
     if t.wait_mn:
         out += mongolian_raster(t.wait_mn, 20, profile)
-    out += text(f"前面还有 {t.ahead} 人 · {wait}", profile)
-    out += text(f"取号时间 {t.issued_at}", profile)
+    out += text(join(msg("ahead_n", n=t.ahead), wait).zh, profile)
+    out += text(msg("issued_at", time=t.issued_at).zh, profile)
     out += qr(t.qr_payload, 6 if profile.width_dots > 400 else 5)
-    out += text("扫码查询进度、补充评价", profile)
+    out += text(msg("scan_to_follow").zh, profile)
     if t.notice_mn:  # vertical, like every Mongolian line on the ticket
         out += mongolian_raster(t.notice_mn, 20, profile)
     out += text(t.notice_zh, profile)

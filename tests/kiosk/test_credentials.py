@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from hallq.config.kiosk import CredentialConfig
 from kiosk import credentials_cli
 from kiosk.credentials import (
-    MESSAGES,
     CredentialError,
+    ErrorCode,
     Holder,
     SignedTokenVerifier,
     Verifier,
@@ -148,7 +148,7 @@ def test_green_channel_age_counts_the_birthday() -> None:
 
 def test_expired(verifier: SignedTokenVerifier) -> None:
     e = refused(verifier.verify_credential, cred(), NOW + timedelta(seconds=290 + CFG.clock_skew_s))
-    assert e.code == "EXPIRED" and "刷新" in e.zh and e.mn
+    assert e.code == "EXPIRED" and "刷新" in e.says.zh and e.says.mn
 
 
 def test_within_clock_skew_after_exp_is_still_accepted(verifier: SignedTokenVerifier) -> None:
@@ -336,7 +336,7 @@ def test_malformed_is_refused_as_malformed(case: str, verifier: SignedTokenVerif
     token = MALFORMED_CASES[case]
     e = refused(verifier.verify_credential, token, NOW)
     assert e.code == "MALFORMED", f"{case}: expected MALFORMED, got {e.code} ({e.log})"
-    assert e.zh and e.mn
+    assert e.says.zh and e.says.mn
     assert_no_secret(e)
     assert len(e.log) < 400, f"{case}: log line should be short, is {len(e.log)} chars"
 
@@ -395,7 +395,7 @@ def _apt_at(now: datetime, **over: Any) -> str:
 def test_appointment_too_early_says_when(verifier: SignedTokenVerifier) -> None:
     now = datetime(2026, 11, 23, 8, 44, tzinfo=CST)                  # opens 08:45 (30 min before 09:15)
     e = refused(verifier.verify_appointment, _apt_at(now), now, "demo-hall")
-    assert e.code == "TOO_EARLY" and "08:45" in e.zh
+    assert e.code == "TOO_EARLY" and "08:45" in e.says.zh
     assert verifier.verify_appointment(_apt_at(now + timedelta(minutes=1)), now + timedelta(minutes=1), "demo-hall")
 
 
@@ -420,7 +420,7 @@ def test_appointment_checked_in_twice(verifier: SignedTokenVerifier) -> None:
     verifier.verify_appointment(apt(), NOW, "demo-hall")
     e = refused(verifier.verify_appointment, _apt_at(NOW + timedelta(minutes=2)), NOW + timedelta(minutes=2),
                 "demo-hall")
-    assert e.code == "REPLAYED" and "已签到" in e.zh and "apt-42" in e.log
+    assert e.code == "REPLAYED" and "已签到" in e.says.zh and "apt-42" in e.log
 
 
 def test_credential_and_appointment_ids_do_not_collide(verifier: SignedTokenVerifier) -> None:
@@ -462,7 +462,8 @@ def test_no_id_number_in_holder_errors_or_logs(verifier: SignedTokenVerifier, ca
 
 
 def test_every_code_has_both_languages() -> None:
-    for code, (zh, mn) in MESSAGES.items():
+    for code in get_args(ErrorCode):
+        zh, mn = CredentialError(code, "test").says.zh, CredentialError(code, "test").says.mn
         assert zh and mn, code
         assert all(0x1800 <= ord(ch) <= 0x18AF or ch in " \u202f" for ch in mn), f"{code}: mn must be Unicode Mongolian"
 

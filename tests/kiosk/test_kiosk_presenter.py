@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hallq.config import parse_config
-from kiosk.i18n import MESSAGES, Msg
+from hallq.text.words import WORDS, Msg
 from kiosk.intents import (
     AppointmentRead,
     ControllerChanged,
@@ -105,7 +105,7 @@ def test_mongolian_visit_texts_are_mongolian() -> None:
 
 
 def test_every_text_has_both_languages_in_standard_unicode() -> None:
-    for key, m in MESSAGES.items():
+    for key, m in WORDS.items():
         assert m.zh and m.mn, key
         assert not any(0xE000 <= ord(c) <= 0xF8FF for c in m.mn), f"{key}: presentation forms"
         assert any(0x1820 <= ord(c) <= 0x18AF for c in m.mn), f"{key}: no Mongolian letters"
@@ -148,11 +148,11 @@ def test_controller_away_and_printer_out_block_issuing_with_a_banner() -> None:
     p.handle(Tap("lang", "zh"), at(1))
     p.handle(ControllerChanged(False), at(2))
     v = p.view()
-    assert v.banner == MESSAGES["offline"] and not any(b.enabled for b in v.buttons if b.action == "service")
+    assert v.banner == WORDS["offline"] and not any(b.enabled for b in v.buttons if b.action == "service")
     assert p.handle(Tap("service", "general"), at(3)) == []
     p.handle(ControllerChanged(True), at(4))
     p.handle(PrinterChanged("paper_out"), at(5))
-    assert p.view().banner == MESSAGES["paper_out"]
+    assert p.view().banner == WORDS["paper_out"]
     p.handle(PrinterChanged("paper_near_end"), at(6))
     assert p.view().banner is None and p.handle(Tap("service", "general"), at(7)) != []
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.payload import UNKNOWN_ZH, TicketRef, classify
+from kiosk.payload import TicketRef, classify
 
 TOKEN_TAIL = "eyJhbGciOiJFZERTQSJ9.e30.AAAA"
 
@@ -50,7 +50,7 @@ def test_routing_table(text: str, kind: str, ticket: TicketRef | None) -> None:
     assert r.kind == kind, f"{text!r}: expected {kind}, got {r.kind} ({r.reason})"
     assert r.ticket == ticket
     if kind == "unknown":
-        assert r.reason and r.zh == UNKNOWN_ZH and r.mn, f"{text!r}: an unknown scan needs a reason and zh+mn text"
+        assert r.reason, f"{text!r}: an unknown scan needs a reason for the log"
     else:
         assert not r.reason and not r.text.endswith(("\r", "\n"))
 

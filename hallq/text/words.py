@@ -1,7 +1,9 @@
-"""The kiosk's words in Chinese and traditional Mongolian (standard Unicode, shaped at render time).
+"""Every word a citizen reads or hears from hallq, in Chinese and traditional Mongolian, in one table.
 
-Every text a citizen sees comes from `MESSAGES`, so a hall can have the Mongolian reviewed in one
-place (docs/kiosk.md). `{name}` fields are filled by `Msg.format`.
+The kiosk screens, the ticket, the hall call screen and its LED boards all take their texts from
+`WORDS`, so a hall has the Mongolian reviewed in one place and a citizen reads the same words on the
+slip, the kiosk and the screen. Mongolian is standard Unicode, shaped at render time
+(hallq/text/render.py). `{name}` fields are filled by `Msg.format` / `msg`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ Lang = Literal["zh", "mn"]
 
 @dataclass(frozen=True)
 class Msg:
-    """One text in both languages."""
+    """One text in both languages (shown Mongolian first: left of / before the Chinese)."""
 
     zh: str
     mn: str
@@ -34,7 +36,11 @@ def join(*parts: Msg, sep: str = " · ", sep_mn: str = " ᠂ ") -> Msg:
     return Msg(sep.join(p.zh for p in parts if p.zh), sep_mn.join(p.get("mn") for p in parts if p.zh))
 
 
-MESSAGES: dict[str, Msg] = {
+_MN_TRY_AGAIN = "ᠳᠠᠬᠢᠨ ᠤᠷᠤᠯᠳᠤᠨ᠎ᠠ ᠤᠤ"                      # please try again
+_MN_ASK_STAFF = "ᠠᠵᠢᠯᠲᠠᠨ\u202fᠳᠤ ᠬᠠᠨᠳᠤᠨ᠎ᠠ ᠤᠤ"               # please ask a member of staff
+
+WORDS: dict[str, Msg] = {
+    # -- kiosk screens -------------------------------------------------------------------------
     "welcome": Msg("欢迎光临", "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ"),
     "take_number": Msg("取号", "ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠬᠤ"),
     "elder": Msg("长者模式 · 大字", "ᠥᠨᠳᠥᠷ ᠨᠠᠰᠤᠲᠠᠨ ᠤ᠋ ᠬᠡᠯᠪᠡᠷᠢ"),
@@ -85,10 +91,31 @@ MESSAGES: dict[str, Msg] = {
     "ticket_other_hall": Msg("这张号票不是本厅的", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠡᠨᠡ ᠲᠢᠩ ᠦ᠋ᠨ ᠪᠢᠰᠢ"),
     "ticket_unknown": Msg("查不到这张号票", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠢ᠋ ᠣᠯᠬᠤ ᠦᠭᠡᠢ"),
     "appointment_for": Msg("预约业务：{service}", "ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠠᠵᠢᠯ : {service}"),
+    # -- scanned codes refused (kiosk/credentials.py): what the citizen reads and what to do next -------
+    "credential_malformed": Msg("无法识别此二维码，请在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
+    "credential_unknown_issuer": Msg("本大厅暂不支持此二维码，请咨询工作人员", _MN_ASK_STAFF),
+    "credential_forged": Msg("二维码无效，请在蒙速办中刷新后重新扫码，或咨询工作人员", _MN_ASK_STAFF),
+    "credential_expired": Msg("二维码已过期，请在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
+    "credential_not_yet_valid": Msg("二维码尚未生效，请检查手机时间，在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
+    "credential_replayed": Msg("此二维码已使用过，请在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
+    "credential_wrong_hall": Msg("此预约不在本大厅办理，请核对预约地点或咨询工作人员", _MN_ASK_STAFF),
+    "credential_too_early": Msg("还未到签到时间，请稍后再扫码签到", _MN_TRY_AGAIN),
+    "credential_too_early_at": Msg("还未到签到时间，请于{time}以后再扫码签到", _MN_TRY_AGAIN),
+    "credential_too_late": Msg("已超过预约签到时间，请直接取号或咨询工作人员", _MN_ASK_STAFF),
+    "credential_checked_in": Msg("此预约已签到，无需重复签到；如有疑问请咨询工作人员", _MN_ASK_STAFF),
+    # -- the ticket --------------------------------------------------------------------------------
+    "issued_at": Msg("取号时间 {time}", "ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠤᠭᠰᠠᠨ ᠴᠠᠭ {time}"),
+    "scan_to_follow": Msg("扫码查询进度、补充评价", "ᠺᠣᠳ᠋ ᠢ᠋ ᠰᠢᠷᠪᠢᠵᠦ ᠦᠨᠡᠯᠡᠭᠡ ᠥᠭᠴᠦ ᠪᠣᠯᠣᠨ᠎ᠠ"),
+    "ticket_notice": Msg("请留意叫号，过号请重新取号", "ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠳᠠᠬᠤ ᠵᠢ ᠰᠠᠨᠠᠭᠠᠯᠠᠨ᠎ᠠ ᠤᠤ"),
+    # -- hall call screen and LED boards -----------------------------------------------------------
+    "call": Msg("请 {number} 号到 {window} 号窗口办理", "{number} ᠳ᠋ᠤᠭᠠᠷ ᠂ {window} ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ"),
+    "recent": Msg("{window}号窗口", "{window} ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ"),
+    "notice": Msg("请留意叫号，过号请重新取号。",
+                  "ᠳ᠋ᠤᠭᠠᠷ ᠳᠠᠭᠤᠳᠠᠬᠤ ᠵᠢ ᠬᠦᠯᠢᠶᠡᠨ᠎ᠡ ᠦᠦ ᠂ ᠳ᠋ᠤᠭᠠᠷ ᠥᠩᠭᠡᠷᠡᠪᠡ ᠂ ᠳᠠᠬᠢᠨ ᠠᠪᠤᠨ᠎ᠠ ᠤᠤ"),
 }
 
 
 def msg(key: str, **kw: object) -> Msg:
-    """A text of the catalogue, with its fields filled in."""
-    m = MESSAGES[key]
+    """A text of the table, with its fields filled in."""
+    m = WORDS[key]
     return m.format(**kw) if kw else m
