@@ -10,6 +10,7 @@ import os
 import termios
 import threading
 import tty
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -44,33 +45,46 @@ def remove_link(link: Path) -> None:
         link.unlink()
 
 
-class PtyEndpoint:
+class ServedEndpoint:
+    """A simulated device's end of a link, answered by one thread between `_start` and `_halt`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
+        self._thread.start()
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+
+
+class PtyEndpoint(ServedEndpoint):
     """A simulated device's end of a pty, served by one thread: `open()` plugs it in (the driver opens
     `port`), `close()` unplugs it. Subclasses read and answer on `master_fd` in `_serve`."""
 
     thread_name = "simdevice"
 
     def __init__(self, link: str | Path | None = None) -> None:
+        super().__init__()
         self.link = Path(link) if link else None
         self.master_fd: int | None = None
         self.slave_fd: int | None = None  # held open so the master stays readable between clients
         self.port = ""
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     def open(self) -> Self:
         self.master_fd, self.slave_fd, self.port = open_raw_pty(self.link)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"{self.thread_name}-{self.port}", daemon=True)
-        self._thread.start()
+        self._start(self._serve, f"{self.thread_name}-{self.port}")
         return self
 
     def close(self) -> None:
         """Stop and close the pty; with a link, the port disappears like an unplugged USB adapter."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-            self._thread = None
+        self._halt()
         close_pty((self.master_fd, self.slave_fd), self.link)
         self.master_fd = self.slave_fd = None
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.printer.sim import EscPosError, Paper, render_escpos
-from hallq.pty import PtyEndpoint
+from hallq.pty import PtyEndpoint, ServedEndpoint
 
 
 @dataclass
@@ -229,30 +229,23 @@ class PtyPrinter(PtyEndpoint):
                     os.write(fd, reply)
 
 
-class TcpPrinter:
+class TcpPrinter(ServedEndpoint):
     """The simulator on a TCP port like a network printer's raw port 9100; one client at a time."""
 
     def __init__(self, sim: PrinterSimulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self.sim, self.host, self.port = sim, host, port
         self._srv: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     def open(self) -> TcpPrinter:
         srv = socket.create_server((self.host, self.port))
         self.port = srv.getsockname()[1]
         self._srv = srv
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(srv,), name=f"simprinter-tcp-{self.port}",
-                                        daemon=True)
-        self._thread.start()
+        self._start(lambda: self._run(srv), f"simprinter-tcp-{self.port}")
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-            self._thread = None
+        self._halt()
         if self._srv is not None:
             self._srv.close()
             self._srv = None
