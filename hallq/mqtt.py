@@ -93,6 +93,7 @@ class MqttLink:
     _loop: asyncio.AbstractEventLoop | None = None
     _client: paho.Client | None = None
     _pending_sub: set[int] = field(default_factory=set)
+    _stopping: bool = False
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     messages: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
 
@@ -104,6 +105,7 @@ class MqttLink:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         c = _make_client(self.cfg, self.client_id, self.clean, self.will)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
@@ -120,6 +122,7 @@ class MqttLink:
         if final and c.is_connected():
             info = c.publish(final[0], dumps(final[1]), qos=1, retain=True)
             await asyncio.to_thread(info.wait_for_publish, 2.0)
+        self._stopping = True
         c.disconnect()
         c.loop_stop()
         self._client = None
@@ -153,7 +156,10 @@ class MqttLink:
             self._call(self._ready)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        log.warning("mqtt %s: disconnected (%s); reconnecting", self.client_id, rc)
+        if self._stopping:
+            log.info("mqtt %s: disconnected on stop", self.client_id)
+        else:
+            log.warning("mqtt %s: disconnected (%s); reconnecting", self.client_id, rc)
         self._call(self._lost)
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
