@@ -1,7 +1,9 @@
 """The call screen without its widgets: MQTT session -> CallBoard -> announcer, and the timing trace.
 
-paho's thread only puts messages in `inbox` and calls `wake()`; `pump()` runs on the owner's loop (the
-Kivy clock in the app, a plain loop when headless) and applies them to the board in order. Setting
+paho's thread decides at once whether a call is spoken (its own board: seq dedup, window filter, age)
+and hands it to the announcer, so the voice never waits for a frame; it then puts the message in
+`inbox` and calls `wake()`. `pump()` runs on the owner's loop (the Kivy clock in the app, a plain loop
+when headless) and applies the messages to the screen's board in order. Setting
 HALLQ_DISPLAY_TRACE=FILE appends one JSON line per handled call, per screen update and per started
 announcement, with `time.monotonic()` stamps (the bench and the tests read it).
 """
@@ -61,6 +63,7 @@ class DisplayRuntime:
                  wake: Callable[[], None] = lambda: None) -> None:
         self.board = CallBoard(cfg, display)
         self.board.on_link(False)
+        self.heard = CallBoard(cfg, display)     # the voice's view, kept by the receiving thread alone
         self.clock = clock or SystemClock()
         self.announcer, self.trace, self.wake = announcer, trace, wake
         self.inbox: queue.SimpleQueue[Message | bool] = queue.SimpleQueue()
@@ -81,6 +84,8 @@ class DisplayRuntime:
         return cls(cfg, display, announcer=announcer, trace=trace, wake=wake)
 
     def _put(self, item: Message | bool) -> None:
+        if self.announcer is not None and isinstance(item, Message) and item.topic.endswith("/ticket.called"):
+            self._announce(item)
         self.inbox.put(item)
         self.wake()
 
@@ -106,13 +111,19 @@ class DisplayRuntime:
                 continue
             self._message(item, batch)
 
-    def _message(self, m: Message, batch: Batch) -> None:
+    def _announce(self, m: Message) -> None:
+        """On the receiving thread: speak a fresh call this screen shows, once per seq."""
+        body = _body(m, quiet=True)
         try:
-            body = m.json()
-        except ValueError as e:
-            log.warning("display: ignored a message on %s: %s", m.topic, e)
-            return
-        if not isinstance(body, dict):
+            call = self.heard.on_called(body) if body is not None else None
+        except (KeyError, TypeError, ValueError):
+            return                                   # _message logs it when the screen's board sees it
+        if call is not None and self.announcer is not None and self.heard.should_announce(call, self.clock.now()):
+            self.announcer.announce(call.seq, call.number, call.window, call.recall)
+
+    def _message(self, m: Message, batch: Batch) -> None:
+        body = _body(m)
+        if body is None:
             return
         try:
             if m.topic.endswith("/ticket.called"):
@@ -123,8 +134,6 @@ class DisplayRuntime:
                 if self.trace:
                     self.trace.write("handled", seq=call.seq, ticket=call.number, window=call.window,
                                      recall=call.recall)
-                if self.announcer is not None and self.board.should_announce(call, self.clock.now()):
-                    self.announcer.announce(call.seq, call.number, call.window, call.recall)
             elif m.topic.endswith("/state/queues"):
                 self.board.on_queues(body)
             elif m.topic.endswith("/controller/status"):
@@ -136,3 +145,14 @@ class DisplayRuntime:
         """The frame showing these calls was put on screen (trace only)."""
         if self.trace:
             self.trace.write("screen", seqs=seqs, texts=self.board.texts(), mn=self.board.texts_mn())
+
+
+def _body(m: Message, quiet: bool = False) -> dict[str, Any] | None:
+    """The JSON object of a message; None (logged unless `quiet`) for anything else."""
+    try:
+        body = m.json()
+    except ValueError as e:
+        if not quiet:
+            log.warning("display: ignored a message on %s: %s", m.topic, e)
+        return None
+    return body if isinstance(body, dict) else None
