@@ -23,7 +23,7 @@ from typing import Any
 
 from display.link import SessionLink, display_topics, session_id
 from display.presenter import CallBoard
-from display.voice import Announcer, ClipLibrary
+from display.voice import DEFAULT_CACHE, Announcer, ClipLibrary
 from hallq.clock import Clock, SystemClock
 from hallq.config import DisplayConfig, HallConfig
 from hallq.mqtt import Message
@@ -76,7 +76,7 @@ class DisplayRuntime:
         trace = trace_from_env()
         announcer = None
         if display.voice:
-            cache = cache or Path.home() / ".cache" / "hallq" / "voice"
+            cache = cache or DEFAULT_CACHE
             recorded = Path(display.voice_dir) if display.voice_dir else None
             on_start = (lambda seq, lang: trace.write("audio", seq=seq, lang=lang)) if trace else None
             announcer = Announcer(ClipLibrary(cache, recorded), cache / "announcements", tuple(display.languages),

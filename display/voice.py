@@ -3,7 +3,8 @@
 `plan()` is pure: a call -> the clip names to play, in each language's word order (`ORDER`). Clips
 are WAV files (16 kHz mono 16-bit) in a folder per language; professionally recorded clips in the
 hall's `voice_dir` take precedence (layout and names: docs/display.md), and the Chinese set is
-generated with espeak-ng on first use when missing. espeak-ng has no Mongolian voice: without
+generated with espeak-ng at install time (`hallq voice clips`, run by scripts/setup), or on first
+use when missing. espeak-ng has no Mongolian voice: without
 recorded Mongolian clips the Mongolian announcement is skipped and the log says which files to
 record. `Announcer` queues announcements so they never cut each other off.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("hallq.voice")
+DEFAULT_CACHE = Path.home() / ".cache" / "hallq" / "voice"   # generated clips; `hallq voice clips` fills it
 RATE = 16000
 GAP_S = 0.12
 

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("rest", nargs=argparse.REMAINDER)
     rt.set_defaults(run="controller.rater:run")
 
+    v = sub.add_parser("voice", help="voice clips of the call screen: generate the Chinese, list what to record")
+    v.add_argument("what", help="clips")
+    v.add_argument("rest", nargs=argparse.REMAINDER)
+    v.set_defaults(run="display.voice_cli:run")
+
     s = sub.add_parser("sim", help="device and hall simulators")
     s.add_argument("what", help="evaluator | led | hall_led | printer | scanner | token | day")
     s.add_argument("rest", nargs=argparse.REMAINDER)

@@ -1,0 +1,27 @@
+"""`hallq voice clips`: generates the Chinese clips at install time and names the Mongolian files to record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from display.voice import MN_CLIPS, ZH_PHRASES
+from hallq.cli import main
+from tests.display.test_voice import _tone
+
+
+def test_generates_chinese_and_lists_mongolian_to_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["voice", "clips", "--cache", str(tmp_path / "cache")]) == 1
+    out = capsys.readouterr().out
+    assert sorted(p.stem for p in (tmp_path / "cache" / "zh").glob("*.wav")) == sorted(ZH_PHRASES)
+    assert f"zh: all {len(ZH_PHRASES)} clips ready" in out
+    assert "mn: 37 of 37 clips missing — record voice_dir/mn/NAME.wav" in out and "dugaar, tsonh_du" in out
+
+
+def test_complete_with_recorded_mongolian(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in MN_CLIPS:
+        _tone(tmp_path / "rec" / "mn" / f"{name}.wav", 0.05)
+    args = ["voice", "clips", "--cache", str(tmp_path / "cache"), "--voice-dir", str(tmp_path / "rec")]
+    assert main(args) == 0
+    assert f"mn: all {len(MN_CLIPS)} clips ready" in capsys.readouterr().out
