@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import termios
 import threading
+import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +68,8 @@ class ServedEndpoint:
 
 class PtyEndpoint(ServedEndpoint):
     """A simulated device's end of a pty, served by one thread: `open()` plugs it in (the driver opens
-    `port`), `close()` unplugs it. Subclasses read and answer on `master_fd` in `_serve`."""
+    `port`), `close()` unplugs it. Subclasses answer what arrives in `_received` (and may act on a quiet
+    line in `_idle`) and write with `_send`."""
 
     thread_name = "simdevice"
 
@@ -88,5 +91,38 @@ class PtyEndpoint(ServedEndpoint):
         close_pty((self.master_fd, self.slave_fd), self.link)
         self.master_fd = self.slave_fd = None
 
+    read_size = 4096
+
     def _serve(self) -> None:
+        fd = self.master_fd
+        assert fd is not None
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.05)
+            except (OSError, ValueError):
+                return                      # closed under us: unplugged
+            if not ready:
+                self._idle()
+                continue
+            try:
+                data = os.read(fd, self.read_size)
+            except OSError:
+                time.sleep(0.05)            # nobody has the port open
+                continue
+            self._received(data)
+
+    def _received(self, data: bytes) -> None:
         raise NotImplementedError
+
+    def _idle(self) -> None:
+        """Nothing arrived for 50 ms."""
+
+    def _send(self, data: bytes) -> bool:
+        """Write to the driver's side; False when it was lost (unplugged, like bytes on a dead line)."""
+        if self.master_fd is None:
+            return False
+        try:
+            os.write(self.master_fd, data)
+        except OSError:
+            return False
+        return True

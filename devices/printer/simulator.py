@@ -6,8 +6,6 @@ One core, `PrinterSimulator.feed(bytes) -> reply bytes`, runs in-process (`sim:/
 
 from __future__ import annotations
 
-import contextlib
-import os
 import select
 import socket
 import threading
@@ -210,23 +208,13 @@ class PtyPrinter(PtyEndpoint):
     def __init__(self, sim: PrinterSimulator, link: str | Path | None = None) -> None:
         super().__init__(link)
         self.sim = sim
+        self.read_size = 256 if sim.faults.bytes_per_s else 65536
 
-    def _serve(self) -> None:
-        fd = self.master_fd
-        assert fd is not None
-        while not self._stop.is_set():
-            try:
-                r, _, _ = select.select([fd], [], [], 0.05)
-                if not r:
-                    continue
-                data = os.read(fd, 256 if self.sim.faults.bytes_per_s else 65536)
-            except (OSError, ValueError):
-                return
-            _pace(self.sim.faults, len(data))
-            reply = self.sim.feed(data)
-            if reply:
-                with contextlib.suppress(OSError):
-                    os.write(fd, reply)
+    def _received(self, data: bytes) -> None:
+        _pace(self.sim.faults, len(data))
+        reply = self.sim.feed(data)
+        if reply:
+            self._send(reply)
 
 
 class TcpPrinter(ServedEndpoint):

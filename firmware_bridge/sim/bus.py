@@ -7,14 +7,12 @@ replies, bit errors at a given rate (both directions), slow replies, and unplugg
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import select
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from firmware_bridge.hallbus.decoder import BITS_PER_CHAR, FrameDecoder, stall_timeout_s
 from firmware_bridge.hallbus.frame import BROADCAST, Frame
@@ -55,6 +53,7 @@ class SimBus(PtyEndpoint):
         self.rng = random.Random(seed)
         self.frames_seen = 0
         self.replies_sent = 0
+        self._dec = FrameDecoder(stall_timeout_s(self.baud, 0.02))
 
     def unplug(self) -> None:
         self.close()
@@ -65,30 +64,22 @@ class SimBus(PtyEndpoint):
     def _line_time(self, n: int) -> float:
         return n * BITS_PER_CHAR / self.baud if self.faults.wire_time else 0.0
 
-    def _serve(self) -> None:
-        fd = self.master_fd
-        assert fd is not None
-        dec = FrameDecoder(stall_timeout_s(self.baud, 0.02))
-        while not self._stop.is_set():
-            try:
-                r, _, _ = select.select([fd], [], [], 0.05)
-            except (OSError, ValueError):
-                return
-            now = time.monotonic()
-            if not r:
-                frames = dec.feed(b"", now)
-            else:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    time.sleep(0.05)  # nobody has the port open
-                    continue
-                frames = dec.feed(self.faults.corrupt(data, self.rng), now)
-            for f in frames:
-                self.frames_seen += 1
-                self._answer(fd, f)
+    def open(self) -> Self:
+        self._dec = FrameDecoder(stall_timeout_s(self.baud, 0.02))   # a fresh line: nothing half-received
+        return super().open()
 
-    def _answer(self, fd: int, req: Frame) -> None:
+    def _received(self, data: bytes) -> None:
+        self._frames(self._dec.feed(self.faults.corrupt(data, self.rng), time.monotonic()))
+
+    def _idle(self) -> None:
+        self._frames(self._dec.feed(b"", time.monotonic()))    # a stalled partial frame is dropped
+
+    def _frames(self, frames: list[Frame]) -> None:
+        for f in frames:
+            self.frames_seen += 1
+            self._answer(f)
+
+    def _answer(self, req: Frame) -> None:
         targets = list(self.devices.values()) if req.addr == BROADCAST else (
             [self.devices[req.addr]] if req.addr in self.devices else [])
         for dev in targets:
@@ -100,6 +91,5 @@ class SimBus(PtyEndpoint):
             wire = reply.encode()
             # the request's own bytes were on the line before the device could answer
             time.sleep(self._line_time(len(req.payload) + 8) + self.faults.reply_delay_s + self._line_time(len(wire)))
-            with contextlib.suppress(OSError):
-                os.write(fd, self.faults.corrupt(wire, self.rng))
+            if self._send(self.faults.corrupt(wire, self.rng)):
                 self.replies_sent += 1

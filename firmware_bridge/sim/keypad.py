@@ -7,16 +7,14 @@ host echoes it; the press counter and the queue live in EEPROM, so a reset only 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import select
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from firmware_bridge.keypad.codec import KeypadDecoder, KeypadFrame
 from firmware_bridge.keypad.messages import FUNC, KeyPress, idle, valid
@@ -90,27 +88,17 @@ class SimKeypadLink(PtyEndpoint):
         self.faults = faults or KeypadFaults()
         self.rng = random.Random(seed)
         self.echoes_lost = 0
+        self._dec = KeypadDecoder()
 
-    def _serve(self) -> None:
-        fd = self.master_fd
-        assert fd is not None
-        dec = KeypadDecoder()
-        while not self._stop.is_set():
-            try:
-                r, _, _ = select.select([fd], [], [], 0.05)
-            except (OSError, ValueError):
-                return
-            if not r:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                time.sleep(0.05)  # nobody has the port open
-                continue
-            for f in dec.feed(self.faults.corrupt(data, self.rng)):
-                self._answer(fd, f)
+    def open(self) -> Self:
+        self._dec = KeypadDecoder()      # a fresh line: nothing half-received
+        return super().open()
 
-    def _answer(self, fd: int, f: KeypadFrame) -> None:
+    def _received(self, data: bytes) -> None:
+        for f in self._dec.feed(self.faults.corrupt(data, self.rng)):
+            self._answer(f)
+
+    def _answer(self, f: KeypadFrame) -> None:
         k = self.keypads.get(f.addr)
         if k is None or k.address in self.faults.silent:
             return
@@ -124,5 +112,4 @@ class SimKeypadLink(PtyEndpoint):
         wire = reply.encode()
         line = (len(f.encode()) + len(wire)) * 10 / self.baud if self.faults.wire_time else 0.0
         time.sleep(line + self.faults.reply_delay_s)
-        with contextlib.suppress(OSError):
-            os.write(fd, self.faults.corrupt(wire, self.rng))
+        self._send(self.faults.corrupt(wire, self.rng))
