@@ -3,11 +3,15 @@
 In a test: `FakePlatform().start()`, then `.stop()` (down: connection refused) and `.start()` again on the
 same port, `.fail_with(503, times=3)`, `.delay_s = 2.0` (slow), `.validate = lambda record: "why" or None`
 (400 for the records it objects to), `.records()` (what it kept, in arrival order).
+`FakePlatform(answer_style="body")` answers like many government platforms: always HTTP 200, the verdict in
+the body — {"code": "0"} taken, "1001" a repeat, and the status it would have sent otherwise as the code
+("500" told to fail with 500, "400" a validation refusal, "401" a bad token).
 
 As a process: `python -m controller.platform_fake --port 8090 --store FILE`; records are appended to
 FILE (JSON lines) and reloaded on start, so stopping and restarting the process is an outage that loses
-nothing. `GET /_fake/records` lists them; `POST /_fake/control {"fail_status": 503, "fail_times": 3,
-"delay_s": 1.5}` makes it misbehave (`fail_status: null` ends it).
+nothing; `--answer-style body` answers in body style. `GET /_fake/records` lists them; `POST /_fake/control
+{"fail_status": 503, "fail_times": 3, "delay_s": 1.5, "answer_style": "body"}` makes it misbehave
+(`fail_status: null` ends it).
 """
 
 from __future__ import annotations
@@ -20,22 +24,45 @@ from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 Validator = Callable[[dict[str, Any]], str | None]
+AnswerStyle = Literal["status", "body"]
+ANSWER_STYLES: tuple[AnswerStyle, ...] = ("status", "body")
+BODY_OK, BODY_DUPLICATE = "0", "1001"
+
+
+def check_answer_style(value: Any) -> AnswerStyle:
+    """`value` checked as an answer style; ValueError naming the styles otherwise."""
+    if value not in ANSWER_STYLES:
+        raise ValueError(f"answer_style {value!r} is not one of {', '.join(ANSWER_STYLES)}")
+    return cast(AnswerStyle, value)
+
+
+def in_body_style(status: int, reply: dict[str, Any], duplicate_status: int) -> tuple[int, dict[str, Any]]:
+    """A status-style answer as a body-style one: HTTP 200, the verdict as `code` ("0", "1001", else the status)."""
+    if status == 200:
+        code = BODY_OK
+    elif status == duplicate_status:
+        code = BODY_DUPLICATE
+    else:
+        code = str(status)
+    return 200, {**reply, "code": code}
 
 
 class FakePlatform:
     """Constructor stores settings; `start()` listens (port 0 = a free port, kept for later restarts)."""
 
     def __init__(self, port: int = 0, store: Path | None = None, *, token: str | None = None,
-                 duplicate_status: int = 409, host: str = "127.0.0.1") -> None:
+                 duplicate_status: int = 409, host: str = "127.0.0.1", answer_style: AnswerStyle = "status") -> None:
         self.host, self.port, self.store_path, self.token = host, port, store, token
         self.duplicate_status = duplicate_status
+        self.answer_style = check_answer_style(answer_style)
         self.delay_s = 0.0
         self.validate: Validator | None = None
         self.received = 0                       # POSTs of records seen, answered or not
-        self.answers: list[tuple[str, int]] = []  # (Idempotency-Key, status) of every answered POST
+        # (Idempotency-Key, status) of every answered POST; in body style the status its code stands for
+        self.answers: list[tuple[str, int]] = []
         self._fail_status: int | None = None
         self._fail_times: int | None = None
         self._lock = threading.Lock()
@@ -102,9 +129,10 @@ class FakePlatform:
             self.received += 1
             status, reply = self._decide(key, headers, body)
             self.answers.append((key, status))
+            style = self.answer_style
         if self.delay_s:
             time.sleep(self.delay_s)   # kept before answering: a client cut off now has been recorded anyway
-        return status, reply
+        return in_body_style(status, reply, self.duplicate_status) if style == "body" else (status, reply)
 
     def _decide(self, key: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         if self._fail_status is not None:
@@ -141,8 +169,10 @@ class FakePlatform:
             self.fail_with(order["fail_status"], order.get("fail_times"))
         if "delay_s" in order:
             self.delay_s = float(order["delay_s"])
+        if "answer_style" in order:
+            self.answer_style = check_answer_style(order["answer_style"])
         return {"fail_status": self._fail_status, "fail_times": self._fail_times, "delay_s": self.delay_s,
-                "records": len(self._records)}
+                "answer_style": self.answer_style, "records": len(self._records)}
 
 
 def _handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
@@ -190,10 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", type=Path, help="JSON-lines file of kept records (reloaded on start)")
     ap.add_argument("--token", help="require `Authorization: Bearer TOKEN`")
     ap.add_argument("--duplicate-status", type=int, default=409, choices=(200, 409))
+    ap.add_argument("--answer-style", default="status", choices=ANSWER_STYLES,
+                    help='body: always HTTP 200 with {"code": "0"|"1001"|"500"|"400"|…, "msg": …}')
     args = ap.parse_args(argv)
     platform = FakePlatform(args.port, args.store, token=args.token, duplicate_status=args.duplicate_status,
-                            host=args.host).start()
-    print(f"fake 好差评 platform on {platform.url} ({len(platform.keys())} records kept)", flush=True)
+                            host=args.host, answer_style=args.answer_style).start()
+    print(f"fake 好差评 platform on {platform.url} ({len(platform.keys())} records kept, "
+          f"{platform.answer_style} style)", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -1,18 +1,23 @@
 """好差评 reporting, the pure part: an `evaluation.recorded` event → the record the region's platform takes.
 
 No I/O and no clock: `record_for(event, cfg)` is a function of the event and the configuration, so a
-record re-sent after a crash is byte for byte the one sent before. The outbox that sends the records
-is `controller/upstream_reporter.py`; the tables here are documented in docs/upstream.md.
+record re-sent after a crash is byte for byte the one sent before; `verdict(answer, rules)` is a function
+of the platform's answer and `upstream.answer`. The outbox that sends the records is
+`controller/upstream_reporter.py`; the tables here are documented in docs/upstream.md.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from controller.upstream_http import Answer
 from hallq.config import HallConfig
+from hallq.config.upstream import AnswerConfig, code_text
 
 EVALUATION = "evaluation.recorded"
 
@@ -168,20 +173,32 @@ def record_for(event: Mapping[str, Any], cfg: HallConfig,
 
 
 class Verdict(enum.Enum):
-    """What an HTTP status from the platform means for one record."""
+    """What the platform's answer means for one record."""
 
-    SENT = "sent"              # 2xx: taken
-    DUPLICATE = "duplicate"    # 409: the platform already has this idempotency key
-    RETRY = "retry"            # 5xx, 3xx, and 4xx that concern the link rather than this record
-    REJECTED = "rejected"      # any other 4xx: this record is refused; kept locally, not re-sent
+    SENT = "sent"              # 2xx (and, with upstream.answer.code_field, a code in `ok`): taken
+    DUPLICATE = "duplicate"    # 409, or a code in `duplicate`: the platform already has this idempotency key
+    RETRY = "retry"            # 5xx, 3xx, 4xx about the link, a code in `retry`, or a 2xx body that cannot be read
+    REJECTED = "rejected"      # any other 4xx or code: this record is refused; kept locally, not re-sent
 
 
 # 4xx answers about the hall's access or the platform's load, not about the record: rejecting records for
 # them would turn an expired token or a rate limit into a pile of refused evaluations, so they are retried.
 RETRY_4XX = frozenset({401, 403, 404, 407, 408, 425, 429})
+MESSAGE_MAX = 300
 
 
-def verdict(status: int) -> Verdict:
+@dataclass(frozen=True)
+class Ruling:
+    """The verdict on one answer, with what the platform said, for logs and status."""
+
+    verdict: Verdict
+    code: str | None = None    # the platform's code at upstream.answer.code_field (None: judged by HTTP status)
+    message: str = ""          # the platform's message at upstream.answer.message_field, "" when it has none
+    problem: str = ""          # why a 2xx answer could not be judged (verdict RETRY), naming the key to check
+
+
+def status_verdict(status: int) -> Verdict:
+    """The verdict of an HTTP status alone."""
     if 200 <= status < 300:
         return Verdict.SENT
     if status == 409:
@@ -189,6 +206,74 @@ def verdict(status: int) -> Verdict:
     if 400 <= status < 500 and status not in RETRY_4XX:
         return Verdict.REJECTED
     return Verdict.RETRY
+
+
+def code_verdict(code: str, rules: AnswerConfig) -> Verdict:
+    """The verdict of the platform's code: `ok`, `duplicate`, `retry`, anything else rejected."""
+    if code in rules.ok:
+        return Verdict.SENT
+    if code in rules.duplicate:
+        return Verdict.DUPLICATE
+    if code in rules.retry:
+        return Verdict.RETRY
+    return Verdict.REJECTED
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The answer's body as a JSON object, None when it is not one."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def dig(body: Any, path: str) -> Any:
+    """The value at a dotted path ("result.code"; a number steps into an array); None when it is not there."""
+    node = body
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def message_of(body: dict[str, Any] | None, path: str | None) -> str:
+    """The platform's message at `path`, one line, at most MESSAGE_MAX characters; "" when there is none."""
+    if body is None or path is None:
+        return ""
+    value = dig(body, path)
+    if value is None:
+        return ""
+    text = code_text(value)
+    if text is None:
+        text = json.dumps(value, ensure_ascii=False)
+    return " ".join(text.split())[:MESSAGE_MAX]
+
+
+def verdict(answer: Answer, rules: AnswerConfig | None = None) -> Ruling:
+    """What the platform's answer means for the record sent (no I/O).
+
+    Without `rules.code_field` the HTTP status decides, as `status_verdict`. With it, a non-2xx still
+    goes by its status; a 2xx goes by the code at `code_field` — and a 2xx whose body has no such code is
+    never counted as taken: it is retried, with a problem that names upstream.answer.code_field.
+    """
+    rules = rules or AnswerConfig()
+    body = json_object(answer.text)
+    message = message_of(body, rules.message_field)
+    if rules.code_field is None or not 200 <= answer.status < 300:
+        return Ruling(status_verdict(answer.status), message=message)
+    code = code_text(dig(body, rules.code_field))
+    if code is None:
+        shown = " ".join(answer.text.split())[:200] or "(empty)"
+        what = "it is not a JSON object" if body is None else "missing, null or not a single value"
+        return Ruling(Verdict.RETRY, message=message, problem=(
+            f"the platform answered HTTP {answer.status} but its body has no `{rules.code_field}` ({what}) — "
+            f"body: {shown} — check upstream.answer.code_field; not counted as sent"))
+    return Ruling(code_verdict(code, rules), code=code, message=message)
 
 
 def backoff_s(attempt: int, min_s: float, max_s: float, jitter: float) -> float:

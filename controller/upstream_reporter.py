@@ -24,6 +24,7 @@ from typing import Any
 from controller.store import DB_NAME as EVENT_LOG_NAME
 from controller.upstream import (
     EVALUATION,
+    Ruling,
     UpstreamRecordError,
     Verdict,
     backoff_s,
@@ -227,11 +228,11 @@ class UpstreamReporter:
             except (OSError, http.client.HTTPException) as e:
                 problem = _describe(e, self.cfg.upstream.timeout_s)
             else:
-                v = verdict(answer.status)
-                if v is not Verdict.RETRY:
-                    await self._decided(item, key, ticket, day, v, answer, attempt, body)
+                ruling = verdict(answer, self.cfg.upstream.answer)
+                if ruling.verdict is not Verdict.RETRY:
+                    await self._decided(item, key, ticket, day, ruling, answer, attempt, body)
                     return True
-                problem = _describe_answer(answer)
+                problem = _describe_answer(answer, ruling)
             delay = backoff_s(attempt, self.cfg.upstream.backoff_min_s, self.cfg.upstream.backoff_max_s,
                               self.rng.random())
             self._retrying = {"seq": item.seq, "ticket": ticket, "date": day, "rated_at": ev.get("at"),
@@ -242,19 +243,20 @@ class UpstreamReporter:
             await _wait(stop, delay)
         return False
 
-    async def _decided(self, item: _Item, key: str, ticket: str, day: str, v: Verdict, answer: Answer,
+    async def _decided(self, item: _Item, key: str, ticket: str, day: str, ruling: Ruling, answer: Answer,
                        attempt: int, body: bytes) -> None:
-        text = answer.text[:ANSWER_KEEP]
+        v = ruling.verdict
         if v is Verdict.REJECTED:
-            log.error("upstream: the platform refused ticket %s of %s (seq %d): HTTP %d %s — kept as rejected "
-                      "in %s, not re-sent; fix the cause (config? record?) and re-send it by hand",
-                      ticket, day, item.seq, answer.status, text.strip()[:300], self.outbox_path)
-            self._note_error(f"ticket {ticket} of {day} (seq {item.seq}) refused: HTTP {answer.status} "
-                             f"{text.strip()[:300]}", warn=False)
+            said = _said(answer, ruling, 300)
+            log.error("upstream: the platform refused ticket %s of %s (seq %d): %s — kept as rejected in %s, not "
+                      "re-sent; fix the cause (config? record?) and re-send it by hand%s",
+                      ticket, day, item.seq, said, self.outbox_path, _code_hint(ruling))
+            self._note_error(f"ticket {ticket} of {day} (seq {item.seq}) refused: {said}", warn=False)
         elif attempt > 1:
             log.info("upstream: ticket %s of %s (seq %d) delivered after %d attempts", ticket, day, item.seq, attempt)
         kept = body.decode("utf-8") if v is Verdict.REJECTED else None
-        await asyncio.to_thread(self._settle, item, key, v.value, answer.status, text, attempt, kept)
+        await asyncio.to_thread(self._settle, item, key, v.value, answer.status, answer.text[:ANSWER_KEEP], attempt,
+                                kept)
 
     def _settle(self, item: _Item, key: str, outcome: str, status: int | None, answer: str, attempts: int,
                 record: str | None) -> None:
@@ -299,14 +301,35 @@ def _describe(e: BaseException, timeout_s: float) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _describe_answer(a: Answer) -> str:
+def _said(a: Answer, r: Ruling, limit: int = 200) -> str:
+    """The answer in one line: HTTP status, the platform's code and message (else the start of its body)."""
+    code = f", code {r.code!r}" if r.code is not None else ""
+    if r.message:
+        return f"HTTP {a.status}{code}: {r.message}"
+    text = " ".join(a.text.split())[:limit]
+    return f"HTTP {a.status}{code} {text}".rstrip()
+
+
+def _code_hint(r: Ruling) -> str:
+    if r.code is None:
+        return ""
+    return (f"; if code {r.code!r} does not mean a refusal, list it in upstream.answer.ok, .duplicate or .retry "
+            "and re-send")
+
+
+def _describe_answer(a: Answer, r: Ruling) -> str:
+    """Why an answer is retried, and what to check."""
+    if r.problem:
+        return r.problem
     if 300 <= a.status < 400:
         return f"HTTP {a.status} redirect to {a.location} — set upstream.url to the final address"
     if a.status in (401, 403):
-        return f"HTTP {a.status} {a.text.strip()[:200]} — the platform refuses the hall: check upstream.token"
+        return f"{_said(a, r)} — the platform refuses the hall: check upstream.token"
     if a.status == 404:
-        return f"HTTP 404 {a.text.strip()[:200]} — check upstream.url"
-    return f"HTTP {a.status} {a.text.strip()[:200]}"
+        return f"{_said(a, r)} — check upstream.url"
+    if r.code is not None:
+        return f"{_said(a, r)} — the platform asks to try again later (code in upstream.answer.retry)"
+    return _said(a, r)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

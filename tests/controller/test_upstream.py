@@ -1,4 +1,4 @@
-"""The 好差评 record of an evaluation: levels, pf, assessNumber, field_map, verdicts and back-off."""
+"""The 好差评 record of an evaluation: levels, pf, assessNumber, field_map, verdicts, upstream.answer and back-off."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from controller.upstream import (
     FIELDS,
     RETRY_4XX,
+    Ruling,
     UpstreamRecordError,
     Verdict,
     backoff_s,
@@ -21,7 +22,9 @@ from controller.upstream import (
     to_gbt39046,
     verdict,
 )
-from hallq.config import HallConfig, parse_config
+from controller.upstream_http import Answer
+from hallq.config import ConfigError, HallConfig, parse_config
+from hallq.config.upstream import AnswerConfig
 from tests.conftest import small_hall
 
 UPSTREAM = {"url": "http://127.0.0.1:9/api", "area_code": "150102", "dept_code": "11150102MB0000000X",
@@ -156,7 +159,95 @@ def test_an_event_missing_what_a_record_needs_is_named() -> None:
     *[(s, Verdict.RETRY) for s in sorted(RETRY_4XX)],
 ])
 def test_verdict_table(status: int, expected: Verdict) -> None:
-    assert verdict(status) is expected
+    assert verdict(Answer(status, "")).verdict is expected
+    assert verdict(Answer(status, '{"code": "0"}'), AnswerConfig()).verdict is expected, "no code_field: status only"
+
+
+# A platform that answers HTTP 200 with the verdict in the body.
+BODY = AnswerConfig(code_field="code", ok=["0", "200"], duplicate=["1001"], retry=["500", "503"])
+
+
+@pytest.mark.parametrize(("status", "text", "expected", "code", "message"), [
+    (200, '{"code": "0", "msg": "成功"}', Verdict.SENT, "0", "成功"),
+    (200, '{"code": 200}', Verdict.SENT, "200", ""),                         # a number: its decimal text
+    (200, '{"code": 0.0}', Verdict.SENT, "0", ""),
+    (201, '{"code": "1001", "msg": "重复提交"}', Verdict.DUPLICATE, "1001", "重复提交"),
+    (200, '{"code": "500", "msg": "系统繁忙"}', Verdict.RETRY, "500", "系统繁忙"),
+    (200, '{"code": "400", "msg": "参数错误"}', Verdict.REJECTED, "400", "参数错误"),
+    (200, '{"code": "0 ", "msg": "?"}', Verdict.REJECTED, "0 ", "?"),           # compared as text, exactly
+    (200, '{"code": "E7", "msg": {"zh": "未知"}}', Verdict.REJECTED, "E7", '{"zh": "未知"}'),
+    # non-2xx keep the HTTP status rules, whatever the body says
+    (500, '{"code": "0", "msg": "成功"}', Verdict.RETRY, None, "成功"),
+    (400, '{"code": "0"}', Verdict.REJECTED, None, ""),
+    (409, "already", Verdict.DUPLICATE, None, ""),
+    (401, '{"code": "1001"}', Verdict.RETRY, None, ""),
+])
+def test_verdict_of_body_answers(status: int, text: str, expected: Verdict, code: str | None, message: str) -> None:
+    ruling = verdict(Answer(status, text), BODY)
+    assert (ruling.verdict, ruling.code, ruling.message, ruling.problem) == (expected, code, message, "")
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("<html>502 Bad Gateway</html>", "it is not a JSON object"),
+    ("", "(it is not a JSON object) — body: (empty)"),
+    ('["0"]', "it is not a JSON object"),
+    ('{"msg": "ok"}', "missing, null or not a single value"),
+    ('{"code": null}', "missing, null or not a single value"),
+    ('{"code": {"value": "0"}}', "missing, null or not a single value"),
+])
+def test_a_2xx_without_a_code_is_retried_never_sent(text: str, what: str) -> None:
+    ruling = verdict(Answer(200, text), BODY)
+    assert ruling.verdict is Verdict.RETRY and ruling.code is None
+    assert ruling.problem.startswith("the platform answered HTTP 200 but its body has no `code`")
+    assert what in ruling.problem and "check upstream.answer.code_field" in ruling.problem
+
+
+def test_nested_paths_for_code_and_message() -> None:
+    rules = AnswerConfig(code_field="result.code", message_field="result.errors.0", ok=["0"])
+    answer = '{"result": {"code": 1, "errors": ["证件号格式错误", "x"]}}'
+    assert verdict(Answer(200, answer), rules) == Ruling(Verdict.REJECTED, "1", "证件号格式错误")
+    assert verdict(Answer(200, '{"result": {"code": "0"}}'), rules).verdict is Verdict.SENT
+    flat = verdict(Answer(200, '{"result.code": "0"}'), rules)
+    assert flat.verdict is Verdict.RETRY and "no `result.code`" in flat.problem
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"success": true, "msg": "ok"}', Verdict.SENT),
+    ('{"success": false, "msg": "参数错误"}', Verdict.REJECTED),
+    ('{"success": "true"}', Verdict.SENT),      # true and "true" are the same code
+])
+def test_booleans_compare_as_true_and_false(text: str, expected: Verdict) -> None:
+    rules = parse_config(small_hall(upstream={"answer": {"code_field": "success", "ok": [True]}})).upstream.answer
+    assert rules.ok == ["true"]
+    assert verdict(Answer(200, text), rules).verdict is expected
+
+
+def test_answer_config_defaults_to_the_http_status_alone() -> None:
+    rules = cfg().upstream.answer
+    assert rules.code_field is None and rules.ok == ["0", "200"] and rules.message_field == "msg"
+    assert verdict(Answer(200, '{"code": "500", "msg": "系统繁忙"}'), rules) == Ruling(Verdict.SENT, None, "系统繁忙")
+
+
+def test_answer_codes_in_yaml_may_be_numbers() -> None:
+    rules = cfg(answer={"code_field": "code", "ok": [0], "duplicate": [1001], "retry": ["500", 503]}).upstream.answer
+    assert (rules.ok, rules.duplicate, rules.retry) == (["0"], ["1001"], ["500", "503"])
+
+
+@pytest.mark.parametrize(("answer", "key", "problem"), [
+    ({"code_field": "code", "duplicate": ["0"]}, "upstream.answer", "code '0' is in both ok and duplicate"),
+    ({"code_field": "code", "ok": ["0"], "duplicate": [1001], "retry": ["1001"]}, "upstream.answer",
+     "code '1001' is in both duplicate and retry — a code means one thing: keep it in one list"),
+    ({"code_field": "code", "ok": [], "retry": ["500"]}, "upstream.answer", "ok is empty"),
+    ({"code_field": "result..code"}, "upstream.answer.code_field", "dotted path like result.code"),
+    ({"message_field": ""}, "upstream.answer.message_field", "dotted path"),
+    ({"ok": [["0"]]}, "upstream.answer.ok", "['0'] is not a code"),
+    ({"ok": "0"}, "upstream.answer.ok", "valid list"),
+    ({"code": "code"}, "upstream.answer.code", "unknown key"),
+])
+def test_answer_config_errors_name_the_key(answer: dict[str, Any], key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        cfg(answer=answer)
+    assert err.value.key == key and problem in err.value.problem, str(err.value)
 
 
 def test_backoff_doubles_from_min_to_max_with_jitter_between_half_and_all() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from controller.platform_fake import FakePlatform
-from controller.upstream_http import post_json
+from controller.upstream_http import Answer, post_json
 from tests.conftest import REPO
 
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "hallq:h:2026-11-23:A001"}
@@ -32,12 +32,12 @@ class FakeProc:
         self.store = store
         self.procs: list[subprocess.Popen[str]] = []
 
-    def start(self) -> tuple[subprocess.Popen[str], str]:
+    def start(self, *args: str) -> tuple[subprocess.Popen[str], str]:
         p = subprocess.Popen([sys.executable, "-m", "controller.platform_fake", "--port", "0", "--store",
-                              str(self.store)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+                              str(self.store), *args], cwd=REPO, stdout=subprocess.PIPE, text=True)
         self.procs.append(p)
         assert p.stdout is not None
-        line = p.stdout.readline()   # "fake 好差评 platform on URL (n records kept)"
+        line = p.stdout.readline()   # "fake 好差评 platform on URL (n records kept, STYLE style)"
         return p, line.split(" on ")[1].split(" ")[0]
 
 
@@ -78,3 +78,43 @@ def test_the_fake_in_process_refuses_what_it_cannot_take() -> None:
         assert len(p.records()) == 1 and p.received == 4
     finally:
         p.stop()
+
+
+def said(a: Answer) -> tuple[int, str, str]:
+    body = json.loads(a.text)
+    return a.status, body["code"], body["msg"]
+
+
+def test_the_fake_in_body_style_always_answers_200_with_the_verdict_as_code() -> None:
+    p = FakePlatform(answer_style="body", token="t").start()
+    headers = {**HEADERS, "Authorization": "Bearer t"}
+    try:
+        p.fail_with(500, times=1)
+        assert said(post_json(p.url, BODY, headers, 5)) == (200, "500", "fake platform told to fail")
+        assert said(post_json(p.url, BODY, HEADERS, 5))[:2] == (200, "401"), "a bad token"
+        p.validate = lambda rec: "参数错误: satisfaction" if rec["satisfaction"] == "1" else None
+        bad = json.dumps({"projectNo": "h-20261123-A002", "satisfaction": "1"}).encode()
+        assert said(post_json(p.url, bad, {**headers, "Idempotency-Key": "k2"}, 5)) == (200, "400",
+                                                                                          "参数错误: satisfaction")
+        assert said(post_json(p.url, BODY, headers, 5)) == (200, "0", "ok")
+        assert said(post_json(p.url, BODY, headers, 5)) == (200, "1001", "already have it")
+        assert p.keys() == [HEADERS["Idempotency-Key"]]
+        assert [s for _, s in p.answers] == [500, 401, 400, 200, 409], "what each code stands for"
+    finally:
+        p.stop()
+
+
+def test_the_fake_process_takes_the_answer_style_by_flag_and_by_control(fake_proc: FakeProc) -> None:
+    _proc, url = fake_proc.start("--answer-style", "body")
+    base = url.rsplit("/api/", 1)[0]
+
+    def control(order: dict[str, Any]) -> Answer:
+        return post_json(base + "/_fake/control", json.dumps(order).encode(), {}, 5)
+
+    assert json.loads(control({"fail_status": 500, "fail_times": 1}).text)["answer_style"] == "body"
+    assert said(post_json(url, BODY, HEADERS, 5))[:2] == (200, "500")
+    assert said(post_json(url, BODY, HEADERS, 5))[:2] == (200, "0")
+    assert json.loads(control({"answer_style": "status"}).text)["answer_style"] == "status"
+    assert post_json(url, BODY, HEADERS, 5).status == 409
+    bad = control({"answer_style": "xml"})
+    assert bad.status == 400 and "answer_style 'xml' is not one of status, body" in bad.text

@@ -1,8 +1,10 @@
-"""The 好差评 outbox against the fake platform: once each, in order, through outages, 5xx, 4xx and timeouts."""
+"""The 好差评 outbox against the fake platform: once each, in order, through outages, 5xx, 4xx and timeouts —
+with verdicts by HTTP status and, for platforms that always answer HTTP 200, by the code in the body."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sqlite3
@@ -24,6 +26,12 @@ from tests.conftest import small_hall
 
 DAY = "2026-11-23"
 CLOCK = ScaledClock(datetime.fromisoformat("2026-11-23T10:00:00+08:00"))
+
+
+# upstream.answer for the fake platform in body style (HTTP 200, {"code": "0"|"1001"|"500"|"400"|…, "msg": …})
+BODY_ANSWER = {"code_field": "code", "ok": ["0"], "duplicate": ["1001"], "retry": ["500", "503"]}
+ANSWER_OF_STYLE: dict[str, dict[str, Any]] = {"status": {}, "body": {"answer": BODY_ANSWER}}
+BOTH_STYLES = pytest.mark.parametrize("platform", ["status", "body"], indirect=True)
 
 
 def hall_cfg(url: str | None, **upstream: Any) -> HallConfig:
@@ -50,9 +58,15 @@ def append(store: EventStore, *events: dict[str, Any]) -> list[dict[str, Any]]:
     return [ev for done in store.append([([ev], None) for ev in events]) for ev in done]
 
 
+def cfg_for(platform: FakePlatform, **upstream: Any) -> HallConfig:
+    """The hall config that reads `platform`'s answers in its answer style."""
+    return hall_cfg(platform.url, **ANSWER_OF_STYLE[platform.answer_style], **upstream)
+
+
 @pytest.fixture
-def platform() -> Iterator[FakePlatform]:
-    p = FakePlatform().start()
+def platform(request: pytest.FixtureRequest) -> Iterator[FakePlatform]:
+    """The fake platform in status style, or in the style given by `BOTH_STYLES` / indirect parametrize."""
+    p = FakePlatform(answer_style=getattr(request, "param", "status")).start()
     yield p
     p.stop()
 
@@ -105,9 +119,10 @@ def keys(events: list[dict[str, Any]]) -> list[str]:
     return [idempotency_key("test-hall", ev["date"], ev["ticket"]) for ev in events]
 
 
+@BOTH_STYLES
 def test_every_evaluation_exactly_once_in_order_with_the_record_of_the_mapping(
         platform: FakePlatform, store: EventStore) -> None:
-    cfg = hall_cfg(platform.url)
+    cfg = cfg_for(platform)
     written = append(store, *[e for n in range(1, 13) for e in (noise(n), evaluation(n))])
     evals = [e for e in written if e["type"] == "evaluation.recorded"]
     later: list[dict[str, Any]] = []
@@ -149,25 +164,27 @@ def test_platform_down_for_a_while_then_up_delivers_everything(platform: FakePla
     assert status["pending"] == 0 and status["retrying"] is None
 
 
+@BOTH_STYLES
 def test_5xx_is_retried_until_taken(platform: FakePlatform, store: EventStore) -> None:
     platform.fail_with(500, times=2)
     evals = append(store, evaluation(1), evaluation(2))
-    run_until(reporter(hall_cfg(platform.url), store), lambda: len(platform.records()) >= 2, "2 records")
+    run_until(reporter(cfg_for(platform), store), lambda: len(platform.records()) >= 2, "2 records")
     platform.fail_with(503, times=1)
     evals += append(store, evaluation(3))
-    run_until(reporter(hall_cfg(platform.url), store), lambda: len(platform.records()) >= 3, "3 records")
+    run_until(reporter(cfg_for(platform), store), lambda: len(platform.records()) >= 3, "3 records")
     k1, k2, k3 = keys(evals)
     assert platform.answers == [(k1, 500), (k1, 500), (k1, 200), (k2, 200), (k3, 503), (k3, 200)]
     assert [(o[1], o[2], o[4]) for o in outcomes(store)] == [("A001", "sent", 3), ("A002", "sent", 1),
                                                              ("A003", "sent", 2)]
 
 
+@BOTH_STYLES
 def test_a_400_is_recorded_as_rejected_logged_and_not_retried(
         platform: FakePlatform, store: EventStore, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "hallq.upstream")
     platform.validate = lambda rec: "taskCode 000 不存在" if rec["projectNo"].endswith("A002") else None
     evals = append(store, evaluation(1), evaluation(2), evaluation(3))
-    rep = reporter(hall_cfg(platform.url), store)
+    rep = reporter(cfg_for(platform), store)
     status = run_until(rep, lambda: rep.status()["cursor"] == evals[-1]["seq"], "the cursor past A003")
     k1, k2, k3 = keys(evals)
     assert platform.keys() == [k1, k3]
@@ -177,24 +194,76 @@ def test_a_400_is_recorded_as_rejected_logged_and_not_retried(
     rep.open()
     [row] = rep.rejected()
     rep.close()
-    assert (row["ticket"], row["outcome"], row["status"]) == ("A002", "rejected", 400)
+    if platform.answer_style == "body":   # HTTP 200 all the same: the code in the body refused it
+        assert (row["status"], json.loads(row["answer"])) == (200, {"code": "400", "msg": "taskCode 000 不存在"})
+        assert "HTTP 200, code '400': taskCode 000 不存在" in status["last_error"]
+        assert "if code '400' does not mean a refusal, list it in upstream.answer.ok" in caplog.text
+    else:
+        assert row["status"] == 400 and "HTTP 400: taskCode 000 不存在" in status["last_error"]
+    assert (row["ticket"], row["outcome"]) == ("A002", "rejected")
     assert "taskCode 000 不存在" in row["answer"] and '"projectNo":"test-hall-20261123-A002"' in row["record"]
     # a restart does not post it again
     evals += append(store, evaluation(4))
-    run_until(reporter(hall_cfg(platform.url), store), lambda: len(platform.records()) >= 3, "A004")
+    run_until(reporter(cfg_for(platform), store), lambda: len(platform.records()) >= 3, "A004")
     assert [k for k, _ in platform.answers].count(k2) == 1
 
 
+@BOTH_STYLES
 def test_outbox_lost_resends_and_the_platform_keeps_each_once(platform: FakePlatform, store: EventStore) -> None:
     evals = append(store, *[evaluation(n) for n in range(1, 4)])
-    run_until(reporter(hall_cfg(platform.url), store), lambda: len(platform.records()) >= 3, "3 records")
+    run_until(reporter(cfg_for(platform), store), lambda: len(platform.records()) >= 3, "3 records")
     for suffix in ("", "-wal", "-shm"):
         (store.data_dir / (OUTBOX_NAME + suffix)).unlink(missing_ok=True)
-    rep = reporter(hall_cfg(platform.url), store)
+    rep = reporter(cfg_for(platform), store)
     status = run_until(rep, lambda: rep.status()["cursor"] == evals[-1]["seq"], "the cursor at the end again")
     assert platform.keys() == keys(evals)
-    assert [s for _, s in platform.answers] == [200, 200, 200, 409, 409, 409]
+    assert [s for _, s in platform.answers] == [200, 200, 200, 409, 409, 409]   # body style: "1001"
     assert [o[2] for o in outcomes(store)] == ["duplicate"] * 3 and status["sent"] == 3
+
+
+@BOTH_STYLES
+def test_told_to_fail_then_recovered_each_once_and_none_counted_sent_while_failing(
+        platform: FakePlatform, store: EventStore) -> None:
+    platform.fail_with(500)   # body style: HTTP 200 {"code": "500", …}
+    evals = append(store, *[evaluation(n) for n in range(1, 4)])
+    rep = reporter(cfg_for(platform), store)
+    failing: dict[str, Any] = {}
+
+    def failed_a_while_then_recovered() -> bool:
+        r = rep.status()["retrying"]
+        if not failing and r is not None and r["attempts"] >= 4:
+            failing.update(rep.status(), outcomes=outcomes(store), kept=platform.keys())
+            platform.fail_with(None)
+        return bool(failing) and rep.status()["cursor"] == evals[-1]["seq"]
+
+    status = run_until(rep, failed_a_while_then_recovered, "all three after the failing period")
+    assert (failing["sent"], failing["cursor"], failing["pending"], failing["outcomes"], failing["kept"]) == (
+        0, 0, 3, [], []), "nothing may count as sent while the platform fails"
+    said = "HTTP 200, code '500': fake platform told to fail" if platform.answer_style == "body" else "HTTP 500"
+    assert said in failing["last_error"] and failing["retrying"]["ticket"] == "A001"
+    k1, k2, k3 = keys(evals)
+    assert platform.keys() == [k1, k2, k3], "each evaluation on the platform once, in order"
+    tries = len(platform.answers) - 2
+    assert tries >= 5 and platform.answers == [(k1, 500)] * (tries - 1) + [(k1, 200), (k2, 200), (k3, 200)]
+    assert [(o[1], o[2], o[3]) for o in outcomes(store)] == [("A001", "sent", 200), ("A002", "sent", 200),
+                                                             ("A003", "sent", 200)]
+    assert outcomes(store)[0][4] == tries and (status["sent"], status["rejected"]) == (3, 0)
+
+
+@pytest.mark.parametrize("platform", ["body"], indirect=True)
+def test_a_2xx_without_the_code_holds_the_queue_until_code_field_is_fixed(
+        platform: FakePlatform, store: EventStore, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "hallq.upstream")
+    evals = append(store, evaluation(1))
+    rep = reporter(hall_cfg(platform.url, answer={**BODY_ANSWER, "code_field": "result.code"}), store)
+    status = run_until(rep, lambda: (rep.status()["retrying"] or {}).get("attempts", 0) >= 3, "3 attempts")
+    assert (status["sent"], status["cursor"], outcomes(store)) == (0, 0, []), "never counted as sent"
+    assert "the platform answered HTTP 200 but its body has no `result.code`" in status["last_error"]
+    assert "check upstream.answer.code_field" in caplog.text
+    # fixed: the platform kept the record at the first attempt, so the resend is a repeat ("1001")
+    fixed = reporter(cfg_for(platform), store)
+    run_until(fixed, lambda: fixed.status()["cursor"] == evals[-1]["seq"], "A001 settled")
+    assert platform.keys() == keys(evals) and [o[2] for o in outcomes(store)] == ["duplicate"]
 
 
 def test_a_slow_platform_times_out_and_the_retry_is_kept_once(platform: FakePlatform, store: EventStore) -> None:
