@@ -13,7 +13,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from controller.calendar import issue_refusal
-from controller.estimate import GREEN_WINDOW_S, EstimatorMemory, HallPace, ServiceTimes, replay_wait, residual_s
+from controller.estimate import (
+    GREEN_WINDOW_S,
+    EstimatorMemory,
+    HallPace,
+    OpenHours,
+    ServiceTimes,
+    replay_wait,
+    residual_s,
+)
 from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
 from hallq.config import HallConfig
 
@@ -91,7 +99,10 @@ class HallState:
         mean = sum(k * self.times.mean(x) for x, k in queued.items()) / n if n else self.times.mean(service)
         occupancy = mem.pace.occupancy_s(mean)
         green = sum(mem.pace.green_per_s.get(x, 0.0) for x in comp) * occupancy / len(free)
-        return replay_wait(ahead, free, occupancy, green)
+        hours = self._est_hours(now)
+        if hours is None:
+            return replay_wait(ahead, free, occupancy, green)
+        return hours.wait(ahead, free, occupancy, green)
 
     def _est_memory(self) -> EstimatorMemory:
         mem = self.__dict__.get("_estimator")
@@ -106,6 +117,15 @@ class HallState:
         if self.tickets:
             times.append(next(reversed(self.tickets.values())).issued_at)
         return max(times) if times else None
+
+    def _est_hours(self, now: datetime | None) -> OpenHours | None:
+        """Today's opening hours seen from `now` in the hall's time zone; None when they change nothing
+        (no hours configured, or open from now on without a gap)."""
+        if self.cfg.hours is None or now is None:
+            return None
+        local = now.astimezone(self.cfg.zone)
+        hours = OpenHours.at(self.cfg.hours.spans_on(local.date()), local.time())
+        return None if hours.always else hours
 
     def _est_free_in(self, service: str, pace: HallPace, now: datetime | None) -> list[float]:
         """For each window that can call `service`: seconds until it is free to call."""

@@ -79,6 +79,8 @@ class DayResult:
     commands: int
     errors: list[str]
     end_s: float
+    came_back: dict[int, float] = field(default_factory=dict)   # visitor -> seconds at the closed door
+    turned_away: list[int] = field(default_factory=list)        # visitors who found the hall closed for the day
 
     def alerts(self) -> Counter[str]:
         return Counter(e["kind"] for e in self.events if e.get("type") == "alert.raised")
@@ -102,6 +104,8 @@ class DayRunner:
         self.visitors = plan.visitors
         self.commands = 0
         self.errors: list[str] = []
+        self.came_back: dict[int, float] = {}
+        self.turned_away: list[int] = []
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> DayResult:
@@ -124,7 +128,7 @@ class DayRunner:
             if r.outcome == "waiting":
                 r.outcome = "unserved"
         return DayResult(self.policy, self.tickets, self.desks, self.link.events(), self.commands, self.errors,
-                         self.now)
+                         self.now, self.came_back, self.turned_away)
 
     def _on_tick(self, _data: None) -> None:
         self.link.tick()
@@ -135,26 +139,48 @@ class DayRunner:
         self._seq += 1
         heapq.heappush(self.heap, (t, prio, self._seq, kind, data))
 
-    def _cmd(self, name: str, **args: Any) -> dict[str, Any] | None:
+    def _send(self, name: str, **args: Any) -> tuple[bool, dict[str, Any]]:
         self.commands += 1
-        ok, body = self.link.command(name, **args)
+        return self.link.command(name, **args)
+
+    def _cmd(self, name: str, **args: Any) -> dict[str, Any] | None:
+        ok, body = self._send(name, **args)
         if not ok:
-            self.errors.append(f"{self.now:.0f} {name} {args}: {body.get('code')} {body.get('message')}")
-            log.warning("simday: %s %s refused: %s", name, args, body)
+            self._refused(name, args, body)
             return None
         return body
 
+    def _refused(self, name: str, args: dict[str, Any], body: dict[str, Any]) -> None:
+        self.errors.append(f"{self.now:.0f} {name} {args}: {body.get('code')} {body.get('message')}")
+        log.warning("simday: %s %s refused: %s", name, args, body)
+
     # -- citizens ------------------------------------------------------------------------------
     def _on_arrive(self, v: Visitor) -> None:
-        res = self._cmd("issue", service=v.service, priority="green" if v.green else "normal", source="simday")
-        if res is None:
+        args = {"service": v.service, "priority": "green" if v.green else "normal", "source": "simday"}
+        ok, res = self._send("issue", **args)
+        if not ok and res.get("code") == "SERVICE_CLOSED":
+            self._closed_door(v)
             return
+        if not ok:
+            self._refused("issue", args, res)
+            return
+        if self.now > v.at_s:
+            self.came_back[v.idx] = self.now - v.at_s
         t = res["ticket"]
         rec = TicketRecord(v.idx, t["number"], v.service, v.green, self.now, int(t["ahead"]), t.get("est_wait_s"),
                            self._naive(v.service, int(t["ahead"])), queue=v.service, queued_s=self.now)
         self.tickets.append(rec)
         self.by_number[rec.number] = rec
         self.waiting[v.service] += 1
+
+    def _closed_door(self, v: Visitor) -> None:
+        """The hall is closed (lunch): the visitor waits at the door and takes a ticket when it reopens —
+        in the order they came — or goes home when it does not reopen today."""
+        back = self.plan.scenario.reopens_after(self.now)
+        if back is None:
+            self.turned_away.append(v.idx)
+        else:
+            self._push(back, _ARRIVE, "arrive", v)
 
     def _naive(self, service: str, ahead: int) -> float | None:
         open_ = sum(1 for d in self.desks if service in d.services and d.state in ("idle", "serving", "after"))

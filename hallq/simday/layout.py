@@ -28,7 +28,7 @@ def window_services(sc: Scenario, policy: str) -> list[list[str]]:
 
 def hall_config(sc: Scenario, policy: str, port: int = 1883) -> dict[str, Any]:
     """A hall config (CONTRACT §2) for the scenario: same services, windows, staff and hours under both policies."""
-    span = f"{sc.open}-{sc.close}"
+    spans = [f"{a}-{b}" for a, b in sc.opening_spans]
     wins = window_services(sc, policy)
     return {
         "hall": {"id": sc.hall_id, "name": {"zh": sc.name}, "timezone": TIMEZONE},
@@ -40,7 +40,7 @@ def hall_config(sc: Scenario, policy: str, port: int = 1883) -> dict[str, Any]:
         "staff": [{"id": f"{post}{i + 1:03d}", "name": f"{post}岗{i + 1}", "windows": [str(i + 1)]}
                   for i in range(len(wins)) for post in "AB"],
         "rules": {"recall_limit": 2},
-        "hours": {"weekly": {d: [span] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
-                  "open_dates": {sc.date.isoformat(): [span]}},
+        "hours": {"weekly": {d: list(spans) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                  "open_dates": {sc.date.isoformat(): list(spans)}},
         "supervision": dict(sc.supervision),
     }

@@ -52,11 +52,26 @@ def policy_report(res: DayResult, plan: DayPlan) -> dict[str, Any]:
         "wait_by_service": services,
         "utilisation": {"mean": round(sum(util) / len(util), 3) if util else None,
                         "min": round(min(util), 3) if util else None, "max": round(max(util), 3) if util else None},
+        "closed_door": closed_door(res),
         "alerts": dict(sorted(res.alerts().items())),
         "commands": res.commands,
         "errors": len(res.errors),
         "last_call_or_logout": _hhmm(res.end_s),
     }
+
+
+def closed_door(res: DayResult) -> dict[str, Any]:
+    """Visitors who found the hall closed (lunch gap): came back at reopening, how long they waited outside, and
+    those who went home because it did not reopen that day."""
+    door = [s / 60 for s in res.came_back.values()]
+    return {"came_back": len(door), "door_wait_mean_min": round(sum(door) / len(door), 1) if door else None,
+            "turned_away": len(res.turned_away)}
+
+
+def hour_before_lunch(plan: DayPlan) -> tuple[float, float]:
+    """[lunch − 1 h, lunch) in seconds since midnight, lunch being the staff's `lunch_start`."""
+    lunch = clock_s(plan.scenario.staff.lunch_start)
+    return lunch - 3600.0, float(lunch)
 
 
 def _in_peak(r: TicketRecord) -> bool:
@@ -85,18 +100,31 @@ def accuracy(pairs: list[tuple[float, float]]) -> Accuracy:
                     round(sum(err) / len(err) / 60, 2))
 
 
-def estimate_report(res: DayResult) -> dict[str, Any]:
-    """Controller vs naive on the same tickets: those whose both estimates exist and who were called."""
-    both = [r for r in res.tickets if r.wait_s is not None and r.est_s is not None and r.naive_s is not None]
+def compared(recs: Iterable[TicketRecord]) -> list[TicketRecord]:
+    """The tickets whose two estimates (controller, naive) exist and who were called."""
+    return [r for r in recs if r.wait_s is not None and r.est_s is not None and r.naive_s is not None]
+
+
+def compare(recs: list[TicketRecord]) -> dict[str, Any]:
+    """Controller vs naive accuracy on the same tickets (from `compared`)."""
+    c = accuracy([(float(r.est_s or 0), float(r.wait_s or 0)) for r in recs])
+    nv = accuracy([(float(r.naive_s or 0), float(r.wait_s or 0)) for r in recs])
+    return {"n": c.n, "controller": c.__dict__, "naive": nv.__dict__}
+
+
+def estimate_report(res: DayResult, before_lunch: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Controller vs naive on the same tickets: those whose both estimates exist and who were called.
+    `before_lunch` (`hour_before_lunch`) adds the tickets issued in that hour."""
+    both = compared(res.tickets)
 
     def acc(sel: Callable[[TicketRecord], bool]) -> dict[str, Any]:
-        rs = [r for r in both if sel(r)]
-        c = accuracy([(float(r.est_s or 0), float(r.wait_s or 0)) for r in rs])
-        nv = accuracy([(float(r.naive_s or 0), float(r.wait_s or 0)) for r in rs])
-        return {"n": c.n, "controller": c.__dict__, "naive": nv.__dict__}
+        return compare([r for r in both if sel(r)])
 
-    return {"all": acc(lambda r: True), "peak": acc(_in_peak), "green": acc(lambda r: r.green),
-            "no_estimate": sum(1 for r in res.tickets if r.est_s is None)}
+    out = {"all": acc(lambda r: True), "peak": acc(_in_peak), "green": acc(lambda r: r.green)}
+    if before_lunch is not None:
+        lo, hi = before_lunch
+        out["before_lunch"] = acc(lambda r: lo <= r.issued_s < hi)
+    return {**out, "no_estimate": sum(1 for r in res.tickets if r.est_s is None)}
 
 
 def erlang_c(c: int, a: float) -> float:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.simday.executor import DayResult
-from hallq.simday.metrics import erlang_report, estimate_report, policy_report
+from hallq.simday.metrics import erlang_report, estimate_report, hour_before_lunch, policy_report
 from hallq.simday.plan import DayPlan
+
+PARTS = {"before_lunch": "hour before lunch"}
 
 
 def day_report(plan: DayPlan, results: list[DayResult], backends: dict[str, str]) -> dict[str, Any]:
@@ -16,7 +18,7 @@ def day_report(plan: DayPlan, results: list[DayResult], backends: dict[str, str]
         "scenario": sc.name, "hall": sc.hall_id, "date": sc.date.isoformat(), "seed": plan_seed(plan),
         "visitors": len(plan.visitors), "windows": sc.window_count,
         "policies": {r.policy: {**policy_report(r, plan), "backend": backends.get(r.policy, "")} for r in results},
-        "estimates": {r.policy: estimate_report(r) for r in results},
+        "estimates": {r.policy: estimate_report(r, hour_before_lunch(plan)) for r in results},
         "erlang_c": erlang_report(plan, (lo + hi) / 2),
     }
 
@@ -48,6 +50,7 @@ def markdown(rep: dict[str, Any]) -> str:
             f"peak {e['peak']['arrivals_per_h']}/h (load {e['peak']['load']}) → pooled "
             f"{_m(pk) + ' min' if pk is not None else 'overloaded (∞)'}, "
             f"per department {_m(pd) + ' min' if pd is not None else 'overloaded (∞)'}.",
+            *_closed_door_lines(rep),
             "", "| per service (pooled) | n | mean | p90 | max |", "|---|---|---|---|---|"]
     pooled = rep["policies"].get("pooled") or next(iter(rep["policies"].values()))
     for sid, w in pooled["wait_by_service"].items():
@@ -55,12 +58,25 @@ def markdown(rep: dict[str, Any]) -> str:
     out += ["", "| est_wait_s accuracy | tickets | controller MAE | controller ±25 % | naive MAE | naive ±25 % |",
             "|---|---|---|---|---|---|"]
     for policy, est in rep["estimates"].items():
-        for part in ("all", "peak", "green"):
+        for part in ("all", "peak", "green", "before_lunch"):
+            if part not in est:
+                continue
             a = est[part]
             c, n = a["controller"], a["naive"]
-            out.append(f"| {policy}, {part} | {a['n']} | {_m(c['mae_min'])} min | {_pc(c['within'])} | "
-                       f"{_m(n['mae_min'])} min | {_pc(n['within'])} |")
+            out.append(f"| {policy}, {PARTS.get(part, part)} | {a['n']} | {_m(c['mae_min'])} min | "
+                       f"{_pc(c['within'])} | {_m(n['mae_min'])} min | {_pc(n['within'])} |")
     return "\n".join(out) + "\n"
+
+
+def _closed_door_lines(rep: dict[str, Any]) -> list[str]:
+    out = []
+    for name, p in rep["policies"].items():
+        d = p.get("closed_door") or {}
+        if d.get("came_back") or d.get("turned_away"):
+            out.append(f"{name}: {d['came_back']} visitors found the hall closed and came back when it reopened "
+                       f"(waited {_m(d['door_wait_mean_min'])} min at the door on average); "
+                       f"{d['turned_away']} went home.")
+    return ["", *out] if out else []
 
 
 def _pc(x: Any) -> str:

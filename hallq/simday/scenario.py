@@ -101,6 +101,7 @@ class Scenario(_Strict):
     seed: int = 1
     open: str = "08:30"
     close: str = "17:30"
+    hours: list[tuple[str, str]] | None = None   # opening spans of the hall; default one span open–close
     tickets_per_day: float = Field(gt=0)
     profile: list[tuple[str, float]] = Field(min_length=2)   # (time, relative rate), linear in between
     green_share: float = Field(default=0.05, ge=0, le=1)
@@ -121,6 +122,19 @@ class Scenario(_Strict):
     @classmethod
     def _times(cls, v: str) -> str:
         return _hhmm(v)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError('give at least one span, e.g. [["08:30", "12:00"], ["13:30", "17:00"]], '
+                             "or leave hours out for one span from open to close")
+        bounds = [clock_s(_hhmm(t)) for span in v for t in span]
+        if bounds != sorted(bounds) or any(a >= b for a, b in zip(bounds[::2], bounds[1::2], strict=True)):
+            raise ValueError("spans must be in order, each start before its end, and must not overlap")
+        return v
 
     @field_validator("profile")
     @classmethod
@@ -148,10 +162,22 @@ class Scenario(_Strict):
         if self.window_count != sum(d.windows for d in self.departments):
             raise ValueError(f"windows: the pooled hall has {self.window_count} windows but the departments "
                              f"have {sum(d.windows for d in self.departments)}; compare like with like")
+        if self.hours is not None and (self.hours[0][0], self.hours[-1][1]) != (self.open, self.close):
+            raise ValueError(f"hours: the spans must run from open ({self.open}) to close ({self.close}), "
+                             f"not {self.hours[0][0]}–{self.hours[-1][1]}")
         for i, inc in enumerate(self.incidents):
             if inc.window is not None and inc.window > self.window_count:
                 raise ValueError(f"incidents[{i}].window: there are only {self.window_count} windows")
         return self
+
+    @property
+    def opening_spans(self) -> list[tuple[str, str]]:
+        """The hall's opening spans (`HH:MM`, `HH:MM`): `hours`, or one span from open to close."""
+        return [(a, b) for a, b in self.hours] if self.hours is not None else [(self.open, self.close)]
+
+    def reopens_after(self, t: float) -> float | None:
+        """The start of the next opening span after t (seconds since midnight), None when none is left today."""
+        return next((float(clock_s(a)) for a, _ in self.opening_spans if clock_s(a) > t), None)
 
     @property
     def window_count(self) -> int:

@@ -35,6 +35,7 @@ def test_same_seed_same_day() -> None:
 def test_every_ticket_is_served_or_skipped_and_nothing_is_refused() -> None:
     res = _day()
     assert res.errors == [], res.errors[:3]
+    assert len(res.tickets) + len(res.turned_away) == len(make_plan(load_scenario(VILLAGE)).visitors)
     assert {r.outcome for r in res.tickets} <= {"finished", "no_show"}
     rep = policy_report(res, make_plan(load_scenario(VILLAGE)))
     assert rep["no_show"] >= 1 and rep["transferred"] >= 1
@@ -46,11 +47,13 @@ def _alerts(res: DayResult, kind: str) -> list[dict[str, Any]]:
 
 
 def test_long_wait_alert_names_a_ticket_that_waited_past_the_threshold() -> None:
-    res = _day()
+    sc = load_scenario(VILLAGE)
+    sc = sc.model_copy(update={"supervision": {**sc.supervision, "wait_alert_s": 600}})
+    res = DayRunner(make_plan(sc), EngineHall(hall_config(sc, "pooled")), window_services(sc, "pooled")).run()
     alerts = _alerts(res, "long_wait")
-    assert alerts, "the late window and lunch make someone wait more than 15 min"
+    assert alerts, "the window logging in 30 min late makes someone wait more than 10 min"
     waited = {r.number: r.wait_s for r in res.tickets}
-    assert all((waited[a["ticket"]] or 0) >= 900 for a in alerts)
+    assert all((waited[a["ticket"]] or 0) >= 600 for a in alerts)
 
 
 def test_long_service_alert_for_the_45_minute_case() -> None:
