@@ -20,7 +20,7 @@ from devices.printer.driver import PrintFailed as PrinterJobFailed
 from devices.printer.driver import TicketPrinter
 from devices.printer.escpos import PROFILES, TicketData, render_ticket_bytes
 from devices.printer.status import PrinterStatus, StatusWatcher
-from devices.printer.transport import PrinterError
+from devices.printer.transport import PrinterError, transport_for_url
 from devices.scanner import Scan, Scanner, ScannerError, open_scanner
 from hallq.clock import Clock
 from hallq.config import HallConfig, KioskConfig
@@ -72,13 +72,9 @@ class KioskPrinter:
         self.device_id = f"{kiosk.id}-printer"
         pc = kiosk.printer
         self.profile = PROFILES[pc.profile if pc.native_chinese else f"{pc.profile}-raster"]
-        if pc.url.startswith("sim://") and "out=" not in pc.url:
-            from devices.printer.simulator import PrinterSimulator, is_registered, register
-
-            name = pc.url[len("sim://"):].split("?")[0].strip("/") or "printer"
-            if not is_registered(name):  # the simulated paper goes to the kiosk's data directory
-                register(PrinterSimulator(name, width_dots=self.profile.width_dots, out_dir=data_dir / "printer"))
-        self.printer = TicketPrinter(pc, kiosk.id)
+        # a simulated printer's paper goes to the kiosk's data directory, as wide as the profile
+        self.printer = TicketPrinter(pc, kiosk.id, transport_for_url(
+            pc.url, name=kiosk.id, sim_out_dir=str(data_dir / "printer"), sim_width_dots=self.profile.width_dots))
         self.watcher = StatusWatcher()
         self.worker = _Worker(self.device_id)
         self.opened = False

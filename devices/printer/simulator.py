@@ -97,10 +97,13 @@ def status_byte(n: int, f: Faults) -> int | None:
     return 0x12 | flags[n] if n in flags else None
 
 
+PAPER_80MM_DOTS = 576
+
+
 class PrinterSimulator:
     """Thread-safe core; `jobs` holds every ticket cut, `dropped_bytes` what was lost while stopped."""
 
-    def __init__(self, name: str = "printer", *, width_dots: int = 576, out_dir: str | Path | None = None,
+    def __init__(self, name: str = "printer", *, width_dots: int = PAPER_80MM_DOTS, out_dir: str | Path | None = None,
                  faults: Faults | None = None, on_job: Callable[[Job], None] | None = None) -> None:
         self.name, self.width_dots = name, width_dots
         self.out_dir = Path(out_dir) if out_dir else None
@@ -179,19 +182,17 @@ def register(sim: PrinterSimulator) -> PrinterSimulator:
     return sim
 
 
-def is_registered(name: str) -> bool:
-    return name in _REGISTRY
-
-
 def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def simulator_named(name: str, *, out_dir: str | None = None, paper_out_after: int | None = None) -> PrinterSimulator:
+def simulator_named(name: str, *, out_dir: str | None = None, paper_out_after: int | None = None,
+                    width_dots: int | None = None) -> PrinterSimulator:
     """The registered simulator, or a new one with these settings (so sim://printer works with no setup)."""
     sim = _REGISTRY.get(name)
     if sim is None:
-        sim = register(PrinterSimulator(name, out_dir=out_dir, faults=Faults(paper_out_after=paper_out_after)))
+        sim = register(PrinterSimulator(name, width_dots=width_dots or PAPER_80MM_DOTS, out_dir=out_dir,
+                                        faults=Faults(paper_out_after=paper_out_after)))
     return sim
 
 

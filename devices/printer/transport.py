@@ -198,9 +198,10 @@ class SimTransport(_Base):
     """An in-process printer simulator, found by name (created with defaults if nobody registered one)."""
 
     def __init__(self, name: str, sim_name: str, *, out_dir: str | None = None,
-                 paper_out_after: int | None = None) -> None:
+                 paper_out_after: int | None = None, width_dots: int | None = None) -> None:
         super().__init__(name, f"sim {sim_name}")
         self.sim_name, self.out_dir, self.paper_out_after = sim_name, out_dir, paper_out_after
+        self.width_dots = width_dots
         self.simulator: PrinterSimulator | None = None  # kept after close() so its jobs can be read
         self._open = False
         self._rx = bytearray()
@@ -208,7 +209,8 @@ class SimTransport(_Base):
     def open(self) -> None:
         from devices.printer.simulator import simulator_named
 
-        self.simulator = simulator_named(self.sim_name, out_dir=self.out_dir, paper_out_after=self.paper_out_after)
+        self.simulator = simulator_named(self.sim_name, out_dir=self.out_dir, paper_out_after=self.paper_out_after,
+                                         width_dots=self.width_dots)
         self._rx.clear()
         self._open = True
 
@@ -232,8 +234,10 @@ class SimTransport(_Base):
         return out
 
 
-def transport_for_url(url: str, *, name: str = "printer") -> Transport:
-    """The transport for a printer URL; constructs only — `open()` does the I/O."""
+def transport_for_url(url: str, *, name: str = "printer", sim_out_dir: str | None = None,
+                      sim_width_dots: int | None = None) -> Transport:
+    """The transport for a printer URL; constructs only — `open()` does the I/O. For sim://, where the
+    simulated paper goes (unless the URL says `?out=`) and its width, when the simulator is made here."""
     u = urlsplit(url)
     q = {k: v[-1] for k, v in parse_qs(u.query).items()}
 
@@ -267,6 +271,7 @@ def transport_for_url(url: str, *, name: str = "printer") -> Transport:
         return FileTransport(name, u.path, truncate=q.get("truncate") == "1")
     if u.scheme == "sim":
         after = q.get("paper_out_after")
-        return SimTransport(name, u.netloc or u.path.strip("/") or "printer", out_dir=q.get("out"),
-                            paper_out_after=int(after) if after is not None and after.isdigit() else None)
+        return SimTransport(name, u.netloc or u.path.strip("/") or "printer", out_dir=q.get("out") or sim_out_dir,
+                            paper_out_after=int(after) if after is not None and after.isdigit() else None,
+                            width_dots=sim_width_dots)
     raise PrinterError(f"printer {name}: cannot use {url!r} — give {URL_FORMS}")
