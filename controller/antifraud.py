@@ -36,9 +36,18 @@ class RatingWatch:
             self.last_key[ev["window"]] = at
         elif ev["type"] == "evaluation.recorded":
             if ev.get("window") and not ev.get("supplementary"):
-                self.recent[ev["window"]].append(at)
+                q = self.recent[ev["window"]]
+                q.append(at)
+                # older than the burst window seen from this rating: `flags` (at a later `now`) drops them too
+                while at - q[0] > timedelta(seconds=self.cfg.evaluation.fraud_burst_window_s):
+                    q.popleft()
             if ticket is not None and ticket.holder:
                 self.by_holder[(ticket.date, ticket.holder)] += 1
+
+    def forget_days(self, days: set[date]) -> None:
+        """Days whose tickets are archived (their rating windows closed) need no per-holder count."""
+        for key in [k for k in self.by_holder if k[0] in days]:
+            del self.by_holder[key]
 
     def flags(self, t: Ticket, window: str | None, on_prompt: bool, now: datetime) -> list[str]:
         e = self.cfg.evaluation

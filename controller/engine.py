@@ -59,10 +59,10 @@ def ticket_code(secret: bytes, day: date, number: str) -> str:
 
 
 class Engine:
-    def __init__(self, cfg: HallConfig, secret: bytes = b"") -> None:
+    def __init__(self, cfg: HallConfig, secret: bytes = b"", compact: bool = True) -> None:
         self.cfg = cfg
         self.secret = secret
-        self.state = HallState(cfg)
+        self.state = HallState(cfg, compact)
         self.orders = WorkOrderBook(cfg)
         self.watch = RatingWatch(cfg)
         self._prefix = {s.id: s.prefix for s in cfg.services}
@@ -71,11 +71,14 @@ class Engine:
     # -- entry points ---------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
         """Apply a logged event to every projection the engine keeps (replay at start)."""
+        day = self.state.today
         self.state.apply(ev)
         self.orders.apply(ev)
-        t = self.state.tickets.get((date.fromisoformat(ev["date"]), ev["ticket"])) \
+        t = self.state.ticket(date.fromisoformat(ev["date"]), ev["ticket"]) \
             if ev["type"] == "evaluation.recorded" else None
         self.watch.apply(ev, t)
+        if self.state.compact and self.state.today != day and self.watch.by_holder:
+            self.watch.forget_days(self.state.archived_days())
 
     def local_date(self, now: datetime) -> date:
         return now.astimezone(self.cfg.zone).date()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from paho.mqtt.client import MQTTMessageInfo
 from controller.commands import parse_envelope
 from controller.engine import Engine
 from controller.model import CommandFailed
+from controller.snapshot import SnapshotStore
 from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
 from controller.upstream_reporter import UpstreamReporter
 from controller.webrate import RatingPage
@@ -34,6 +36,7 @@ log = logging.getLogger("hallq.controller")
 
 BATCH_MAX = 256
 TICK_S = 1.0
+SNAPSHOT_EVERY = 5000   # events between snapshots (and one after every day change)
 
 
 @dataclass
@@ -52,11 +55,16 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 
 class ControllerService:
-    def __init__(self, cfg: HallConfig, data_dir: Path, clock: Clock, config_text: str = "") -> None:
+    def __init__(self, cfg: HallConfig, data_dir: Path, clock: Clock, config_text: str = "", *,
+                 snapshots: bool = True, compact: bool = True) -> None:
         self.cfg = cfg
         self.clock = clock
         self.store = EventStore(data_dir)
-        self.engine = Engine(cfg)
+        self.snapshots = SnapshotStore(data_dir) if snapshots else None
+        self.compact = compact
+        self.engine = Engine(cfg, compact=compact)
+        self._snapshot_seq = 0
+        self._snapshot_day = self.engine.state.today
         self.upstream = UpstreamReporter(cfg, data_dir, clock)   # ValueError for a bad `upstream` section
         self.config_text = config_text
         self.link: MqttLink | None = None
@@ -82,12 +90,50 @@ class ControllerService:
             secret = os.urandom(32).hex()
             self.store.set_meta("ticket_secret", secret)
         self.engine.secret = bytes.fromhex(secret)
+        if self.snapshots is not None:
+            self.snapshots.open()
+        self._rebuild()
+        self._published_seq = int(self.store.get_meta("published") or 0)
+
+    def _rebuild(self) -> None:
+        """The engine from the newest valid snapshot plus the events after it, or from the whole log."""
+        t0 = time.monotonic()
+        secret = self.engine.secret
+        loaded = self.snapshots.load(self.cfg, secret, self.store.hash_at) if self.snapshots is not None else None
+        if loaded is not None:
+            self.engine, after = loaded.engine, loaded.seq
+        else:
+            self.engine, after = Engine(self.cfg, secret, compact=self.compact), 0
         n = 0
-        for ev in self.store.events():
+        for ev in self.store.events(after=after):
             self.engine.apply(ev)
             n += 1
-        self._published_seq = int(self.store.get_meta("published") or 0)
-        log.info("controller %s: rebuilt state from %d events in %s", self.cfg.hall.id, n, self.store.path)
+        self._snapshot_seq, self._snapshot_day = after, self.engine.state.today
+        log.info("controller %s: rebuilt state from %s and %d events in %s (%.2f s)", self.cfg.hall.id,
+                 f"the snapshot after seq {after}" if loaded else "nothing", n, self.store.path,
+                 time.monotonic() - t0)
+        if n >= SNAPSHOT_EVERY:
+            self.write_snapshot()
+
+    def write_snapshot(self) -> None:
+        """Write a snapshot of the engine as of the log's head (the engine has applied exactly that)."""
+        if self.snapshots is None or self.store.head_seq == 0:
+            return
+        t0 = time.monotonic()
+        try:
+            size = self.snapshots.save(self.engine, self.cfg, self.store.head_seq, self.store.head_hash)
+        except Exception as e:  # a snapshot is only a cache: the log has everything
+            log.warning("controller %s: could not write a snapshot to %s: %s", self.cfg.hall.id,
+                        self.snapshots.path, e)
+            return
+        self._snapshot_seq, self._snapshot_day = self.store.head_seq, self.engine.state.today
+        log.info("controller %s: snapshot after seq %d (%d kB) written in %.2f s", self.cfg.hall.id,
+                 self.store.head_seq, size // 1024, time.monotonic() - t0)
+
+    def close(self) -> None:
+        self.store.close()
+        if self.snapshots is not None:
+            self.snapshots.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         self.open()
@@ -108,7 +154,7 @@ class ControllerService:
             await upstream  # an in-flight POST finishes: at most upstream.timeout_s
         self._note_published()
         await self.link.stop(final=(status, {"state": "offline", "at": self.now().isoformat()}))
-        self.store.close()
+        self.close()
         log.info("controller %s: stopped cleanly", self.cfg.hall.id)
 
     def _on_connected(self) -> None:
@@ -139,9 +185,7 @@ class ControllerService:
             except Exception:  # the controller never dies on one batch: rebuild from the log
                 log.exception("controller %s: failed to process a batch of %d messages; rebuilding state "
                               "from the event log", self.cfg.hall.id, len(batch))
-                self.engine = Engine(self.cfg, self.engine.secret)
-                for ev in self.store.events():
-                    self.engine.apply(ev)
+                self._rebuild()
             self._housekeeping()
 
     async def _process(self, batch: list[Message]) -> None:
@@ -248,6 +292,9 @@ class ControllerService:
 
     def _housekeeping(self) -> None:
         self._note_published()
+        if self.engine.state.today != self._snapshot_day \
+                or self.store.head_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
+            self.write_snapshot()
         now = self.now()
         if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
             self._last_prune = now

@@ -2,17 +2,25 @@
 
 Applying never validates and never fails: the engine validated before the event was written.
 Replaying the whole log into a fresh HallState gives the state the controller had.
+
+Memory stays bounded: when the business day changes, tickets that nothing can change any more
+(finished or no-show, held by no window, their supplementary-rating window long closed) leave
+`tickets` for `archive`, one zlib-compressed row list per day. Every lookup still finds them
+(`ticket()`), so commands answer exactly as before; an event that touches one brings it back.
+Compaction is driven by the events alone, so a replay compacts exactly where the live run did.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import json
+import zlib
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from controller.calendar import issue_refusal
+from controller.calendar import add_working_days, issue_refusal
 from controller.estimate import (
     GREEN_WINDOW_S,
     EstimatorMemory,
@@ -27,15 +35,43 @@ from hallq.config import HallConfig
 
 Event = dict[str, Any]
 
+COMPACT_MARGIN_WORKING_DAYS = 2
+"""Working days kept beyond `evaluation.supplement_working_days` before a ticket is archived."""
+TIMESTAMP_ALERTS = ("pause", "unattended", "device")   # alert keys ending in the moment they began
+_DONE = (TicketStatus.FINISHED, TicketStatus.NO_SHOW)
+
 
 def event(type_: str, at: datetime, **fields: Any) -> Event:
     return {"type": type_, "at": at.isoformat(), **fields}
 
 
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s is not None else None
+
+
+def ticket_row(t: Ticket) -> list[Any]:
+    """Everything a Ticket holds, as a JSON-able row (the day is the archive's key)."""
+    return [t.number, t.service, t.priority.value, t.issued_at.isoformat(), t.order, t.source, t.status.value,
+            t.window, t.staff, _iso(t.called_at), _iso(t.finished_at), t.recalls, t.rated, t.holder, t.rater,
+            t.original_service]
+
+
+def ticket_from_row(day: date, r: list[Any]) -> Ticket:
+    return Ticket(r[0], day, r[1], Priority(r[2]), datetime.fromisoformat(r[3]), r[4], r[5], TicketStatus(r[6]),
+                  r[7], r[8], _dt(r[9]), _dt(r[10]), r[11], r[12], r[13], r[14], r[15])
+
+
 class HallState:
-    def __init__(self, cfg: HallConfig) -> None:
+    def __init__(self, cfg: HallConfig, compact: bool = True) -> None:
         self.cfg = cfg
-        self.tickets: dict[tuple[date, str], Ticket] = {}
+        self.compact = compact
+        self.tickets: dict[tuple[date, str], Ticket] = {}      # live tickets, in issue order
+        self.archive: dict[date, bytes] = {}                    # compacted days: zlib(JSON [ticket_row, ...])
+        self.newest: Ticket | None = None                       # the ticket issued last
         self.waiting: dict[str, list[Ticket]] = {s.id: [] for s in cfg.services}
         self.sequences: dict[date, dict[str, int]] = {}
         self.windows: dict[str, ServiceWindow] = {w.id: ServiceWindow(w.id, tuple(w.services)) for w in cfg.windows}
@@ -59,7 +95,20 @@ class HallState:
 
     # -- queries ----------------------------------------------------------------------------
     def ticket(self, day: date, number: str) -> Ticket | None:
-        return self.tickets.get((day, number))
+        """A ticket of any day; an archived one comes back as a detached copy (nothing may change it)."""
+        t = self.tickets.get((day, number))
+        if t is None and day in self.archive:
+            row = self._archived(day).get(number)
+            t = ticket_from_row(day, row) if row is not None else None
+        return t
+
+    def _archived(self, day: date) -> dict[str, list[Any]]:
+        cache = self.__dict__.get("_archive_cache")
+        if cache is None or cache[0] != day:
+            rows = json.loads(zlib.decompress(self.archive[day]))
+            cache = self.__dict__["_archive_cache"] = (day, {r[0]: r for r in rows})
+        rows_by_number: dict[str, list[Any]] = cache[1]
+        return rows_by_number
 
     def window_ticket(self, w: ServiceWindow) -> Ticket | None:
         return self.tickets.get(w.ticket) if w.ticket else None
@@ -114,8 +163,8 @@ class HallState:
     def _est_now(self) -> datetime | None:
         """The latest moment the state knows of: the newest ticket or window change."""
         times = [w.since for w in self.windows.values() if w.since is not None]
-        if self.tickets:
-            times.append(next(reversed(self.tickets.values())).issued_at)
+        if self.newest is not None:
+            times.append(self.newest.issued_at)
         return max(times) if times else None
 
     def _est_hours(self, now: datetime | None) -> OpenHours | None:
@@ -171,11 +220,11 @@ class HallState:
                     if t.called_at is not None and last.status is TicketStatus.FINISHED:
                         pace.observe_changeover((t.called_at - last.finished_at).total_seconds())
                 mem.last_ticket[wid] = t
-        new = len(self.tickets) - mem.tickets_seen
-        if new > 0:
-            fresh = list(itertools.islice(reversed(self.tickets.values()), new))
+        if self.issue_order > mem.tickets_seen:   # tickets_seen: the issue order looked at last
+            seen = mem.tickets_seen
+            fresh = list(itertools.takewhile(lambda t: t.order > seen, reversed(self.tickets.values())))
             mem.greens.extend((t.issued_at, t.service) for t in reversed(fresh) if t.priority is Priority.GREEN)
-            mem.tickets_seen = len(self.tickets)
+            mem.tickets_seen = self.issue_order
         if now is not None:
             while mem.greens and (now - mem.greens[0][0]).total_seconds() > GREEN_WINDOW_S:
                 mem.greens.popleft()
@@ -220,9 +269,12 @@ class HallState:
 
     # -- the projection -----------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
+        day = self.today
         getattr(self, "_on_" + ev["type"].replace(".", "_"), self._on_other)(ev, datetime.fromisoformat(ev["at"]))
         if "seq" in ev:
             self.last_seq = ev["seq"]
+        if self.compact and self.today != day:
+            self._compact()
 
     def _on_other(self, ev: Event, at: datetime) -> None:
         """Events of later versions change no queue state."""
@@ -234,7 +286,73 @@ class HallState:
             self.device_status[ev["device"]] = ev.get("status", "")
 
     def _t(self, ev: Event) -> Ticket:
-        return self.tickets[(date.fromisoformat(ev["date"]), ev["ticket"])]
+        key = (date.fromisoformat(ev["date"]), ev["ticket"])
+        t = self.tickets.get(key)
+        return t if t is not None else self._revive(key)
+
+    def _revive(self, key: tuple[date, str]) -> Ticket:
+        """An archived ticket an event changes (a rating accepted after the clock went back) lives again."""
+        t = ticket_from_row(key[0], self._archived(key[0])[key[1]])
+        self.tickets[key] = t
+        self.tickets = dict(sorted(self.tickets.items(), key=lambda kv: kv[1].order))
+        return t
+
+    # -- compaction ---------------------------------------------------------------------------
+    def _compact(self) -> None:
+        """Archive the tickets nothing can change any more; forget alert keys nothing looks at again."""
+        assert self.today is not None
+        keep = self.cfg.evaluation.supplement_working_days + COMPACT_MARGIN_WORKING_DAYS
+        held = {w.ticket for w in self.windows.values() if w.ticket is not None}
+        zone = self.cfg.zone
+        closes: dict[date, date] = {}
+        leaving: dict[date, list[Ticket]] = {}
+        old: dict[date, bool] = {}   # served on or after its day: a day too recent has nothing to archive
+        for key, t in self.tickets.items():
+            too_new = old.get(t.date)
+            if too_new is None:
+                too_new = old[t.date] = add_working_days(t.date, keep) >= self.today
+            if too_new or t.status not in _DONE or key in held:
+                continue
+            served_on = (t.finished_at or t.issued_at).astimezone(zone).date()
+            last = closes.get(served_on)
+            if last is None:
+                last = closes[served_on] = add_working_days(served_on, keep)
+            if last < self.today:
+                leaving.setdefault(t.date, []).append(t)
+        for day, ts in leaving.items():
+            rows = dict(self._archived(day)) if day in self.archive else {}
+            for t in ts:
+                rows[t.number] = ticket_row(t)
+                del self.tickets[t.key]
+                self.evaluations.pop(t.key, None)
+            data = json.dumps(sorted(rows.values(), key=lambda r: r[4]), ensure_ascii=False, separators=(",", ":"))
+            self.archive[day] = zlib.compress(data.encode(), 6)
+            self.__dict__.pop("_archive_cache", None)
+        if leaving:
+            self._forget_alerts()
+
+    def archived_days(self) -> set[date]:
+        """Days whose tickets are all archived."""
+        return set(self.archive) - {t.date for t in self.tickets.values()}
+
+    def _forget_alerts(self) -> None:
+        """Alert keys of archived days, and of moments two days past, can never be raised again."""
+        assert self.today is not None
+        gone = {d.isoformat() for d in self.archived_days()}
+        before = (self.today - timedelta(days=2)).isoformat()
+        current = {f"pause:{w.id}:{w.since.isoformat()}" for w in self.windows.values()
+                   if w.status is WindowStatus.PAUSED and w.since is not None}
+        drop = set()
+        for key in self.alerted:
+            kind, _, rest = key.partition(":")
+            if kind in ("wait", "service"):
+                if rest[:10] in gone:
+                    drop.add(key)
+            elif kind in TIMESTAMP_ALERTS and key not in current:
+                moment = rest.split(":", 2 if kind == "device" else 1)[-1]
+                if moment[:10] < before and moment[4:5] == "-":
+                    drop.add(key)
+        self.alerted -= drop
 
     def _unqueue(self, t: Ticket) -> None:
         q = self.waiting.get(t.service, [])
@@ -256,6 +374,7 @@ class HallState:
         t = Ticket(ev["ticket"], day, ev["service"], Priority(ev["priority"]), at, self.issue_order,
                    ev.get("source"), holder=ev.get("holder"), rater=ev.get("rater"))
         self.tickets[t.key] = t
+        self.newest = t
         seqs = self.sequences.setdefault(day, {})
         seqs[t.service] = seqs.get(t.service, 0) + 1
         bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)

@@ -155,6 +155,11 @@ class EventStore:
         row = self.db.execute("SELECT id, name, reply FROM commands WHERE id = ?", (cid,)).fetchone()
         return None if row is None else StoredCommand(row[0], row[1], json.loads(row[2]))
 
+    def hash_at(self, seq: int) -> str | None:
+        """The chain hash of record `seq`, or None when the log has no such record."""
+        row = self.db.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else str(row[0])
+
     def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
         cur = self.db.execute("SELECT seq, at, type, body FROM events WHERE seq > ? ORDER BY seq", (after,))
         for seq, at, type_, body in cur:
