@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 from typing import Any
 
@@ -84,6 +85,17 @@ async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
     await rt
 
 
+async def _stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.StreamReader | None:
+    """stdin as a stream when the loop can watch it (a pipe, socket or terminal); None for a file or
+    /dev/null, which epoll refuses — those are read line by line in a thread instead."""
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty()):
+        return None
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
 async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
     def show(view: View) -> None:
         sys.stdout.write(json.dumps({"screen": view.screen.value, "texts": view.texts()}, ensure_ascii=False) + "\n")
@@ -91,12 +103,11 @@ async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
 
     runtime.on_view = show
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    reader = await _stdin_reader(loop)
     rt = loop.create_task(runtime.run(stop))
     stopped = loop.create_task(stop.wait())
     while not stop.is_set():
-        reading = loop.create_task(reader.readline())
+        reading = loop.create_task(reader.readline() if reader else asyncio.to_thread(sys.stdin.buffer.readline))
         await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not reading.done():
             reading.cancel()

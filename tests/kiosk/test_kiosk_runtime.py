@@ -28,11 +28,11 @@ OFFLINE = "系统连接中，请稍候"
 class HeadlessKiosk:
     """`hallq kiosk --headless` as a child process: send taps, read the views it prints."""
 
-    def __init__(self, h: Hall) -> None:
+    def __init__(self, h: Hall, stdin: int = subprocess.PIPE) -> None:
         self.log = h.tmp / "kiosk.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path), "--kiosk", "k1", "--headless"],
-            cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdin=stdin, stdout=subprocess.PIPE,
             stderr=open(self.log, "ab"), text=True)  # noqa: SIM115
         self.views: queue.Queue[dict[str, Any]] = queue.Queue()
         self.last: dict[str, Any] = {}
@@ -181,3 +181,15 @@ def test_broker_restart_banner_then_recovery(kiosk_hall: Hall, printer: PrinterS
         assert k.screen("result")["texts"][1] == "A001"
     finally:
         assert k.stop() == 0
+
+
+def test_headless_without_input_serves_on(kiosk_hall: Hall) -> None:
+    """Run with stdin on /dev/null (as `hallq demo --no-gui` does): no input is not an error."""
+    kiosk_hall.start_controller()
+    k = HeadlessKiosk(kiosk_hall, stdin=subprocess.DEVNULL)
+    try:
+        k.home_online()
+    finally:
+        assert k.stop() == 0
+    log = k.log.read_text(errors="replace")
+    assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
