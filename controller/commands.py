@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[Arg, ...]] = {
     "wo_revisit": (_a("order"), _a("by"), _a("note", required=False, max_len=1000), _a("satisfied", "bool", False)),
     "wo_appeal": (_a("order"), _a("by"), _a("reason"), _a("note", required=False, max_len=1000)),
     "wo_decide": (_a("order"), _a("by"), _a("uphold", "bool"), _a("note", required=False, max_len=1000)),
-    "workorders": (_a("state", required=False),),
+    "workorders": (_a("state", required=False), _a("since", "date", False), _a("limit", "int", False)),
     # the sealed identity of a ticket's rater, for 回访; every access is an `identity.accessed` event
     "rater_access": (_a("ticket"), _a("date", "date", False), _a("by"), _a("reason", max_len=200)),
 }

@@ -58,6 +58,10 @@ def ticket_code(secret: bytes, day: date, number: str) -> str:
     return base64.b32encode(mac[:5]).decode("ascii")
 
 
+WORKORDERS_PAGE = 200      # work orders in one `workorders` reply, unless `limit` says otherwise
+WORKORDERS_MAX = 1000
+
+
 class Engine:
     def __init__(self, cfg: HallConfig, secret: bytes = b"", compact: bool = True) -> None:
         self.cfg = cfg
@@ -367,9 +371,16 @@ class Engine:
                               reason=reason))
         return {"ticket": t.number, "date": t.date.isoformat(), "rater": t.rater}, [ev]
 
-    def _cmd_workorders(self, now: datetime, state: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        orders = [o.to_json() for o in self.orders.orders.values() if state is None or o.state.value == state]
-        return {"orders": orders}, []
+    def _cmd_workorders(self, now: datetime, state: str | None = None, since: date | None = None,
+                        limit: int = WORKORDERS_PAGE) -> tuple[dict[str, Any], list[Event]]:
+        """Orders in opening order, filtered by state and by the service day they concern (`since`); at most
+        `limit` (a year of a league centre has thousands): `more` says a later `since` would show further."""
+        if not 1 <= limit <= WORKORDERS_MAX:
+            raise CommandFailed("BAD_REQUEST", f"limit {limit} must be between 1 and {WORKORDERS_MAX}")
+        chosen = [o for o in self.orders.orders.values()
+                  if (state is None or o.state.value == state) and (since is None or o.day >= since)]
+        return {"orders": [o.to_json() for o in chosen[:limit]], "total": len(chosen),
+                "more": len(chosen) > limit}, []
 
 
 _STATE_MESSAGES = {

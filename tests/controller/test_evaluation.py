@@ -146,3 +146,23 @@ def test_work_orders_are_rebuilt_from_the_log() -> None:
         again.apply(ev)
     assert again.orders.orders[f"WO-2026-11-23-{n}"].to_json() == r.engine.orders.orders[
         f"WO-2026-11-23-{n}"].to_json()
+
+
+def test_work_order_list_filters_and_pages() -> None:
+    r = Run()
+    numbers = []
+    for day in range(3):                      # Mon, Tue, Wed: one 差评 a day
+        r.now = MON + timedelta(days=day)
+        n = served(r)
+        r.ok("rate", ticket=n, level=1, window="1")
+        numbers.append(n)
+    ids = [f"WO-2026-11-{23 + d}-{n}" for d, n in enumerate(numbers)]
+    r.ok("wo_verify", order=ids[0], by="M01", note="核实")
+    every = r.ok("workorders")
+    assert [o["id"] for o in every["orders"]] == ids and (every["total"], every["more"]) == (3, False)
+    assert [o["id"] for o in r.ok("workorders", state="pending")["orders"]] == ids[1:]
+    assert [o["id"] for o in r.ok("workorders", since="2026-11-24")["orders"]] == ids[1:]
+    page = r.ok("workorders", limit=2)
+    assert [o["id"] for o in page["orders"]] == ids[:2] and (page["total"], page["more"]) == (3, True)
+    assert r.err("workorders", limit=0) == "BAD_REQUEST"
+    assert r.err("workorders", since="yesterday") == "BAD_REQUEST"
