@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from controller.store import EventStore
 from controller.workorders import CLOSED, OrderState, WorkOrderBook
 from hallq.cli import UsageError
 from hallq.config import HallConfig, parse_config_text
+
+SKIP_MARGIN = timedelta(days=2)   # records read from before the period, in case the clock was set back
 
 
 @dataclass
@@ -72,7 +74,10 @@ def _stats(xs: list[float]) -> dict[str, float | None]:
             "max": round(s[-1], 1)}
 
 
-def build_report(data_dir: Path, first: date, last: date) -> dict[str, Any]:
+def build_report(data_dir: Path, first: date, last: date, skip: bool = True) -> dict[str, Any]:
+    """The period's figures from the log alone. Everything about a ticket happens on or after its day, so
+    with `skip` the log is read from the first record written at most SKIP_MARGIN before the period
+    (found by bisection: records are appended in time order; the margin covers a clock set back)."""
     store = EventStore(data_dir).open()
     try:
         text = store.latest_config()
@@ -84,10 +89,11 @@ def build_report(data_dir: Path, first: date, last: date) -> dict[str, Any]:
         overdue: set[str] = set()
         lo, hi = first.isoformat(), last.isoformat()
         latest = first
-        for ev in _with_progress(store, first, last):
+        start = _start_seq(store, datetime.combine(first, time(), cfg.zone) - SKIP_MARGIN) if skip else 0
+        for ev in _with_progress(store, first, last, start):
             latest = max(latest, datetime.fromisoformat(ev["at"]).date())
-            if ev["type"].startswith("workorder."):
-                orders.apply(ev)
+            if ev["type"] == "workorder.opened" or (ev["type"] == "workorder.changed" and ev["order"] in orders.orders):
+                orders.apply(ev)                # (orders of tickets before the period were skipped with them)
             elif ev["type"] == "alert.raised" and ev.get("kind") == "workorder_overdue":
                 overdue.add(ev["order"])
             if lo <= ev.get("date", "") <= hi:
@@ -100,13 +106,26 @@ def build_report(data_dir: Path, first: date, last: date) -> dict[str, Any]:
     return rep
 
 
-def _with_progress(store: EventStore, first: date, last: date) -> Iterator[dict[str, Any]]:
-    """The log's events; for a period longer than a day on a terminal, a progress bar on stderr."""
+def _start_seq(store: EventStore, since: datetime) -> int:
+    """The last seq written before `since` (0: read from the start), by bisection over the seqs."""
+    lo, hi = 0, store.head_seq
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        at = store.time_at(mid)
+        if at is not None and at < since:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _with_progress(store: EventStore, first: date, last: date, start: int = 0) -> Iterator[dict[str, Any]]:
+    """The log's events after `start`; for a period longer than a day on a terminal, a progress bar on stderr."""
     total = store.head_seq
-    show = last > first and sys.stderr.isatty() and total > 0
-    for ev in store.events():
+    show = last > first and sys.stderr.isatty() and total > start
+    for ev in store.events(after=start):
         if show and (ev["seq"] % 2000 == 0 or ev["seq"] == total):
-            done = ev["seq"] / total
+            done = (ev["seq"] - start) / (total - start)
             sys.stderr.write(f"\rhallq report: reading the event log [{'#' * int(done * 30):<30}] {done:4.0%}")
             if ev["seq"] == total:
                 sys.stderr.write("\n")

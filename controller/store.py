@@ -160,6 +160,11 @@ class EventStore:
         row = self.db.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else str(row[0])
 
+    def time_at(self, seq: int) -> datetime | None:
+        """When record `seq` was written, or None when the log has no such record."""
+        row = self.db.execute("SELECT at FROM events WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else datetime.fromisoformat(str(row[0]))
+
     def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
         cur = self.db.execute("SELECT seq, at, type, body FROM events WHERE seq > ? ORDER BY seq", (after,))
         for seq, at, type_, body in cur:

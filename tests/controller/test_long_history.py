@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -343,3 +343,29 @@ def test_a_day_change_writes_a_snapshot(history: tuple[Twin, Path], tmp_path: Pa
     svc._housekeeping()
     assert [s for s, _ in snapshot_rows(data)] == [svc.store.head_seq], "a snapshot after the day changed"
     svc.close()
+
+
+def test_reports_read_from_the_period_and_match_a_full_read(history: tuple[Twin, Path], tmp_path: Path) -> None:
+    """A report starts reading the log shortly before its period (bisection on the records' times): the
+    figures are those of a read from the first record, for single days and for a month."""
+    import yaml
+
+    from controller.report import SKIP_MARGIN, _start_seq, build_report
+
+    t, src = history
+    data = copy_log(src, tmp_path)
+    store = EventStore(data).open()
+    store.record_config(yaml.safe_dump(small_hall(), allow_unicode=True))
+    store.close()
+    days = workdays(DAYS)
+    for first, last in [(days[0], days[0]), (days[5], days[5]), (days[12], days[12]), (days[-1], days[-1]),
+                        (days[3], days[15])]:
+        skipped, full = build_report(data, first, last), build_report(data, first, last, skip=False)
+        assert skipped == full, f"{first}..{last}: reading from the period changed the report"
+        assert skipped["tickets"]["issued"] > 0
+    store = EventStore(data).open()
+    start = _start_seq(store, datetime.combine(days[12], time(), TZ) - SKIP_MARGIN)
+    assert 0 < start < store.head_seq, "a report of a later day skips the records of the days long before it"
+    first_read = store.time_at(start + 1)
+    assert first_read is not None and first_read >= datetime.combine(days[12], time(), TZ) - SKIP_MARGIN
+    store.close()
