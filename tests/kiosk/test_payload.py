@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devices.scanner import Scan
+from hallq.clock import SystemClock
+from hallq.config import parse_config
+from hallq.text.words import WORDS
+from kiosk.intents import ScanRejected
 from kiosk.payload import TicketRef, classify
+from kiosk.peripherals import KioskScanner
+from tests.conftest import small_hall
 
 TOKEN_TAIL = "eyJhbGciOiJFZERTQSJ9.e30.AAAA"
 
@@ -74,3 +82,17 @@ def test_classify_never_raises(text: str) -> None:
     assert r.kind in ("credential", "appointment", "ticket", "unknown")
     if r.kind != "unknown":
         assert r.text.isascii()
+
+
+def test_an_unknown_or_unreadable_scan_tells_the_citizen_in_both_languages(tmp_path: Path) -> None:
+    """What the kiosk shows for a code it cannot use: the table's `not_recognised` (zh and mn)."""
+    cfg = parse_config(small_hall(kiosks=[{"id": "k1"}]))
+    scanner = KioskScanner(cfg, cfg.kiosks[0], tmp_path, lambda _i: None, SystemClock())
+    scanner.replay.open()
+    try:
+        for scan in (Scan("hello world", "test"), Scan("", "test", error="checksum")):
+            refused = scanner.route(scan)
+            assert refused == ScanRejected(WORDS["not_recognised"]), scan
+            assert refused.reason.zh and refused.reason.mn
+    finally:
+        scanner.replay.close()
