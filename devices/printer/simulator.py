@@ -209,7 +209,11 @@ class PtyPrinter(PtyEndpoint):
     def __init__(self, sim: PrinterSimulator, link: str | Path | None = None) -> None:
         super().__init__(link)
         self.sim = sim
-        self.read_size = 256 if sim.faults.bytes_per_s else 65536
+
+    @property
+    def read_size(self) -> int:  # type: ignore[override]
+        """Small reads while the simulated line is paced (faults may change while it runs)."""
+        return 256 if self.sim.faults.bytes_per_s else 65536
 
     def _received(self, data: bytes) -> None:
         _pace(self.sim.faults, len(data))
