@@ -66,7 +66,7 @@ class DisplayRuntime:
         self.heard = CallBoard(cfg, display)     # the voice's view, kept by the receiving thread alone
         self.clock = clock or SystemClock()
         self.announcer, self.trace, self.wake = announcer, trace, wake
-        self.inbox: queue.SimpleQueue[Message | bool] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[tuple[str, dict[str, Any]] | bool] = queue.SimpleQueue()   # (topic, body)
         self.link = SessionLink(cfg, session_id(cfg, display), display_topics(cfg), self._put, self._put)
 
     @classmethod
@@ -84,9 +84,16 @@ class DisplayRuntime:
         return cls(cfg, display, announcer=announcer, trace=trace, wake=wake)
 
     def _put(self, item: Message | bool) -> None:
-        if self.announcer is not None and isinstance(item, Message) and item.topic.endswith("/ticket.called"):
-            self._announce(item)
-        self.inbox.put(item)
+        """On the receiving thread: decode once, speak a call at once, queue the rest for the screen."""
+        if isinstance(item, bool):
+            self.inbox.put(item)
+        else:
+            body = _body(item)
+            if body is None:
+                return
+            if self.announcer is not None and item.topic.endswith("/ticket.called"):
+                self._announce(body)
+            self.inbox.put((item.topic, body))
         self.wake()
 
     def open(self) -> None:
@@ -109,24 +116,20 @@ class DisplayRuntime:
                 if self.trace:
                     self.trace.write("link", up=item)
                 continue
-            self._message(item, batch)
+            self._message(*item, batch)
 
-    def _announce(self, m: Message) -> None:
+    def _announce(self, body: dict[str, Any]) -> None:
         """On the receiving thread: speak a fresh call this screen shows, once per seq."""
-        body = _body(m, quiet=True)
         try:
-            call = self.heard.on_called(body) if body is not None else None
+            call = self.heard.on_called(body)
         except (KeyError, TypeError, ValueError):
             return                                   # _message logs it when the screen's board sees it
         if call is not None and self.announcer is not None and self.heard.should_announce(call, self.clock.now()):
             self.announcer.announce(call.seq, call.number, call.window, call.recall)
 
-    def _message(self, m: Message, batch: Batch) -> None:
-        body = _body(m)
-        if body is None:
-            return
+    def _message(self, topic: str, body: dict[str, Any], batch: Batch) -> None:
         try:
-            if m.topic.endswith("/ticket.called"):
+            if topic.endswith("/ticket.called"):
                 call = self.board.on_called(body)
                 if call is None:
                     return
@@ -134,12 +137,12 @@ class DisplayRuntime:
                 if self.trace:
                     self.trace.write("handled", seq=call.seq, ticket=call.number, window=call.window,
                                      recall=call.recall)
-            elif m.topic.endswith("/state/queues"):
+            elif topic.endswith("/state/queues"):
                 self.board.on_queues(body)
-            elif m.topic.endswith("/controller/status"):
+            elif topic.endswith("/controller/status"):
                 self.board.on_controller(body)
         except (KeyError, TypeError, ValueError) as e:
-            log.warning("display: ignored a malformed message on %s: %s", m.topic, e)
+            log.warning("display: ignored a malformed message on %s: %s", topic, e)
 
     def screen_shown(self, seqs: list[int]) -> None:
         """The frame showing these calls was put on screen (trace only)."""
@@ -147,12 +150,11 @@ class DisplayRuntime:
             self.trace.write("screen", seqs=seqs, texts=self.board.texts(), mn=self.board.texts_mn())
 
 
-def _body(m: Message, quiet: bool = False) -> dict[str, Any] | None:
-    """The JSON object of a message; None (logged unless `quiet`) for anything else."""
+def _body(m: Message) -> dict[str, Any] | None:
+    """The JSON object of a message; None (logged) for anything else."""
     try:
         body = m.json()
     except ValueError as e:
-        if not quiet:
-            log.warning("display: ignored a message on %s: %s", m.topic, e)
+        log.warning("display: ignored a message on %s: %s", m.topic, e)
         return None
     return body if isinstance(body, dict) else None
