@@ -24,6 +24,7 @@ from typing import Any
 from controller.engine import Engine
 from controller.model import Evaluation, Ticket
 from hallq.config import HallConfig
+from hallq.sqlite import open_durable
 
 log = logging.getLogger("hallq.controller")
 
@@ -115,15 +116,10 @@ class SnapshotStore:
 
     def open(self) -> SnapshotStore:
         """Open the file; a damaged one is a lost cache: it is removed and started afresh."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in (1, 2):
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # a torn snapshot is only ignored: no fsync per write
-                db.executescript(SCHEMA)
+            try:   # a lost snapshot is only ignored: no fsync per write
+                db = open_durable(self.path, SCHEMA, synchronous="NORMAL")
             except sqlite3.Error as e:
-                db.close()
                 log.warning("snapshot file %s is damaged (%s): removed; the whole event log is replayed", self.path, e)
                 if attempt == 2:
                     return self
