@@ -51,24 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("controller", help="run the queue controller")
     c.add_argument("--config", required=True)
     c.add_argument("--data", help="data directory (overrides data_dir)")
+    c.add_argument("--credentials", help="the controller's credentials file in a secure hall (hallq secure init)")
     c.add_argument("--clock", help=argparse.SUPPRESS)  # simulated clock for `hallq sim day`
     c.set_defaults(run="controller.main:run")
 
     b = sub.add_parser("bridge", help="run the serial↔MQTT bridge of every configured bus")
     b.add_argument("--config", required=True)
     b.add_argument("--data", help="where the bridge keeps its in-flight event ids (default: data_dir/bridge)")
+    b.add_argument("--credentials", help="this bridge's principal credentials (secure hall)")
     b.set_defaults(run="firmware_bridge.main:run")
 
     k = sub.add_parser("kiosk", help="run a touchscreen kiosk")
     k.add_argument("--config", required=True)
     k.add_argument("--kiosk", required=True)
     k.add_argument("--headless", action="store_true", help="no window: serve the kiosk logic only")
+    k.add_argument("--credentials", help="this kiosk's principal credentials (secure hall)")
     k.set_defaults(run="kiosk.main:run")
 
     d = sub.add_parser("display", help="run the hall call screen and voice announcer")
     d.add_argument("--config", required=True)
     d.add_argument("--board")
     d.add_argument("--headless", action="store_true", help="no window: voice and logs only")
+    d.add_argument("--credentials", help="this screen's principal credentials (secure hall)")
     d.set_defaults(run="display.main:run")
 
     dm = sub.add_parser("demo", help="the whole hall on this machine")
@@ -121,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         if getattr(args, "config", None) and args.command not in ("demo",):
-            args.cfg = _config(args.config)
+            args.cfg = _config(args.config).with_credentials(getattr(args, "credentials", None))
         rc = _target(args.run)(args)
     except ConfigError as e:
         sys.stderr.write(f"hallq {args.command}: config error: {e}\n")

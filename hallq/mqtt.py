@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import queue
@@ -23,13 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hallq.config import HallConfig
+from hallq.api import MESSAGE_MAX_BYTES, Topics, decode, dumps
+from hallq.config import ConfigError, HallConfig
 
 log = logging.getLogger("hallq.mqtt")
 
-MAX_PAYLOAD = 64 * 1024  # commands larger than this are refused as BAD_REQUEST
+
+
+__all__ = ["BlockingClient", "CommandClient", "CommandError", "Credentials", "Message", "MqttLink", "dumps",
+           "load_credentials", "make_client", "new_command_id", "principal_of", "topic_matches", "topics_for"]
 
 
 @dataclass(frozen=True)
@@ -38,35 +42,78 @@ class Message:
     payload: bytes
     retain: bool = False
 
-    def json(self) -> Any:
-        """The payload as JSON; raises ValueError with a readable reason."""
-        if len(self.payload) > MAX_PAYLOAD:
-            raise ValueError(f"payload of {len(self.payload)} bytes is over the {MAX_PAYLOAD}-byte limit")
-        try:
-            return json.loads(self.payload.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise ValueError(f"payload is not UTF-8 ({e.reason} at byte {e.start})") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"payload is not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def json(self, max_bytes: int = MESSAGE_MAX_BYTES) -> Any:
+        """The payload through the guarded decoder (hallq.api.decode); raises ValueError (BadPayload)
+        with a readable reason."""
+        return decode(self.payload, max_bytes=max_bytes)
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
     return paho.topic_matches_sub(pattern, topic)
 
 
-def _make_client(cfg: HallConfig, client_id: str, clean: bool,
-                 will: tuple[str, dict[str, Any]] | None) -> paho.Client:
+@dataclass(frozen=True)
+class Credentials:
+    """A principal's broker account, as `hallq secure init` writes it to `credentials/{id}.yaml`."""
+
+    username: str
+    password: str
+    ca: str | None = None
+
+
+def load_credentials(path: str) -> Credentials:
+    """Read a credentials file; ConfigError naming the file and key when it is unusable."""
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8"))  # noqa: SIM115 (closed by the GC at once)
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read the credentials file: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(path, "", f"not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "a credentials file holds 'username' and 'password' (hallq secure init)")
+    for key in ("username", "password"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigError(path, key, "required key is missing (write the file with hallq secure init)")
+    ca = data.get("ca")
+    if ca is not None and not isinstance(ca, str):
+        raise ConfigError(path, "ca", "must be the path of the hall CA certificate")
+    return Credentials(data["username"], data["password"], ca)
+
+
+def _credentials(cfg: HallConfig) -> Credentials | None:
+    if cfg.mqtt.credentials:
+        return load_credentials(cfg.mqtt.credentials)
+    if cfg.mqtt.username:
+        return Credentials(cfg.mqtt.username, cfg.mqtt.password or "", None)
+    return None
+
+
+def principal_of(cfg: HallConfig) -> str | None:
+    """The principal this process acts as: its broker username in a secure hall, None in an open one."""
+    if not cfg.secure:
+        return None
+    cred = _credentials(cfg)
+    if cred is None:
+        raise ConfigError("<config>", "mqtt.credentials", "a secure hall needs this process's credentials file "
+                          "(--credentials FILE or mqtt.credentials; hallq secure init writes them)")
+    return cred.username
+
+
+def topics_for(cfg: HallConfig) -> Topics:
+    """The hall's topics as this process's principal sees them (open form in an open hall)."""
+    return Topics(cfg.hall.id, principal_of(cfg))
+
+
+def make_client(cfg: HallConfig, client_id: str, clean: bool,
+                will: tuple[str, dict[str, Any]] | None = None) -> paho.Client:
+    """The one paho set-up of hallq: credentials, TLS with the hall CA, will, reconnect and queue limits."""
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
                     protocol=paho.MQTTv311)
-    m = cfg.mqtt
-    if m.username:
-        c.username_pw_set(m.username, m.password)
-    if m.tls:
-        c.tls_set()
+    cred = _credentials(cfg)
+    if cred is not None:
+        c.username_pw_set(cred.username, cred.password)
+    if cfg.mqtt.tls:
+        c.tls_set(ca_certs=cred.ca if cred is not None and cred.ca else None)
     if will:
         c.will_set(will[0], dumps(will[1]), qos=1, retain=True)
     c.reconnect_delay_set(min_delay=1, max_delay=5)
@@ -106,7 +153,7 @@ class MqttLink:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
-        c = _make_client(self.cfg, self.client_id, self.clean, self.will)
+        c = make_client(self.cfg, self.client_id, self.clean, self.will)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -214,7 +261,8 @@ class CommandClient:
     def __init__(self, link: MqttLink, name: str) -> None:
         self.link = link
         self.name = name
-        self.reply_topic = link.cfg.topic("reply", f"{name}-{uuid.uuid4().hex[:8]}")
+        self.topics = topics_for(link.cfg)
+        self.reply_topic = self.topics.reply(f"{name}-{uuid.uuid4().hex[:8]}")
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     def deliver(self, msg: Message) -> bool:
@@ -238,7 +286,7 @@ class CommandClient:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[cid] = fut
         try:
-            self.link.publish(self.link.cfg.topic("cmd", command), {"id": cid, "reply_to": self.reply_topic, **args})
+            self.link.publish(self.topics.cmd(command), {"id": cid, "reply_to": self.reply_topic, **args})
             try:
                 reply = await asyncio.wait_for(fut, timeout_s)
             except TimeoutError:
@@ -262,8 +310,9 @@ class BlockingClient:
 
     def __init__(self, cfg: HallConfig, name: str = "tool", subscribe: tuple[str, ...] = ()) -> None:
         self.cfg = cfg
-        self.reply_topic = cfg.topic("reply", f"{name}-{uuid.uuid4().hex[:8]}")
-        self._client = _make_client(cfg, f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}", True, None)
+        self.topics = topics_for(cfg)
+        self.reply_topic = self.topics.reply(f"{name}-{uuid.uuid4().hex[:8]}")
+        self._client = make_client(cfg, f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}", True, None)
         self._replies: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Condition()
         self.received: list[Message] = []
@@ -317,7 +366,7 @@ class BlockingClient:
         """Send a command and return the whole reply object ({id, ok, result|error})."""
         cid = cmd_id or new_command_id("tool")
         q = self._replies.setdefault(cid, queue.Queue())
-        self.publish(self.cfg.topic("cmd", command), {"id": cid, "reply_to": self.reply_topic, **args})
+        self.publish(self.topics.cmd(command), {"id": cid, "reply_to": self.reply_topic, **args})
         try:
             return q.get(timeout=timeout_s)
         except queue.Empty:

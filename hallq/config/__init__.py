@@ -13,17 +13,26 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hallq.config.devices import BusConfig, DeviceConfig, DevicesSection, MqttDeviceConfig
 from hallq.config.display import DisplayConfig
 from hallq.config.kiosk import KioskConfig
+from hallq.config.security import (
+    STAFF_ROLES,
+    AuditSection,
+    ConsoleSection,
+    PrincipalConfig,
+    SecuritySection,
+    StaffRole,
+)
 from hallq.config.supervision import SupervisionConfig
 from hallq.config.upstream import UpstreamConfig
 
 __all__ = [
     "BusConfig", "ConfigError", "DeviceConfig", "DevicesSection", "DisplayConfig", "HallConfig",
-    "KioskConfig", "LocalName", "MqttDeviceConfig", "Strict", "UpstreamConfig", "load_config", "parse_config",
+    "KioskConfig", "LocalName", "MqttDeviceConfig", "PrincipalConfig", "STAFF_ROLES", "SecuritySection",
+    "StaffRole", "Strict", "UpstreamConfig", "load_config", "parse_config",
 ]
 
 
@@ -83,6 +92,7 @@ class MqttSection(Strict):
     password: str | None = None
     tls: bool = False
     keepalive_s: int = Field(default=15, ge=5, le=600)
+    credentials: str | None = None      # a principal's credentials file (`hallq secure init`): username, password, ca
 
 
 class ServiceConfig(Strict):
@@ -104,6 +114,7 @@ class StaffConfig(Strict):
     name: str = Field(min_length=1)
     windows: list[str] = Field(min_length=1)
     unit: str | None = None
+    roles: list[StaffRole] = ["window"]
 
 
 class RulesSection(Strict):
@@ -163,6 +174,7 @@ class HoursSection(Strict):
 
 
 class HallConfig(Strict):
+    _source_dir: str | None = PrivateAttr(default=None)
     hall: HallSection
     mqtt: MqttSection = MqttSection()
     data_dir: str = "./var"
@@ -177,6 +189,9 @@ class HallConfig(Strict):
     displays: list[DisplayConfig] = []
     supervision: SupervisionConfig = SupervisionConfig()
     upstream: UpstreamConfig = UpstreamConfig()
+    security: SecuritySection = SecuritySection()
+    audit: AuditSection = AuditSection()
+    console: ConsoleSection = ConsoleSection()
 
     @model_validator(mode="after")
     def _cross_references(self) -> HallConfig:
@@ -213,6 +228,15 @@ class HallConfig(Strict):
         for i, mdev in enumerate(self.devices.mqtt):
             if mdev.window is not None and mdev.window not in windows:
                 raise _Ref(f"devices.mqtt[{i}].window", f"unknown window {mdev.window!r}")
+        _unique(self.security.principals, "security.principals", "id")
+        buses = {b.id for b in self.devices.buses}
+        for i, pr in enumerate(self.security.principals):
+            if pr.window is not None and pr.window not in windows:
+                raise _Ref(f"security.principals[{i}].window",
+                           f"unknown window {pr.window!r} (known: {_list(windows)})")
+            for j, bid in enumerate(pr.buses or []):
+                if bid not in buses:
+                    raise _Ref(f"security.principals[{i}].buses[{j}]", f"unknown bus {bid!r} (known: {_list(buses)})")
         return self
 
     # -- look-ups used by every part -------------------------------------------------------
@@ -227,6 +251,24 @@ class HallConfig(Strict):
 
     def display(self, display_id: str) -> DisplayConfig | None:
         return next((d for d in self.displays if d.id == display_id), None)
+
+    @property
+    def secure(self) -> bool:
+        """True when the hall runs locked (CONTRACT §5): principals' topics, authorization."""
+        return self.security.mode == "secure"
+
+    @property
+    def source_dir(self) -> Path:
+        """The folder of the config file (relative key and credentials paths are taken from here)."""
+        return Path(self._source_dir or ".")
+
+    def with_credentials(self, path: str | None) -> HallConfig:
+        """This config with `mqtt.credentials` set (the `--credentials` flag of every long-running command)."""
+        if not path:
+            return self
+        new = self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"credentials": str(Path(path).resolve())})})
+        new._source_dir = self._source_dir
+        return new
 
     @property
     def zone(self) -> ZoneInfo:
@@ -301,7 +343,11 @@ def load_config(path: str | Path) -> HallConfig:
         raise ConfigError(str(p), "", "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(p), "", f"cannot read: {e}") from None
-    return parse_config_text(text, str(p))
+    cfg = parse_config_text(text, str(p))
+    cfg._source_dir = str(p.resolve().parent)
+    if cfg.mqtt.credentials and not Path(cfg.mqtt.credentials).is_absolute():
+        cfg = cfg.with_credentials(str(p.resolve().parent / cfg.mqtt.credentials))
+    return cfg
 
 
 def parse_config_text(text: str, source: str) -> HallConfig:
