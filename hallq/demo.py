@@ -171,7 +171,7 @@ def _demo_kiosks(raw: dict[str, Any], work: Path) -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from kiosk.tokens import b64url_encode
+    from hallq.msb.tokens import b64url_encode
 
     key = Ed25519PrivateKey.generate()
     pem = work / "msb-demo-key.pem"

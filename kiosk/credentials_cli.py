@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, b64url_encode, mint
+from hallq.msb.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, b64url_encode, mint
 
 PROG = "hallq sim token"
 

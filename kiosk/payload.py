@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from hallq.ticketqr import TicketRef, parse_ref
-from kiosk.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, MAX_TOKEN_CHARS
+from hallq.msb.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, MAX_TOKEN_CHARS
 
 Kind = Literal["credential", "appointment", "ticket", "unknown"]
 

@@ -26,7 +26,7 @@ from hallq.clock import Clock
 from hallq.config import HallConfig, KioskConfig
 from hallq.mqtt import MqttLink
 from hallq.text.words import Msg, msg
-from kiosk.credentials import CredentialError, SignedTokenVerifier, green_channel
+from hallq.msb.credentials import CredentialError, SignedTokenVerifier, green_channel
 from kiosk.intents import (
     AppointmentRead,
     CredentialRead,
@@ -39,7 +39,7 @@ from kiosk.intents import (
     TicketRead,
 )
 from kiosk.payload import classify
-from kiosk.replay import SqliteReplayStore
+from hallq.msb.replay import SqliteReplayStore
 
 log = logging.getLogger("hallq.kiosk")
 T = TypeVar("T")

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hallq.config.kiosk import CredentialConfig
 from hallq.sealed import seal
 from hallq.text.words import WORDS, Msg, msg
-from kiosk.replay import ReplayStore
-from kiosk.tokens import (
+from hallq.msb.replay import ReplayStore
+from hallq.msb.tokens import (
     ALG,
     APPOINTMENT_PREFIX,
     CREDENTIAL_PREFIX,

@@ -1,7 +1,7 @@
 """QR tokens of 蒙速办 credentials and appointments: a prefix (`MSB1.`, `APT1.`) and a compact Ed25519 JWS.
 
 Pure: encoding and decoding only. Whether a token is signed, current and unused is decided by
-`kiosk.credentials`. Everything produced here is ASCII, so keyboard-mode scanners can type it.
+`hallq.msb.credentials`. Everything produced here is ASCII, so keyboard-mode scanners can type it.
 """
 
 from __future__ import annotations

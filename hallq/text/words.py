@@ -91,7 +91,7 @@ WORDS: dict[str, Msg] = {
     "ticket_other_hall": Msg("这张号票不是本厅的", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠡᠨᠡ ᠲᠢᠩ ᠦ᠋ᠨ ᠪᠢᠰᠢ"),
     "ticket_unknown": Msg("查不到这张号票", "ᠡᠨᠡ ᠲᠠᠰᠤᠭ ᠢ᠋ ᠣᠯᠬᠤ ᠦᠭᠡᠢ"),
     "appointment_for": Msg("预约业务：{service}", "ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠠᠵᠢᠯ : {service}"),
-    # -- scanned codes refused (kiosk/credentials.py): what the citizen reads and what to do next -------
+    # -- scanned codes refused (hallq/msb/credentials.py): what the citizen reads and what to do next -------
     "credential_malformed": Msg("无法识别此二维码，请在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
     "credential_unknown_issuer": Msg("本大厅暂不支持此二维码，请咨询工作人员", _MN_ASK_STAFF),
     "credential_forged": Msg("二维码无效，请在蒙速办中刷新后重新扫码，或咨询工作人员", _MN_ASK_STAFF),

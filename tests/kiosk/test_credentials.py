@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from hallq.config.kiosk import CredentialConfig
 from kiosk import credentials_cli
-from kiosk.credentials import (
+from hallq.msb.credentials import (
     CredentialError,
     ErrorCode,
     Holder,
@@ -30,8 +30,8 @@ from kiosk.credentials import (
     Verifier,
     green_channel,
 )
-from kiosk.replay import MemoryReplayStore, SqliteReplayStore
-from kiosk.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, b64url_encode, decode_unverified, mint
+from hallq.msb.replay import MemoryReplayStore, SqliteReplayStore
+from hallq.msb.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, b64url_encode, decode_unverified, mint
 from tests.conftest import REPO
 
 CST = timezone(timedelta(hours=8))
@@ -250,7 +250,7 @@ def test_used_token_stays_used_after_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "replay.db"
     code = ("import os, signal, sys\n"
             "from datetime import datetime, timezone\n"
-            "from kiosk.replay import SqliteReplayStore\n"
+            "from hallq.msb.replay import SqliteReplayStore\n"
             f"s = SqliteReplayStore({str(path)!r}).open()\n"
             "assert s.seen_or_add('msb:msb:t-9', datetime(2099, 1, 1, tzinfo=timezone.utc)) is False\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n")

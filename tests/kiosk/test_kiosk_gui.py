@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from hallq.broker import Mosquitto
-from kiosk.credentials import mask_id
-from kiosk.tokens import CREDENTIAL_PREFIX, b64url_encode, mint
+from hallq.msb.credentials import mask_id
+from hallq.msb.tokens import CREDENTIAL_PREFIX, b64url_encode, mint
 from tests.conftest import REPO, Hall, small_hall
 
 pytestmark = pytest.mark.gui
