@@ -13,22 +13,24 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from controller.antifraud import RatingWatch
+from controller.authz import Sender, authorize
 from controller.calendar import add_working_days, issue_refusal
 from controller.commands import parse_args
 from controller.model import (
-    WINDOW_COMMAND_STATES,
-    WINDOW_STATE_ERRORS,
+    ALERT_STATES,
+    TICKET_COMMAND_STATUSES,
     CommandFailed,
     ServiceWindow,
     Ticket,
     TicketStatus,
     WindowStatus,
+    state_error,
 )
-from controller.state import Event, HallState, event
+from controller.state import Event, HallState, event, new_alert_id
 from controller.supervision import device_alert, supervise
 from controller.workorders import WorkOrderBook
 from hallq.config import HallConfig
@@ -52,14 +54,30 @@ def number_of(prefix: str, seq: int) -> str:
     return f"{prefix}{seq:03d}"
 
 
+HOLDER_PREFIX = "hk1:"
+PRIVATE_FIELDS = ("holder", "rater")   # kept in the log, never published (CONTRACT §3.4: no citizen identifiers)
+
+
+def public_event(ev: Event) -> Event:
+    """An event as it is published and answered by `events`: without the keyed holder hash and the sealed
+    rater identity, which stay in the log for the controller's own rules."""
+    if any(k in ev for k in PRIVATE_FIELDS):
+        return {k: v for k, v in ev.items() if k not in PRIVATE_FIELDS}
+    return ev
+
+
 def ticket_code(secret: bytes, day: date, number: str) -> str:
     """The per-ticket code printed in the ticket QR: proves the holder has the paper (补充评价)."""
     mac = hmac.new(secret, f"{day.isoformat()}:{number}".encode("ascii"), hashlib.sha256).digest()
     return base64.b32encode(mac[:5]).decode("ascii")
 
 
+LOGIN_FAILURES_MAX = 5
+LOGIN_LOCK = timedelta(minutes=10)
 WORKORDERS_PAGE = 200      # work orders in one `workorders` reply, unless `limit` says otherwise
 WORKORDERS_MAX = 1000
+ALERTS_PAGE = 200          # alerts in one `alerts` reply, unless `limit` says otherwise
+ALERTS_MAX = 1000
 
 
 class Engine:
@@ -71,6 +89,9 @@ class Engine:
         self.watch = RatingWatch(cfg)
         self._prefix = {s.id: s.prefix for s in cfg.services}
         self._staff = {s.id: s for s in cfg.staff}
+        self._sender = Sender()
+        self.login_failures: dict[str, list[datetime]] = {}   # window -> recent failed device logins (not logged)
+        self.login_locked: dict[str, datetime] = {}           # window -> refused until
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
@@ -92,9 +113,10 @@ class Engine:
         out: list[Event] = []
         today = self.local_date(now)
         if self.state.today is not None and today > self.state.today:
-            for day in sorted({t.date for q in self.state.waiting.values() for t in q if t.date < today}):
-                left = sorted((t for q in self.state.waiting.values() for t in q if t.date == day),
-                              key=lambda t: t.order)
+            stale = [t for q in self.state.waiting.values() for t in q if t.date < today]
+            stale += [self.state.tickets[k] for k in self.state.held if k[0] < today]   # held: closed as no-show
+            for day in sorted({t.date for t in stale}):
+                left = sorted((t for t in stale if t.date == day), key=lambda t: t.order)
                 out.append(self._emit(event("day.closed", now, date=day.isoformat(), next=today.isoformat(),
                                             no_show=[t.number for t in left])))
             if not out:
@@ -114,19 +136,40 @@ class Engine:
         """A device reported its status (CONTRACT §3.5): alerts for offline devices and paper."""
         return [self._emit(ev) for ev in device_alert(self.state, device, status, now)]
 
-    def handle(self, name: str, body: dict[str, Any], now: datetime) -> Outcome:
-        """Run one command. Time-caused events come first, so the outcome reflects `now`."""
+    def handle(self, name: str, body: dict[str, Any], now: datetime, sender: Sender | None = None) -> Outcome:
+        """Run one command. Time-caused events come first, so the outcome reflects `now`.
+
+        `sender` (secure halls, CONTRACT §5): who sent it; authorization is checked right after the
+        arguments, and every event the command causes carries `principal` (and `actor`)."""
         events = self.tick(now)
+        self._sender = sender or Sender()
         try:
             args = parse_args(name, body)
+            authorize(self.cfg, self._sender, name, args)
             result, produced = getattr(self, "_cmd_" + name)(now, **args)
         except CommandFailed as e:
-            return Outcome({"ok": False, "error": {"code": e.code, "message": e.message}}, events)
+            return Outcome({"ok": False, "error": {"code": e.code, "message": e.message}}, events + e.events)
+        finally:
+            self._sender = Sender()
+        if sender is not None and sender.principal is not None:
+            for ev in produced:
+                ev["principal"] = sender.principal.id
+        if sender is not None and sender.actor is not None:
+            for ev in produced:
+                ev["actor"] = sender.actor
         return Outcome({"ok": True, "result": result}, events + produced)
 
     def _emit(self, ev: Event) -> Event:
+        if ev["type"] == "alert.raised" and "id" not in ev:
+            ev["id"] = new_alert_id(self.state.alerts_raised + 1, ev)
         self.apply(ev)
         return ev
+
+    def holder_hash(self, holder_key: str) -> str:
+        """A keyed hash of a citizen's holder key: lets the controller enforce one open ticket per person
+        without a published or backed-up value that names anyone (the key lives outside the data directory)."""
+        mac = hmac.new(self.secret, b"holder:" + holder_key.encode("utf-8"), hashlib.sha256).hexdigest()
+        return HOLDER_PREFIX + mac[:32]
 
     # -- shared checks -------------------------------------------------------------------------
     def _window(self, wid: str) -> ServiceWindow:
@@ -144,8 +187,8 @@ class Engine:
 
     def _window_for(self, command: str, wid: str) -> ServiceWindow:
         w = self._window(wid)
-        if w.status not in WINDOW_COMMAND_STATES[command]:
-            code = WINDOW_STATE_ERRORS[w.status]
+        code = state_error(command, w.status)
+        if code is not None:
             raise CommandFailed(code, _STATE_MESSAGES[code].format(window=w.id, command=command))
         return w
 
@@ -163,8 +206,16 @@ class Engine:
 
     # -- commands ------------------------------------------------------------------------------
     def _cmd_issue(self, now: datetime, service: str, priority: str = "normal", source: str | None = None,
-                   holder: str | None = None, rater: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+                   holder: str | None = None, rater: str | None = None,
+                   reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
         sid = self._service(service)
+        cred = self._sender.credential
+        if cred is not None and cred.ok:   # the controller's own check of the scanned code wins over any claim
+            holder, rater = cred.holder, cred.rater or rater
+        elif self._sender.principal is not None:
+            holder = None                  # a principal cannot claim a holder without a verified code
+        if holder is not None and not holder.startswith(HOLDER_PREFIX):
+            holder = self.holder_hash(holder)
         local = now.astimezone(self.cfg.zone)
         refusal = issue_refusal(self.cfg.hours, local)
         if refusal:
@@ -184,6 +235,8 @@ class Engine:
                                   "service": sid, "window": None, "priority": priority, "source": source}
         if holder is not None:
             fields["holder"] = holder
+        if reason is not None:
+            fields["reason"] = reason
         if rater is not None:
             if not rater.startswith("RID1.") or not rater.isascii():
                 raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), "
@@ -198,6 +251,7 @@ class Engine:
         person = self._staff.get(staff)
         if person is None:
             raise CommandFailed("UNKNOWN_STAFF", f"staff id {staff!r} is not in the hall configuration")
+        self._check_device_pin(now, w, staff)
         if w.id not in person.windows:
             raise CommandFailed("NOT_ALLOWED", f"{person.name} ({staff}) may log in only at windows "
                                 f"{', '.join(person.windows)}, not at window {w.id}")
@@ -207,6 +261,37 @@ class Engine:
             events += self._leave(now, self.state.windows[other], reason="login elsewhere")
         events.append(self._emit(event("window.login", now, window=w.id, staff=staff, replaced=w.staff)))
         return {"window": self.state.window_json(w.id)}, events
+
+    def _check_device_pin(self, now: datetime, w: ServiceWindow, staff: str) -> None:
+        """A device login in a secure hall with `device_login: pin` (CONTRACT §5.4): the PIN must be right;
+        five failures at one window within 10 minutes lock logins there for 10 minutes and raise an alert
+        (acknowledging it lifts the lock). Failures are kept in memory only: a refusal changes nothing."""
+        if not (self.cfg.secure and self._sender.from_window_device and self.cfg.security.device_login == "pin"):
+            return
+        until = self.login_locked.get(w.id)
+        if until is not None and now < until:
+            raise CommandFailed("LOCKED_OUT", f"window {w.id}: too many wrong PINs; logins are refused until "
+                                f"{until.astimezone(self.cfg.zone):%H:%M} or until a manager acknowledges the alert")
+        if self._sender.pin_ok:
+            self.login_failures.pop(w.id, None)
+            return
+        recent = [t for t in self.login_failures.get(w.id, []) if now - t < LOGIN_LOCK] + [now]
+        self.login_failures[w.id] = recent
+        events: list[Event] = []
+        if len(recent) >= LOGIN_FAILURES_MAX:
+            self.login_locked[w.id] = now + LOGIN_LOCK
+            self.login_failures.pop(w.id, None)
+            events.append(self._emit(event(
+                "alert.raised", now, kind="login_failures", key=f"login_failures:{w.id}:{now.isoformat()}",
+                window=w.id, message=f"window {w.id}: {len(recent)} device logins with a wrong PIN within 10 minutes "
+                                     f"(last for staff {staff}); logins there are refused for 10 minutes")))
+        what = "no PIN was given" if self._sender.pin_ok is None else "the PIN is wrong"
+        raise CommandFailed("BAD_CREDENTIALS", f"login at window {w.id}: {what}", events)
+
+    def unlock_logins(self, window: str | None) -> None:
+        """An acknowledged `login_failures` alert lifts the lock of its window."""
+        if window is not None:
+            self.login_locked.pop(window, None)
 
     def _leave(self, now: datetime, w: ServiceWindow, reason: str) -> list[Event]:
         """Log a window out; a ticket still being served is finished first (the service happened)."""
@@ -286,23 +371,27 @@ class Engine:
             self._emit(event("window.resumed", now, window=w.id, staff=w.staff))]
         return {"window": self.state.window_json(w.id)}, events
 
-    def _cmd_ticket(self, now: datetime, number: str, date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t = self._find(number, date or self.local_date(now))
+    def _cmd_ticket(self, now: datetime, number: str, date: date | None = None,
+                    code: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+        t = self._find(number, date or self.local_date(now), code)
         return {"ticket": self._tj(t)}, []
 
-    def _find(self, number: str, day: date) -> Ticket:
+    def _find(self, number: str, day: date, code: str | None = None) -> Ticket:
+        """The ticket `number` of `day`; with `code`, only if it is that ticket's code (else the same
+        UNKNOWN_TICKET as for a ticket that does not exist: nothing about the ticket is told)."""
         t = self.state.ticket(day, number)
-        if t is None:
+        if t is None or (code is not None and not hmac.compare_digest(
+                code.upper().encode("ascii", "replace"), ticket_code(self.secret, day, number).encode("ascii"))):
             raise CommandFailed("UNKNOWN_TICKET", f"no ticket {number} was issued on {day.isoformat()}")
         return t
 
     def _cmd_rate(self, now: datetime, ticket: str, level: int, date: date | None = None, window: str | None = None,
                   reasons: list[str] | None = None, channel: str | None = None,
-                  comment: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+                  comment: str | None = None, code: str | None = None) -> tuple[dict[str, Any], list[Event]]:
         if not 1 <= level <= 5:
             raise CommandFailed("BAD_REQUEST", f"rate: level must be 1–5 (5 非常满意 … 1 非常不满意), not {level}")
         w = self._window(window) if window is not None else None
-        t = self._find(ticket, date or self.local_date(now))
+        t = self._find(ticket, date or self.local_date(now), code)
         if t.rated:
             raise CommandFailed("ALREADY_RATED", f"ticket {t.number} of {t.date.isoformat()} was already rated; "
                                 "each service is rated once (一次一评)")
@@ -320,6 +409,9 @@ class Engine:
             if self.local_date(now) > last:
                 raise CommandFailed("RATING_CLOSED", f"ticket {t.number} could be rated until {last.isoformat()} "
                                     f"({self.cfg.evaluation.supplement_working_days} working days after service)")
+        if self._sender.from_window_device and not on_prompt:
+            raise CommandFailed("NOT_PROMPTED", f"ticket {t.number} is not the one window {window} is serving or "
+                                "asking to rate; a later rating comes through the ticket's page")
         ch = channel or ("evaluator" if on_prompt else "qr")
         fields = {"ticket": t.number, "date": t.date.isoformat(), "window": t.window, "staff": t.staff,
                   "service": t.service, "level": level, "channel": ch, "reasons": reasons or [],
@@ -381,6 +473,111 @@ class Engine:
                   if (state is None or o.state.value == state) and (since is None or o.day >= since)]
         return {"orders": [o.to_json() for o in chosen[:limit]], "total": len(chosen),
                 "more": len(chosen) > limit}, []
+
+    # -- v2: 挂起 / call-back, call by number, cancel (CONTRACT §3.7) ------------------------------
+    def _ticket_for(self, command: str, number: str, day: date | None, now: datetime,
+                    window: str | None = None) -> tuple[Ticket, ServiceWindow | None]:
+        """The ticket a ticket command names, checked in the order of §3.2/§3.7: UNKNOWN_WINDOW and
+        UNKNOWN_TICKET, the window's state (NOT_LOGGED_IN, PAUSED), the ticket's status, its service."""
+        if window is not None:
+            self._window(window)
+        t = self._find(number, day or self.local_date(now))
+        w = self._window_for(command, window) if window is not None else None
+        allowed, code = TICKET_COMMAND_STATUSES[command]
+        if t.status not in allowed:
+            wanted = " or ".join(s.value for s in sorted(allowed))
+            hint = {"callback": " — a waiting ticket is called with 'call' or 'call_number'",
+                    "call_number": " — a held ticket is called back with 'callback'"}.get(command, "")
+            if t.status is TicketStatus.HELD and command == "callback":
+                hint = ""
+            raise CommandFailed(code, f"ticket {t.number} of {t.date.isoformat()} is {t.status.value}; "
+                                f"'{command}' takes only a {wanted} ticket{hint}")
+        if w is not None and t.service not in w.services:
+            raise CommandFailed("WRONG_SERVICE", f"ticket {t.number} is for service {t.service!r}; window {w.id} "
+                                f"serves {', '.join(w.services)} — call it from a window of that service")
+        return t, w
+
+    def _call_ticket(self, now: datetime, w: ServiceWindow, t: Ticket, **extra: Any) -> list[Event]:
+        """Like `call` with a chosen ticket: the window's current ticket is finished first (no prompt)."""
+        events: list[Event] = []
+        current = self.state.window_ticket(w) if w.status is WindowStatus.SERVING else None
+        if current is not None:
+            events.append(self._emit(event("ticket.finished", now, **self._ticket_fields(current, w),
+                                           staff=w.staff, prompt=False)))
+        events.append(self._emit(event("ticket.called", now, **self._ticket_fields(t, w), staff=w.staff,
+                                       recall=0, **extra)))
+        return events
+
+    def _cmd_hold(self, now: datetime, window: str, note: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+        w = self._window_for("hold", window)
+        t = self._current(w)
+        fields: dict[str, Any] = {**self._ticket_fields(t, w), "staff": w.staff}
+        if note is not None:
+            fields["note"] = note
+        ev = self._emit(event("ticket.held", now, **fields))
+        return {"ticket": self._tj(t)}, [ev]
+
+    def _cmd_callback(self, now: datetime, window: str, number: str,
+                      date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
+        t, w = self._ticket_for("callback", number, date, now, window)
+        assert w is not None
+        events = self._call_ticket(now, w, t, callback=True)
+        return {"ticket": self._tj(t)}, events
+
+    def _cmd_call_number(self, now: datetime, window: str, number: str,
+                         date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
+        t, w = self._ticket_for("call_number", number, date, now, window)
+        assert w is not None
+        events = self._call_ticket(now, w, t, by_number=True)
+        return {"ticket": self._tj(t)}, events
+
+    def _cmd_cancel(self, now: datetime, number: str, date: date | None = None,
+                    reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+        t, _ = self._ticket_for("cancel", number, date, now)
+        fields: dict[str, Any] = {**self._ticket_fields(t, None), "was": t.status.value}
+        if reason is not None:
+            fields["reason"] = reason
+        ev = self._emit(event("ticket.cancelled", now, **fields))
+        return {"ticket": self._tj(t)}, [ev]
+
+    # -- v2: alerts (电子监察, CONTRACT §3.7) ------------------------------------------------------
+    def _cmd_alerts(self, now: datetime, state: str | None = None, since: date | None = None,
+                    limit: int = ALERTS_PAGE) -> tuple[dict[str, Any], list[Event]]:
+        """Alerts in the order they were raised, filtered by state (open by default) and by the day they were
+        raised (`since`); at most `limit`: `more` says a later `since` would show further."""
+        state = state or "open"
+        if state not in ALERT_STATES:
+            raise CommandFailed("BAD_REQUEST", f"alerts: 'state' must be one of {', '.join(ALERT_STATES)}, "
+                                f"not {state!r}")
+        if not 1 <= limit <= ALERTS_MAX:
+            raise CommandFailed("BAD_REQUEST", f"alerts: limit {limit} must be between 1 and {ALERTS_MAX}")
+        chosen = self.state.alerts_matching(state, since)
+        return {"alerts": [a.to_json() for a in chosen[:limit]], "total": len(chosen),
+                "more": len(chosen) > limit}, []
+
+    def _cmd_alert_ack(self, now: datetime, alert: str, note: str,
+                       by: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+        """督查督办: a manager acknowledges an alert with a note. `by` is the acting staff member (the actor a
+        console sends for), else the principal, else (open halls) the `by` argument."""
+        a = self.state.alert(alert)
+        if a is None:
+            raise CommandFailed("UNKNOWN_ALERT", f"no alert {alert!r} was raised in this hall")
+        if a.ack is not None:
+            raise CommandFailed("ALREADY_ACKNOWLEDGED", f"alert {a.id} was already acknowledged by "
+                                f"{a.ack.get('by') or 'someone'} at {a.ack.get('at')}")
+        actor = self._sender.actor
+        fields: dict[str, Any] = {"alert": a.id, "kind": a.kind, "by": actor or self._sender.name or by,
+                                  "note": note}
+        if a.window is not None:
+            fields["window"] = a.window
+        if actor is not None:
+            fields["actor"] = actor
+        ev = self._emit(event("alert.acknowledged", now, **fields))
+        if a.kind == "login_failures":
+            self.unlock_logins(a.window)
+        acked = self.state.alert(a.id)
+        assert acked is not None
+        return {"alert": acked.to_json()}, [ev]
 
 
 _STATE_MESSAGES = {

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.audit import verify
+from controller.state import logged_alert_id
 from controller.store import EventStore
 from controller.workorders import CLOSED, OrderState, WorkOrderBook
 from hallq.cli import UsageError
@@ -40,6 +41,7 @@ class _T:
     staff: str | None = None
     level: int | None = None
     flags: tuple[str, ...] = ()
+    held: bool = False              # held (挂起) at least once
 
 
 @dataclass
@@ -47,6 +49,8 @@ class _Group:
     issued: int = 0
     served: int = 0
     no_show: int = 0
+    held: int = 0
+    cancelled: int = 0
     rated: int = 0
     good: int = 0
     bad: int = 0
@@ -56,7 +60,8 @@ class _Group:
     services: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"issued": self.issued, "served": self.served, "no_show": self.no_show, "rated": self.rated,
+        return {"issued": self.issued, "served": self.served, "no_show": self.no_show, "held": self.held,
+                "cancelled": self.cancelled, "rated": self.rated,
                 "good": self.good, "bad": self.bad, "unrated": self.served - self.rated_served, "flagged": self.flagged,
                 "good_rate": _rate(self.good, self.rated), "bad_rate": _rate(self.bad, self.rated),
                 "wait_s": _stats(self.waits), "service_s": _stats(self.services)}
@@ -87,6 +92,7 @@ def build_report(data_dir: Path, first: date, last: date, skip: bool = True) -> 
         tickets: dict[tuple[str, str], _T] = {}
         orders = WorkOrderBook(cfg)
         overdue: set[str] = set()
+        alerts = _Alerts(cfg.zone, first, last)
         lo, hi = first.isoformat(), last.isoformat()
         latest = first
         start = _start_seq(store, datetime.combine(first, time(), cfg.zone) - SKIP_MARGIN) if skip else 0
@@ -96,12 +102,15 @@ def build_report(data_dir: Path, first: date, last: date, skip: bool = True) -> 
                 orders.apply(ev)                # (orders of tickets before the period were skipped with them)
             elif ev["type"] == "alert.raised" and ev.get("kind") == "workorder_overdue":
                 overdue.add(ev["order"])
+            if ev["type"] in ("alert.raised", "alert.acknowledged"):
+                alerts.apply(ev)
             if lo <= ev.get("date", "") <= hi:
                 _project(tickets, ev)
     finally:
         store.close()
     rep = _summarise(cfg, first, last, tickets, verify(data_dir).ok)
     rep["work_orders"] = _orders(orders, first, last, overdue, latest)
+    rep["alerts"] = alerts.to_json()
     rep["service_names"] = {s.id: s.name.zh for s in cfg.services}
     return rep
 
@@ -130,6 +139,36 @@ def _with_progress(store: EventStore, first: date, last: date, start: int = 0) -
             if ev["seq"] == total:
                 sys.stderr.write("\n")
         yield ev
+
+
+class _Alerts:
+    """电子监察 alerts raised in the period (by the hall's local day) and which of them were acknowledged
+    by the end of the log."""
+
+    def __init__(self, zone: Any, first: date, last: date) -> None:
+        self.zone, self.first, self.last = zone, first, last
+        self.raised: dict[str, str] = {}      # id -> kind
+        self.acknowledged: set[str] = set()
+
+    def apply(self, ev: dict[str, Any]) -> None:
+        if ev["type"] == "alert.acknowledged":
+            if ev.get("alert") in self.raised:
+                self.acknowledged.add(ev["alert"])
+            return
+        day = datetime.fromisoformat(ev["at"]).astimezone(self.zone).date()
+        aid = logged_alert_id(ev)
+        if self.first <= day <= self.last and aid is not None:
+            self.raised[aid] = str(ev.get("kind", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        kinds: dict[str, dict[str, int]] = defaultdict(lambda: {"raised": 0, "acknowledged": 0, "open": 0})
+        for aid, kind in self.raised.items():
+            k = kinds[kind]
+            k["raised"] += 1
+            k["acknowledged" if aid in self.acknowledged else "open"] += 1
+        acked = len(self.acknowledged)
+        return {"raised": len(self.raised), "acknowledged": acked, "open": len(self.raised) - acked,
+                "by_kind": dict(sorted(kinds.items()))}
 
 
 def _orders(book: WorkOrderBook, first: date, last: date, overdue: set[str], latest: date) -> dict[str, Any]:
@@ -173,6 +212,10 @@ def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
         t.status = "no_show"
     elif typ == "ticket.transferred":
         t.service, t.status = ev["service"], "waiting"
+    elif typ == "ticket.held":
+        t.status, t.held = "held", True
+    elif typ == "ticket.cancelled":
+        t.status = "cancelled"
     elif typ == "evaluation.recorded":
         t.level, t.flags = ev["level"], tuple(ev.get("flags") or ())
 
@@ -191,6 +234,8 @@ def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str
                     g.rated_served += 1
             if t.status == "no_show":
                 g.no_show += 1
+            g.held += t.held
+            g.cancelled += t.status == "cancelled"
             if t.level is not None:
                 g.rated += 1
                 g.good += t.level >= 3
@@ -205,6 +250,7 @@ def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str
         "date": first.isoformat(), "until": last.isoformat(), "hall": {"id": cfg.hall.id, "name": cfg.hall.name.zh},
         "log_intact": intact,
         "tickets": {"issued": total.issued, "served": total.served, "no_show": total.no_show,
+                    "held": total.held, "cancelled": total.cancelled,
                     "green": sum(t.priority == "green" for t in tickets.values())},
         "evaluations": {"rated": total.rated, "unrated": unrated, "good": total.good, "bad": total.bad,
                         "good_rate": _rate(total.good, total.rated), "bad_rate": _rate(total.bad, total.rated),
@@ -226,10 +272,12 @@ def _flag_counts(tickets: dict[tuple[str, str], _T]) -> dict[str, int]:
 
 def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = [["section", "key", "metric", "value"]]
-    for sec in ("tickets", "evaluations", "work_orders"):
+    for sec in ("tickets", "evaluations", "work_orders", "alerts"):
         for k, v in rep[sec].items():
             if isinstance(v, dict):
-                rows += [[sec, "", f"{k}.{kk}", vv] for kk, vv in v.items()]
+                for kk, vv in v.items():
+                    rows += [[sec, "", f"{k}.{kk}.{m}", x] for m, x in vv.items()] if isinstance(vv, dict) \
+                        else [[sec, "", f"{k}.{kk}", vv]]
             elif not isinstance(v, list):
                 rows.append([sec, "", k, v])
     for k in ("wait_s", "service_s"):
@@ -244,6 +292,10 @@ def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _brief(v: Any) -> str:
+    return " / ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, dict) else str(v)
+
+
 def write_xlsx(rep: dict[str, Any], out: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
@@ -253,10 +305,10 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
     ws.title = "汇总 Summary"
     period = rep["date"] if rep["until"] == rep["date"] else f"{rep['date']} … {rep['until']}"
     ws.append([f"{rep['hall']['name']} — {period}"])
-    for sec in ("tickets", "evaluations", "work_orders"):
+    for sec in ("tickets", "evaluations", "work_orders", "alerts"):
         for k, v in rep[sec].items():
             if isinstance(v, dict):
-                ws.append([sec, k, ", ".join(f"{kk} {vv}" for kk, vv in v.items())])
+                ws.append([sec, k, ", ".join(f"{kk} {_brief(vv)}" for kk, vv in v.items())])
             elif not isinstance(v, list):
                 ws.append([sec, k, v])
     orders = wb.create_sheet("差评工单 Work orders")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
-import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -21,20 +22,29 @@ from typing import Any
 
 from paho.mqtt.client import MQTTMessageInfo
 
-from controller.commands import parse_envelope
-from controller.engine import Engine
+from controller.authz import CredentialCheck, Sender, authorize
+from controller.checkpoint import Checkpointer
+from controller.commands import parse_actor, parse_envelope
+from controller.engine import Engine, Outcome, public_event
 from controller.model import CommandFailed
 from controller.snapshot import SnapshotStore
 from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
 from controller.upstream_reporter import UpstreamReporter
 from controller.webrate import RatingPage
+from hallq.api import COMMAND_MAX_BYTES, BadPayload, DropLog, Topics, decode_object
 from hallq.clock import Clock
-from hallq.config import HallConfig
+from hallq.config import HallConfig, PrincipalConfig
+from hallq.keys import ticket_key_path
 from hallq.mqtt import Message, MqttLink
+from hallq.msb.credentials import CredentialError, SignedTokenVerifier, green_channel
+from hallq.msb.replay import SqliteReplayStore
+from hallq.staffauth import StaffSecrets
 
 log = logging.getLogger("hallq.controller")
 
 BATCH_MAX = 256
+EVENTS_PAGE = 1000          # `events` without a limit
+EVENTS_MAX = 10_000
 TICK_S = 1.0
 # events between snapshots, besides the one after every day change (at midnight when running): a league
 # day (~10,700 events) then pauses the worker for a snapshot (~0.6 s) only at the day change, and a restart
@@ -63,6 +73,7 @@ class ControllerService:
         self.cfg = cfg
         self.clock = clock
         self.store = EventStore(data_dir)
+        self.checkpoints = Checkpointer(cfg, self.store, data_dir)
         self.snapshots = SnapshotStore(data_dir) if snapshots else None
         self.compact = compact
         self.engine = Engine(cfg, compact=compact)
@@ -75,6 +86,11 @@ class ControllerService:
         self._in_flight: deque[tuple[int, MQTTMessageInfo]] = deque()
         self._published_seq = 0
         self._last_prune: datetime | None = None
+        self.topics = Topics(cfg.hall.id)
+        self.drops = DropLog(f"controller {cfg.hall.id}")
+        self.staff_secrets = StaffSecrets(data_dir)
+        self.used_tokens = SqliteReplayStore(data_dir / "used-tokens.sqlite3")
+        self._verifiers: dict[str, SignedTokenVerifier] = {}
 
     def now(self) -> datetime:
         """The clock's time in the hall's time zone (events carry local offsets)."""
@@ -88,15 +104,13 @@ class ControllerService:
         self.store.open()
         if self.config_text:
             self.store.record_config(self.config_text)
-        secret = self.store.get_meta("ticket_secret")
-        if secret is None:  # made once per data directory: codes of printed tickets stay valid
-            secret = os.urandom(32).hex()
-            self.store.set_meta("ticket_secret", secret)
-        self.engine.secret = bytes.fromhex(secret)
+        self.engine.secret = self.store.ticket_secret(ticket_key_path(self.cfg, self.store.data_dir))
         if self.snapshots is not None:
             self.snapshots.open()
+        self.used_tokens.open()
         self._rebuild()
         self._published_seq = int(self.store.get_meta("published") or 0)
+        self.checkpoints.open(self.now())
 
     def _rebuild(self) -> None:
         """The engine from the newest valid snapshot plus the events after it, or from the whole log."""
@@ -134,6 +148,7 @@ class ControllerService:
                  self.store.head_seq, size // 1024, time.monotonic() - t0)
 
     def close(self) -> None:
+        self.used_tokens.close()
         self.store.close()
         if self.snapshots is not None:
             self.snapshots.close()
@@ -143,7 +158,12 @@ class ControllerService:
         status = self.topic("controller", "status")
         self.link = MqttLink(self.cfg, f"hallq-controller-{self.cfg.hall.id}", clean=False,
                              will=(status, {"state": "lost"}), on_connected=self._on_connected)
-        self.link.subscribe(self.topic("cmd", "+"), 1)
+        if not self.cfg.secure:
+            log.warning("controller %s: the hall is OPEN (no `security: {mode: secure}`): anyone who reaches the "
+                        "broker %s:%d can issue, call, rate and read every reply — run `hallq secure init` and "
+                        "configure principals for a real hall", self.cfg.hall.id, self.cfg.mqtt.host,
+                        self.cfg.mqtt.port)
+        self.link.subscribe(self.topics.cmd_filter(self.cfg.secure), 1)
         self.link.subscribe(self.topic("device", "+", "status"), 1)
         await self.link.start()
         worker = asyncio.create_task(self._worker(stop))
@@ -156,6 +176,7 @@ class ControllerService:
         with contextlib.suppress(Exception):
             await upstream  # an in-flight POST finishes: at most upstream.timeout_s
         self._note_published()
+        self._publish_checkpoints(self.checkpoints.stop(self.now()))
         await self.link.stop(final=(status, {"state": "offline", "at": self.now().isoformat()}))
         self.close()
         log.info("controller %s: stopped cleanly", self.cfg.hall.id)
@@ -197,13 +218,13 @@ class ControllerService:
         tick_events = self.engine.tick(now)
         if tick_events:
             pending.append(_Pending(None, None, {}, tick_events, None))
-        in_batch: dict[str, _Pending] = {}
+        in_batch: dict[tuple[str, str], _Pending] = {}
         for msg in batch:
             p = self._device(msg, now) if "/device/" in msg.topic else self._execute(msg, now, in_batch)
             if p is not None:
                 pending.append(p)
                 if p.stored is not None:
-                    in_batch[p.stored.id] = p
+                    in_batch[(p.stored.principal, p.stored.id)] = p
         to_write = [(p.events, p.stored) for p in pending if p.events or p.stored]
         if to_write:
             written = await asyncio.to_thread(self.store.append, to_write)
@@ -220,34 +241,138 @@ class ControllerService:
             if p.reply_to:
                 self.link.publish(p.reply_to, {"id": p.cmd_id, **p.reply})
 
-    def _execute(self, msg: Message, now: datetime, in_batch: dict[str, _Pending]) -> _Pending | None:
-        name = msg.topic.rsplit("/", 1)[-1]
-        body: Any = None
-        try:
-            body = msg.json()
-            cmd_id, reply_to = parse_envelope(body)
-        except (ValueError, CommandFailed) as e:
-            reason = e.message if isinstance(e, CommandFailed) else str(e)
-            raw_to = body.get("reply_to") if isinstance(body, dict) else None
-            if not isinstance(raw_to, str) or not raw_to or any(c in raw_to for c in "+#\0"):
-                log.warning("dropped a command on %s without a usable reply_to: %s", msg.topic, reason)
+    def _execute(self, msg: Message, now: datetime, in_batch: dict[tuple[str, str], _Pending]) -> _Pending | None:
+        route = self.topics.parse(msg.topic, secure=self.cfg.secure)
+        if route.kind != "cmd":
+            self.drops.drop(msg.topic, "not a command topic")
+            return None
+        name = route.name
+        principal: PrincipalConfig | None = None
+        if self.cfg.secure:
+            principal = self.cfg.security.principal(route.principal or "")
+            if principal is None:
+                self.drops.drop(msg.topic, f"command from {route.principal!r}, which is not a principal of this hall")
                 return None
-            cid = body.get("id") if isinstance(body, dict) else None
-            return _Pending(cid if isinstance(cid, str) else None, raw_to,
-                            {"ok": False, "error": {"code": "BAD_REQUEST", "message": reason}}, [], None)
-        earlier = in_batch.get(cmd_id)
-        stored = earlier.stored if earlier else self.store.command(cmd_id)
+        sender_id = principal.id if principal else None
+        try:
+            body = decode_object(msg.payload, max_bytes=COMMAND_MAX_BYTES)
+        except BadPayload as e:
+            reply_to = self._readable_reply_to(msg.payload, sender_id)
+            if reply_to is None:
+                self.drops.drop(msg.topic, f"{e} (and no usable reply_to)")
+                return None
+            return _Pending(None, reply_to, _error("BAD_REQUEST", str(e)), [], None)
+        raw_to = body.get("reply_to")
+        problem = self.topics.reply_to_problem(raw_to, sender_id) if isinstance(raw_to, str) else "no reply_to"
+        if problem is not None:
+            self.drops.drop(msg.topic, f"command dropped unexecuted: reply_to refused: {problem}")
+            return None
+        try:
+            cmd_id, reply_to = parse_envelope(body)
+            actor = parse_actor(body)
+        except CommandFailed as e:
+            cid = body.get("id")
+            return _Pending(cid if isinstance(cid, str) else None, str(raw_to), _error(e.code, e.message), [], None)
+        key = (sender_id or "", cmd_id)
+        earlier = in_batch.get(key)
+        stored = earlier.stored if earlier else self.store.command(cmd_id, sender_id or "")
         if stored is not None:
             if stored.name != name:
-                return _Pending(cmd_id, reply_to, {"ok": False, "error": {
-                    "code": "BAD_REQUEST", "message": f"command id {cmd_id!r} was already used for "
-                    f"'{stored.name}'; a new command needs a new id"}}, [], None)
+                return _Pending(cmd_id, reply_to, _error(
+                    "BAD_REQUEST", f"command id {cmd_id!r} was already used for '{stored.name}'; a new command "
+                    "needs a new id"), [], None)
             log.info("repeat of %s %s: sending the original reply again", name, cmd_id)
             return _Pending(cmd_id, reply_to, stored.reply, [], None)
-        out = self.engine.handle(name, body, now)
+        if name == "events":
+            return _Pending(cmd_id, reply_to, self._events(body, Sender(principal, actor)), [], None)
+        sender = Sender(principal, actor, self._check_credential(name, body, principal, now),
+                        self._check_pin(name, body, principal))
+        args = {k: v for k, v in body.items() if k not in ("pin", "credential")}   # never stored nor logged
+        try:
+            out = self.engine.handle(name, args, now, sender)
+        except Exception:  # one command's bug must not cost the others their answer
+            log.exception("controller %s: %s %s failed inside the engine; answered INTERNAL", self.cfg.hall.id,
+                          name, cmd_id)
+            out = Outcome(_error("INTERNAL", f"the controller failed on this '{name}' command; it was not "
+                                             "executed — the error is in the controller's log"))
         if not out.ok:
             log.info("%s %s refused: %s", name, cmd_id, out.reply["error"]["code"])
-        return _Pending(cmd_id, reply_to, out.reply, out.events, StoredCommand(cmd_id, name, out.reply))
+        return _Pending(cmd_id, reply_to, out.reply, out.events,
+                        StoredCommand(cmd_id, name, out.reply, sender_id or ""))
+
+    def _readable_reply_to(self, payload: bytes, sender: str | None) -> str | None:
+        """The reply_to of a payload the guarded decoder refused, when it can be read safely and is valid."""
+        if len(payload) > 4 * COMMAND_MAX_BYTES:
+            return None
+        try:
+            body = json.loads(payload.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            return None
+        to = body.get("reply_to") if isinstance(body, dict) else None
+        if not isinstance(to, str) or self.topics.reply_to_problem(to, sender) is not None:
+            return None
+        return to
+
+    def _events(self, body: dict[str, Any], sender: Sender) -> dict[str, Any]:
+        """`events` (CONTRACT §3.7): the log's events after `since_seq`, exactly as they were published."""
+        since, limit = body.get("since_seq"), body.get("limit", EVENTS_PAGE)
+        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            return _error("BAD_REQUEST", "events: 'since_seq' must be an integer ≥ 0")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= EVENTS_MAX:
+            return _error("BAD_REQUEST", f"events: 'limit' must be an integer from 1 to {EVENTS_MAX}")
+        try:
+            authorize(self.cfg, sender, "events", body)
+        except CommandFailed as e:
+            return _error(e.code, e.message)
+        events = [public_event(ev) for ev in itertools.islice(self.store.events(after=since), limit)]
+        head = self.store.head_seq
+        return {"ok": True, "result": {"events": events, "next_seq": events[-1]["seq"] if events else since,
+                                       "head_seq": head, "first_seq": 1 if head else 0}}
+
+    def _check_credential(self, name: str, body: dict[str, Any], principal: PrincipalConfig | None,
+                          now: datetime) -> CredentialCheck | None:
+        """The controller's own check of the 蒙速办 code an `issue` carries (each token once, across restarts)."""
+        token = body.get("credential")
+        if name != "issue" or token is None:
+            return None
+        if not isinstance(token, str) or not token.isascii() or len(token) > 4096 or not token.strip():
+            return CredentialCheck(False, "'credential' must be the scanned code (ASCII text)")
+        verifier = self._verifier(principal)
+        if verifier is None:
+            return CredentialCheck(False, "no kiosk of this hall has credential issuer keys configured")
+        try:
+            if token.startswith("APT1."):
+                apt = verifier.verify_appointment(token, now, self.cfg.hall.id)
+                return CredentialCheck(True, "appointment", appointment=True, holder=apt.holder.holder_key,
+                                       rater=apt.holder.sealed)
+            holder = verifier.verify_credential(token, now)
+        except CredentialError as e:
+            return CredentialCheck(False, e.code.lower())
+        except ValueError as e:
+            return CredentialCheck(False, str(e))
+        why = green_channel(holder, verifier.cfg, now.astimezone(self.cfg.zone).date())
+        return CredentialCheck(True, why or "", green=why is not None, holder=holder.holder_key, rater=holder.sealed)
+
+    def _verifier(self, principal: PrincipalConfig | None) -> SignedTokenVerifier | None:
+        """The kiosk's credential settings: the kiosk whose id is the principal's, else the first with keys."""
+        kiosks = [k for k in self.cfg.kiosks if k.credentials.issuer_public_keys]
+        kiosk = next((k for k in kiosks if principal is not None and k.id == principal.id), None) or \
+            (kiosks[0] if kiosks else None)
+        if kiosk is None:
+            return None
+        if kiosk.id not in self._verifiers:
+            self._verifiers[kiosk.id] = SignedTokenVerifier(kiosk.credentials, self.used_tokens,
+                                                            self.cfg.evaluation.rater_public_key)
+        return self._verifiers[kiosk.id]
+
+    def _check_pin(self, name: str, body: dict[str, Any], principal: PrincipalConfig | None) -> bool | None:
+        """A device login's PIN against the staff store (CONTRACT §5.4); None when no PIN was sent."""
+        pin, staff = body.get("pin"), body.get("staff")
+        if name != "login" or pin is None:
+            return None
+        if not isinstance(pin, str) or not isinstance(staff, str) or not pin.isdigit() or not 4 <= len(pin) <= 8:
+            return False
+        return self.staff_secrets.check_pin(staff, pin)
 
     def _device(self, msg: Message, now: datetime) -> _Pending | None:
         """A device status (CONTRACT §3.5) may raise an alert: offline devices, printer paper."""
@@ -266,7 +391,7 @@ class ControllerService:
     # -- publishing ---------------------------------------------------------------------------
     def _publish_event(self, ev: dict[str, Any]) -> None:
         assert self.link is not None
-        info = self.link.publish(self.topic("event", ev["type"]), ev)
+        info = self.link.publish(self.topics.event(ev["type"]), public_event(ev))
         if info is not None:
             self._in_flight.append((ev["seq"], info))
 
@@ -284,6 +409,10 @@ class ControllerService:
         if self._published_state.get(key) != queues["services"]:
             self._published_state[key] = queues["services"]
             self.link.publish(key, queues, retain=True)
+        key = self.topics.state_alerts()    # CONTRACT §3.3 (v2): the open alerts
+        if self._published_state.get(key) != st.open_alerts:
+            self._published_state[key] = st.open_alerts
+            self.link.publish(key, {"at": self.now().isoformat(), "open": st.open_alerts}, retain=True)
 
     def _note_published(self) -> None:
         seq = self._published_seq
@@ -293,8 +422,14 @@ class ControllerService:
             self._published_seq = seq
             self.store.set_meta("published", str(seq))
 
+    def _publish_checkpoints(self, cps: list[dict[str, Any]]) -> None:
+        if self.link is not None:
+            for cp in cps:
+                self.link.publish(self.topics.checkpoint(), cp, retain=True)
+
     def _housekeeping(self) -> None:
         self._note_published()
+        self._publish_checkpoints(self.checkpoints.due(self.now(), self.engine.state.today))
         if self.engine.state.today != self._snapshot_day \
                 or self.store.head_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
             self.write_snapshot()
@@ -302,3 +437,7 @@ class ControllerService:
         if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
             self._last_prune = now
             self.store.forget_commands_before(now - COMMAND_MEMORY)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}

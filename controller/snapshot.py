@@ -29,7 +29,7 @@ from hallq.sqlite import open_durable
 log = logging.getLogger("hallq.controller")
 
 SNAPSHOT_DB = "snapshot.sqlite3"
-FORMAT = 1
+FORMAT = 2   # 2: held tickets, alerts with ids and acknowledgements
 KEEP = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (

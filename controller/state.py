@@ -13,6 +13,7 @@ Compaction is driven by the events alone, so a replay compacts exactly where the
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import json
 import zlib
@@ -30,7 +31,16 @@ from controller.estimate import (
     replay_wait,
     residual_s,
 )
-from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
+from controller.model import (
+    ALERT_EXTRA,
+    Alert,
+    Evaluation,
+    Priority,
+    ServiceWindow,
+    Ticket,
+    TicketStatus,
+    WindowStatus,
+)
 from hallq.config import HallConfig
 
 Event = dict[str, Any]
@@ -38,7 +48,9 @@ Event = dict[str, Any]
 COMPACT_MARGIN_WORKING_DAYS = 2
 """Working days kept beyond `evaluation.supplement_working_days` before a ticket is archived."""
 TIMESTAMP_ALERTS = ("pause", "unattended", "device")   # alert keys ending in the moment they began
-_DONE = (TicketStatus.FINISHED, TicketStatus.NO_SHOW)
+ALERT_KEEP_DAYS = 2
+"""Days an acknowledged alert stays in memory after the day it was raised; then it is archived."""
+_DONE = (TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.CANCELLED)
 
 
 def event(type_: str, at: datetime, **fields: Any) -> Event:
@@ -51,6 +63,22 @@ def _iso(t: datetime | None) -> str | None:
 
 def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s is not None else None
+
+
+def logged_alert_id(ev: Event) -> str | None:
+    """The id of a logged `alert.raised`: its own, or for a log written before alerts had ids, one derived
+    from its seq (the same in every replay, snapshot and report)."""
+    aid = ev.get("id")
+    if isinstance(aid, str):
+        return aid
+    return f"e{ev['seq']}" if "seq" in ev else None
+
+
+def new_alert_id(n: int, ev: Event) -> str:
+    """The id of the n-th alert of the hall: its place in the log, and a digest of what and when, so an alert
+    raised after a data directory was restored from a backup never reuses the id of one raised before."""
+    what = f"{ev['at']}|{ev.get('kind')}|{ev.get('key') or ev.get('message')}"
+    return f"A{n}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
 def ticket_row(t: Ticket) -> list[Any]:
@@ -84,6 +112,11 @@ class HallState:
         self.last_seq = 0
         self.alerted: set[str] = set()            # keys of alerts already raised (supervision)
         self.device_status: dict[str, str] = {}   # last status seen per device
+        self.held: set[tuple[date, str]] = set()  # keys of held tickets (挂起), out of every queue
+        self.alerts: dict[str, Alert] = {}        # live alerts by id, in raise order
+        self.alert_archive: dict[date, bytes] = {}   # acknowledged alerts of older days: zlib(JSON rows)
+        self.alerts_raised = 0
+        self.open_alerts = 0                      # CONTRACT §3.3 state/alerts
         # windows able to call each service, and the services those windows also call
         self.windows_of: dict[str, list[str]] = {s.id: [] for s in cfg.services}
         for w in cfg.windows:
@@ -256,6 +289,7 @@ class HallState:
         local = now.astimezone(self.cfg.zone)
         hall_closed = issue_refusal(self.cfg.hours, local) is not None
         issued = self.sequences.get(local.date(), {})
+        held = Counter(self.tickets[k].service for k in self.held)
         out = []
         for s in self.cfg.services:
             ahead = sum(len(self.waiting.get(x, [])) for x in self.competing.get(s.id, {s.id}))
@@ -264,8 +298,36 @@ class HallState:
                 else "open"
             out.append({"id": s.id, "waiting": len(self.waiting[s.id]), "est_wait_s": self.est_wait(s.id, ahead),
                         "mean_service_s": round(self.times.mean(s.id)), "issuing": issuing, "issued": n,
-                        "quota": s.daily_quota})
+                        "quota": s.daily_quota, "held": held.get(s.id, 0)})
         return {"at": now.isoformat(), "services": out}
+
+    # -- alerts ---------------------------------------------------------------------------------
+    def alert_day(self, a: Alert) -> date:
+        return datetime.fromisoformat(a.at).astimezone(self.cfg.zone).date()
+
+    def alert(self, aid: str) -> Alert | None:
+        """A live alert, or an archived one as a detached copy (archived alerts are all acknowledged)."""
+        a = self.alerts.get(aid)
+        if a is None:
+            for day in self.alert_archive:
+                a = next((x for x in self._archived_alerts(day) if x.id == aid), None)
+                if a is not None:
+                    break
+        return a
+
+    def _archived_alerts(self, day: date) -> list[Alert]:
+        return [Alert(*r) for r in json.loads(zlib.decompress(self.alert_archive[day]))]
+
+    def alerts_matching(self, state: str, since: date | None) -> list[Alert]:
+        """Alerts in raise order: `state` open / acknowledged / all, raised on or after the day `since`."""
+        out = [a for a in self.alerts.values()
+               if (state == "all" or a.state == state) and (since is None or self.alert_day(a) >= since)]
+        if state != "open":
+            for day in self.alert_archive:
+                if since is None or day >= since:
+                    out += self._archived_alerts(day)
+            out.sort(key=lambda a: a.n)
+        return out
 
     # -- the projection -----------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
@@ -284,6 +346,20 @@ class HallState:
             self.alerted.add(ev["key"])
         if "device" in ev:
             self.device_status[ev["device"]] = ev.get("status", "")
+        self.alerts_raised += 1
+        n = self.alerts_raised
+        aid = logged_alert_id(ev) or new_alert_id(n, ev)
+        extra = {k: ev[k] for k in ALERT_EXTRA if ev.get(k) is not None}
+        self.alerts[aid] = Alert(aid, n, str(ev.get("kind", "")), str(ev.get("message", "")), ev["at"],
+                                 ev.get("window"), ev.get("ticket"), extra or None)
+        self.open_alerts += 1
+
+    def _on_alert_acknowledged(self, ev: Event, at: datetime) -> None:
+        a = self.alerts.get(ev["alert"])
+        if a is None or a.ack is not None:   # (the engine refuses both; a replay never sees them)
+            return
+        a.ack = {"by": ev.get("by"), "actor": ev.get("actor"), "at": ev["at"], "note": ev.get("note", "")}
+        self.open_alerts -= 1
 
     def _t(self, ev: Event) -> Ticket:
         key = (date.fromisoformat(ev["date"]), ev["ticket"])
@@ -330,6 +406,26 @@ class HallState:
             self.__dict__.pop("_archive_cache", None)
         if leaving:
             self._forget_alerts()
+        self._archive_alerts()
+
+    def _archive_alerts(self) -> None:
+        """Acknowledged alerts of days ALERT_KEEP_DAYS past go to the per-day archive (open ones stay)."""
+        assert self.today is not None
+        before = self.today - timedelta(days=ALERT_KEEP_DAYS)
+        leaving: dict[date, list[Alert]] = {}
+        for a in self.alerts.values():
+            if a.ack is not None:
+                day = self.alert_day(a)
+                if day < before:
+                    leaving.setdefault(day, []).append(a)
+        for day, alerts in leaving.items():
+            rows = json.loads(zlib.decompress(self.alert_archive[day])) if day in self.alert_archive else []
+            rows += [a.row() for a in alerts]
+            rows.sort(key=lambda r: r[1])
+            self.alert_archive[day] = zlib.compress(json.dumps(rows, ensure_ascii=False,
+                                                               separators=(",", ":")).encode(), 6)
+            for a in alerts:
+                del self.alerts[a.id]
 
     def archived_days(self) -> set[date]:
         """Days whose tickets are all archived."""
@@ -385,7 +481,10 @@ class HallState:
         if ev.get("recall", 0):
             t.recalls = ev["recall"]
             return
-        self._unqueue(t)
+        if t.status is TicketStatus.HELD:
+            self.held.discard(t.key)
+        else:
+            self._unqueue(t)
         t.status, t.window, t.staff, t.called_at, t.recalls = TicketStatus.SERVING, w.id, w.staff, at, 0
         w.ticket = t.key
         self._set_window(w, WindowStatus.SERVING, at)
@@ -409,6 +508,22 @@ class HallState:
         t.status, t.finished_at = TicketStatus.NO_SHOW, at
         w.ticket = None
         self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_ticket_held(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        w = self.windows[ev["window"]]
+        t.status = TicketStatus.HELD
+        self.held.add(t.key)
+        w.ticket = None
+        self._set_window(w, WindowStatus.IDLE, at)
+
+    def _on_ticket_cancelled(self, ev: Event, at: datetime) -> None:
+        t = self._t(ev)
+        if t.status is TicketStatus.HELD:
+            self.held.discard(t.key)
+        else:
+            self._unqueue(t)
+        t.status, t.finished_at = TicketStatus.CANCELLED, at
 
     def _on_ticket_transferred(self, ev: Event, at: datetime) -> None:
         t = self._t(ev)
@@ -471,6 +586,9 @@ class HallState:
         day = date.fromisoformat(ev["date"])
         for number in ev["no_show"]:
             t = self.tickets[(day, number)]
-            self._unqueue(t)
+            if t.status is TicketStatus.HELD:
+                self.held.discard(t.key)
+            else:
+                self._unqueue(t)
             t.status, t.finished_at = TicketStatus.NO_SHOW, at
         self.today = max(self.today or day, date.fromisoformat(ev["next"]))

@@ -1,10 +1,12 @@
 """The call screen's MQTT session: a fixed client id, clean_session False, QoS 1 subscriptions.
 
-With a persistent session the broker keeps the `ticket.called` events published while the screen was
-away (display restarted, network dropped) and delivers them when it comes back, so a call is never
-lost to a reconnect. paho reconnects by itself (also when the broker was down at start); every
-connect re-subscribes, which makes the broker resend the retained state. Callbacks run in paho's
-thread: the owner hands them over to its own loop (the Kivy clock, or a queue when headless).
+With a persistent session the broker keeps the events published while the screen was away (display
+restarted, network dropped) and delivers them when it comes back, so a call is never lost to a reconnect.
+paho reconnects by itself (also when the broker was down at start); every connect re-subscribes, which
+makes the broker resend the retained state. The client is hallq's one paho set-up (`hallq.mqtt.make_client`:
+credentials and the hall CA in a secure hall) and the topics are the principal's (`topics_for`).
+Callbacks run in paho's thread: the owner hands them over to its own loop (the Kivy clock, or a queue
+when headless); nothing raised in them may escape (paho would stop its network thread).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
+from hallq.api import Topics, dumps
 from hallq.config import DisplayConfig, HallConfig
-from hallq.mqtt import Message
+from hallq.mqtt import Message, make_client, topics_for
 
 log = logging.getLogger("hallq.display.link")
 
@@ -29,8 +31,16 @@ def session_id(cfg: HallConfig, display: DisplayConfig) -> str:
     return display.client_id or f"hallq-{cfg.hall.id}-display-{display.id}"
 
 
-def display_topics(cfg: HallConfig) -> tuple[str, ...]:
-    return cfg.topic("event", "ticket.called"), cfg.topic("state", "queues"), cfg.topic("controller", "status")
+def reply_topic(cfg: HallConfig, display: DisplayConfig) -> str:
+    """Where the controller answers this screen's `events` and probe commands (fixed: the session keeps it)."""
+    return topics_for(cfg).reply(f"display-{display.id}")
+
+
+def display_topics(cfg: HallConfig, reply: str | None = None) -> tuple[str, ...]:
+    """Every event (seq continuity needs them all, CONTRACT §3.4), the queues, the controller's status,
+    and the screen's reply topic."""
+    t = topics_for(cfg)
+    return (t.event(), t.state_queues(), t.controller_status(), *((reply,) if reply else ()))
 
 
 class SessionLink:
@@ -39,25 +49,20 @@ class SessionLink:
     def __init__(self, cfg: HallConfig, client_id: str, topics: Sequence[str],
                  on_message: Callable[[Message], None], on_state: Callable[[bool], None]) -> None:
         self.cfg, self.client_id, self.topics = cfg, client_id, tuple(topics)
+        self.hall_topics: Topics = topics_for(cfg)
         self.on_message, self.on_state = on_message, on_state
         self.up = False
         self._client: paho.Client | None = None
         self._sub_mid: int | None = None
 
     def open(self) -> None:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
-                        protocol=paho.MQTTv311)
-        m = self.cfg.mqtt
-        if m.username:
-            c.username_pw_set(m.username, m.password)
-        if m.tls:
-            c.tls_set()
-        c.reconnect_delay_set(min_delay=1, max_delay=5)
+        c = make_client(self.cfg, self.client_id, False)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self._client = c
+        m = self.cfg.mqtt
         c.connect_async(m.host, m.port, keepalive=m.keepalive_s)
         c.loop_start()
 
@@ -68,6 +73,19 @@ class SessionLink:
             c.disconnect()
             c.loop_stop()
         self.up = False
+
+    def publish(self, topic: str, payload: dict[str, Any], *, retain: bool = False) -> bool:
+        """Queue a QoS 1 message (any thread); False when not connected (paho would drop it anyway)."""
+        c = self._client
+        if c is None or not self.up:
+            return False
+        return c.publish(topic, dumps(payload), qos=1, retain=retain).rc == paho.MQTT_ERR_SUCCESS
+
+    def resubscribe(self, topic: str) -> None:
+        """Subscribe again: the broker resends the topic's retained message (re-reading the state)."""
+        c = self._client
+        if c is not None and self.up:
+            c.subscribe(topic, 1)
 
     def _on_connect(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any = None) -> None:
         if rc != 0 and getattr(rc, "is_failure", True):
@@ -85,7 +103,7 @@ class SessionLink:
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any = None) -> None:
         if mid == self._sub_mid:
             self.up = True
-            self.on_state(True)
+            self._safe(self.on_state, True)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if self._client is None:
@@ -93,7 +111,14 @@ class SessionLink:
         log.warning("display %s: lost the broker %s:%s (%s); reconnecting", self.client_id, self.cfg.mqtt.host,
                     self.cfg.mqtt.port, rc)
         self.up = False
-        self.on_state(False)
+        self._safe(self.on_state, False)
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        self.on_message(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
+        self._safe(self.on_message, Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def _safe(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """A handler's bug is logged, never raised into paho's network thread (that would end it)."""
+        try:
+            fn(arg)
+        except Exception:
+            log.exception("display %s: a message handler failed; the session goes on", self.client_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hallq.api import QueuesState, TicketCalled, parse_controller_status, parse_event, parse_queues, parse_ticket_called
 from hallq.config import DisplayConfig, HallConfig
 from hallq.text.words import Msg, msg
 
@@ -57,8 +58,12 @@ class CallBoard:
         return self.display.windows is None or window in self.display.windows
 
     def on_called(self, ev: dict[str, Any]) -> Call | None:
+        """A `ticket.called` event as a JSON object; BadPayload (a ValueError) when it is not of that shape."""
+        return self.on_call(parse_ticket_called(parse_event(ev)))
+
+    def on_call(self, ev: TicketCalled) -> Call | None:
         """A `ticket.called` event; returns the call when the screen changed (None: duplicate/filtered)."""
-        seq = int(ev.get("seq", 0))
+        seq = ev.seq
         if seq in self.seen:
             return None
         self.seen.add(seq)
@@ -67,19 +72,19 @@ class CallBoard:
         if self.last_seq and seq > self.last_seq + 1:
             self.gaps += 1
         self.last_seq = max(self.last_seq, seq)
-        window = str(ev["window"])
-        service = str(ev.get("service", ""))
-        if not self.shows_window(window) or service not in self.shown_service_ids():
+        if not self.shows_window(ev.window) or ev.service not in self.shown_service_ids():
             return None
-        call = Call(str(ev["ticket"]), window, service, int(ev.get("recall", 0)), str(ev["at"]), seq)
+        call = Call(ev.ticket, ev.window, ev.service, ev.recall, ev.at, seq)
         self.calls = [call] + [c for c in self.calls if c.number != call.number][: self.display.history - 1]
         return call
 
-    def on_queues(self, body: dict[str, Any]) -> None:
-        self.waiting = {s["id"]: int(s["waiting"]) for s in body.get("services", [])}
+    def on_queues(self, body: dict[str, Any] | QueuesState) -> None:
+        q = body if isinstance(body, QueuesState) else parse_queues(body)
+        self.waiting = {s.id: s.waiting for s in q.services}
 
-    def on_controller(self, body: dict[str, Any]) -> None:
-        self.controller_online = body.get("state") == "online"
+    def on_controller(self, body: dict[str, Any] | bool) -> None:
+        """The controller's status (a status object, or whether the screen believes it online)."""
+        self.controller_online = body if isinstance(body, bool) else parse_controller_status(body).online
 
     def on_link(self, up: bool) -> None:
         """The MQTT session came up or went down; while down nothing on screen can be trusted as live."""

@@ -1,8 +1,10 @@
 """The call screen without its widgets: MQTT session -> CallBoard -> announcer, and the timing trace.
 
-paho's thread decides at once whether a call is spoken (its own board: seq dedup, window filter, age)
-and hands it to the announcer, so the voice never waits for a frame; it then puts the message in
-`inbox` and calls `wake()`. `pump()` runs on the owner's loop (the Kivy clock in the app, a plain loop
+paho's thread checks every message's shape (hallq.api's guarded decoder and typed parsers; anything else
+is counted and dropped), believes events only in seq order (display.sequence: gaps are filled from the
+controller's log with `events`), decides at once whether a call is spoken (its own board: seq dedup,
+window filter, age) and hands it to the announcer, so the voice never waits for a frame; it then puts
+what changed in `inbox` and calls `wake()`. `pump()` runs on the owner's loop (the Kivy clock in the app, a plain loop
 when headless) and applies the messages to the screen's board in order. Setting
 HALLQ_DISPLAY_TRACE=FILE appends one JSON line per handled call, per screen update and per started
 announcement, with `time.monotonic()` stamps (the bench and the tests read it).
@@ -21,12 +23,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from display.link import SessionLink, display_topics, session_id
+from display.link import SessionLink, display_topics, reply_topic, session_id
 from display.presenter import CallBoard
+from display.sequence import EventSequence, Step
 from display.voice import DEFAULT_CACHE, Announcer, ClipLibrary
+from hallq.api import (
+    BadPayload,
+    ControllerWatch,
+    DropLog,
+    Reply,
+    TicketCalled,
+    decode_object,
+    parse_controller_status,
+    parse_event,
+    parse_events_page,
+    parse_queues,
+    parse_reply,
+    parse_ticket_called,
+)
 from hallq.clock import Clock, SystemClock
 from hallq.config import DisplayConfig, HallConfig
-from hallq.mqtt import Message
+from hallq.mqtt import Message, new_command_id, topics_for
 
 log = logging.getLogger("hallq.display")
 
@@ -57,17 +74,41 @@ class Batch:
     seqs: list[int] = field(default_factory=list)
 
 
+FETCH_LIMIT = 1000          # events asked for per `events` command
+FETCH_TIMEOUT_S = 5.0      # an unanswered `events` command is sent again after this
+TICK_S = 0.5               # the runtime's own timer: probes, fetch timeouts, the believed controller state
+EVENT_MAX_BYTES = 256 * 1024
+
+
 class DisplayRuntime:
+    """Every message is decoded and shape-checked where it arrives (paho's thread): anything else is
+    counted and dropped (`drops`), never raised. Events are believed only in seq order (`EventSequence`:
+    gaps are filled from the controller's log); the controller counts as online on its status or, when
+    the status says otherwise, on its answer to a probe (`ControllerWatch`)."""
+
     def __init__(self, cfg: HallConfig, display: DisplayConfig, *, clock: Clock | None = None,
                  announcer: Announcer | None = None, trace: Trace | None = None,
                  wake: Callable[[], None] = lambda: None) -> None:
+        self.cfg, self.display = cfg, display
         self.board = CallBoard(cfg, display)
         self.board.on_link(False)
         self.heard = CallBoard(cfg, display)     # the voice's view, kept by the receiving thread alone
         self.clock = clock or SystemClock()
         self.announcer, self.trace, self.wake = announcer, trace, wake
-        self.inbox: queue.SimpleQueue[tuple[str, dict[str, Any]] | bool] = queue.SimpleQueue()   # (topic, body)
-        self.link = SessionLink(cfg, session_id(cfg, display), display_topics(cfg), self._put, self._put)
+        self.inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.topics = topics_for(cfg)
+        self.reply_topic = reply_topic(cfg, display)
+        self.sequence = EventSequence()
+        self.watch = ControllerWatch()
+        self.drops = DropLog(f"display {display.id}")
+        self.link = SessionLink(cfg, session_id(cfg, display), display_topics(cfg, self.reply_topic),
+                                self._put, self._put)
+        self._lock = threading.RLock()          # paho's thread and the timer share what follows
+        self._fetches: dict[str, tuple[int, int, float]] = {}    # command id -> (since, fetch no, sent at)
+        self._told_online: bool | None = None
+        self._v1_controller = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
 
     @classmethod
     def for_hall(cls, cfg: HallConfig, display: DisplayConfig, wake: Callable[[], None] = lambda: None,
@@ -83,78 +124,169 @@ class DisplayRuntime:
                                   on_start=on_start, warm=True)
         return cls(cfg, display, announcer=announcer, trace=trace, wake=wake)
 
-    def _put(self, item: Message | bool) -> None:
-        """On the receiving thread: decode once, speak a call at once, queue the rest for the screen."""
-        if isinstance(item, bool):
-            self.inbox.put(item)
-        else:
-            body = _body(item)
-            if body is None:
-                return
-            if self.announcer is not None and item.topic.endswith("/ticket.called"):
-                self._announce(body)
-            self.inbox.put((item.topic, body))
-        self.wake()
-
     def open(self) -> None:
+        self._stop.clear()
         self.link.open()
+        self._timer = threading.Thread(target=self._run_timer, name="display-timer", daemon=True)
+        self._timer.start()
 
     def close(self) -> None:
+        self._stop.set()
         self.link.close()
+        if self._timer is not None:
+            self._timer.join(2)
 
+    # -- the receiving thread ----------------------------------------------------------------------
+    def _put(self, item: Message | bool) -> None:
+        """On the receiving thread: check and decode once, speak a believed call at once, queue for the screen."""
+        with self._lock:
+            if isinstance(item, bool):
+                self.inbox.put(("link", item))
+                if item:
+                    self._do(self.sequence.resync())
+            else:
+                try:
+                    self._receive(item)
+                except BadPayload as e:
+                    self.drops.drop(item.topic, str(e))
+            self._tell_online()
+        self.wake()
+
+    def _receive(self, m: Message) -> None:
+        now = time.monotonic()
+        if m.topic == self.reply_topic:
+            self._reply(parse_reply(decode_object(m.payload)), now)
+            return
+        route = self.topics.parse(m.topic)
+        if route.kind == "event":
+            self._do(self.sequence.offer(parse_event(decode_object(m.payload, max_bytes=EVENT_MAX_BYTES))))
+        elif route.kind == "state" and route.name == "queues":
+            if not m.payload:
+                raise BadPayload("empty retained state (cleared)")
+            q = parse_queues(decode_object(m.payload, max_bytes=EVENT_MAX_BYTES))
+            status = self.watch.status
+            if status is not None and status.log and q.log and q.log != status.log:
+                raise BadPayload(f"queues of log {q.log!r}, not the controller's current log {status.log!r}")
+            self.inbox.put(("queues", q))
+        elif route.kind == "controller":
+            if not m.payload:
+                raise BadPayload("empty retained status (cleared)")
+            status = parse_controller_status(decode_object(m.payload, max_bytes=EVENT_MAX_BYTES))
+            if self.watch.on_status(status, now):        # (back) online: re-read what it publishes
+                self.link.resubscribe(self.topics.state_queues())
+                self._do(self.sequence.resync())
+        else:
+            raise BadPayload("not a topic the call screen reads")
+
+    def _reply(self, reply: Reply, now: float) -> None:
+        self.watch.on_reply(now)
+        fetch = self._fetches.pop(reply.id, None)
+        if fetch is None:
+            return                                     # a probe's answer (or a stale one): liveness only
+        since, no, _sent = fetch
+        if reply.ok:
+            page = parse_events_page(reply.result)
+            if page.bad:
+                self.drops.drop(self.reply_topic, f"{page.bad} events of another shape in an events reply")
+            self._do(self.sequence.fetched(page, since, no))
+        elif reply.code == "BAD_REQUEST" and not self._v1_controller:
+            self._v1_controller = True
+            log.warning("display %s: the controller does not answer 'events' (%s); believing events in seq "
+                        "order as they come, without filling gaps", self.display.id, reply.message)
+            self._do(self.sequence.trust_pushed())
+        elif self._v1_controller:
+            self._do(self.sequence.trust_pushed())
+        else:
+            log.warning("display %s: events since %d refused: %s %s", self.display.id, since, reply.code,
+                        reply.message)
+            self._do(self.sequence.failed(no))
+
+    def _do(self, step: Step) -> None:
+        for ev in step.events:
+            if ev.type != "ticket.called":
+                continue
+            try:
+                call = parse_ticket_called(ev)
+            except BadPayload as e:
+                self.drops.drop(self.topics.event(ev.type), str(e))
+                continue
+            if self.announcer is not None:
+                self._announce(call)
+            self.inbox.put(("call", call))
+        if step.fetch is not None:
+            if self._v1_controller:
+                self._do(self.sequence.trust_pushed())
+                return
+            cid = new_command_id(f"display-{self.display.id}")
+            self._fetches[cid] = (step.fetch, step.fetch_no, time.monotonic())
+            self.link.publish(self.topics.cmd("events"), {"id": cid, "reply_to": self.reply_topic,
+                                                          "since_seq": step.fetch, "limit": FETCH_LIMIT})
+
+    def _announce(self, call: TicketCalled) -> None:
+        """On the receiving thread: speak a fresh call this screen shows, once per seq."""
+        c = self.heard.on_call(call)
+        if c is not None and self.announcer is not None and self.heard.should_announce(c, self.clock.now()):
+            self.announcer.announce(c.seq, c.number, c.window, c.recall)
+
+    def _tell_online(self) -> None:
+        online = self.watch.online(time.monotonic())
+        if online != self._told_online:
+            self._told_online = online
+            self.inbox.put(("online", online))
+
+    # -- the timer ---------------------------------------------------------------------------------
+    def _run_timer(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.tick(time.monotonic())
+            except Exception:
+                log.exception("display %s: the timer failed once; it goes on", self.display.id)
+
+    def tick(self, now: float) -> None:
+        """Resend unanswered fetches, probe a controller said to be away, note a change of belief."""
+        changed = False
+        with self._lock:
+            for cid, (_since, no, sent) in list(self._fetches.items()):
+                if now - sent >= FETCH_TIMEOUT_S:
+                    del self._fetches[cid]
+                    self._do(self.sequence.failed(no))
+            if self.link.up and self.watch.probe_due(now):
+                self.link.publish(self.topics.cmd("events"), {"id": new_command_id(f"display-{self.display.id}"),
+                                                              "reply_to": self.reply_topic, "since_seq": 0,
+                                                              "limit": 1})
+            before = self._told_online
+            self._tell_online()
+            changed = before != self._told_online
+        if changed:
+            self.wake()
+
+    # -- the screen's loop -------------------------------------------------------------------------
     def pump(self) -> Batch:
         """Apply everything received so far to the board (on the owner's thread)."""
         batch = Batch()
         while True:
             try:
-                item = self.inbox.get_nowait()
+                kind, value = self.inbox.get_nowait()
             except queue.Empty:
                 return batch
             batch.changed = True
-            if isinstance(item, bool):
-                self.board.on_link(item)
+            if kind == "link":
+                self.board.on_link(value)
                 if self.trace:
-                    self.trace.write("link", up=item)
-                continue
-            self._message(*item, batch)
-
-    def _announce(self, body: dict[str, Any]) -> None:
-        """On the receiving thread: speak a fresh call this screen shows, once per seq."""
-        try:
-            call = self.heard.on_called(body)
-        except (KeyError, TypeError, ValueError):
-            return                                   # _message logs it when the screen's board sees it
-        if call is not None and self.announcer is not None and self.heard.should_announce(call, self.clock.now()):
-            self.announcer.announce(call.seq, call.number, call.window, call.recall)
-
-    def _message(self, topic: str, body: dict[str, Any], batch: Batch) -> None:
-        try:
-            if topic.endswith("/ticket.called"):
-                call = self.board.on_called(body)
-                if call is None:
-                    return
-                batch.seqs.append(call.seq)
-                if self.trace:
-                    self.trace.write("handled", seq=call.seq, ticket=call.number, window=call.window,
-                                     recall=call.recall)
-            elif topic.endswith("/state/queues"):
-                self.board.on_queues(body)
-            elif topic.endswith("/controller/status"):
-                self.board.on_controller(body)
-        except (KeyError, TypeError, ValueError) as e:
-            log.warning("display: ignored a malformed message on %s: %s", topic, e)
+                    self.trace.write("link", up=value)
+            elif kind == "online":
+                self.board.on_controller(bool(value))
+            elif kind == "queues":
+                self.board.on_queues(value)
+            elif kind == "call":
+                call = self.board.on_call(value)
+                if call is not None:
+                    batch.seqs.append(call.seq)
+                    if self.trace:
+                        self.trace.write("handled", seq=call.seq, ticket=call.number, window=call.window,
+                                         recall=call.recall)
 
     def screen_shown(self, seqs: list[int]) -> None:
         """The frame showing these calls was put on screen (trace only)."""
         if self.trace:
             self.trace.write("screen", seqs=seqs, texts=self.board.texts(), mn=self.board.texts_mn())
-
-
-def _body(m: Message) -> dict[str, Any] | None:
-    """The JSON object of a message; None (logged) for anything else."""
-    try:
-        body = m.json()
-    except ValueError as e:
-        log.warning("display: ignored a message on %s: %s", m.topic, e)
-        return None
-    return body if isinstance(body, dict) else None

@@ -8,61 +8,109 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from firmware_bridge.boards import board_lines, pack_rows, render_calls
-from firmware_bridge.hallbus.messages import DeviceEvent
+from firmware_bridge.hallbus.messages import EVENT, DeviceEvent, Show
 from firmware_bridge.inflight import InflightStore
 from firmware_bridge.keypad.master import Keypad, KeypadMaster
 from firmware_bridge.keypad.messages import digits_of
-from firmware_bridge.mapping import Command, command_for, json_event, show_frame, state_frame
+from firmware_bridge.keypad.pinentry import refusal_display
+from firmware_bridge.mapping import (
+    Command,
+    called_of,
+    command_for,
+    json_event,
+    login_refusal_show,
+    redacted,
+    show_frame,
+    state_frame,
+    window_state_of,
+)
 from firmware_bridge.master import BusMaster, Device
-from hallq.config import HallConfig
-from hallq.mqtt import CommandClient, CommandError, MqttLink
+from hallq.api import BadPayload, DropLog, decode_object
+from hallq.config import BusConfig, ConfigError, HallConfig, MqttDeviceConfig
+from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, topics_for
 
 log = logging.getLogger("hallq.bridge")
 RATING_BOOST_S = 90.0
+EVENT_MAX_BYTES = 4096          # an MQTT device's event is a few dozen bytes
+STATE_MAX_BYTES = 64 * 1024     # a Window or a ticket.called event is well under 1 kB
+UNAVAILABLE_RETRY_S = (0.5, 1.0, 2.0, 5.0)   # back-off while the controller cannot make commands durable
+
+
+def bridge_scope(cfg: HallConfig) -> tuple[str | None, list[BusConfig], list[MqttDeviceConfig]]:
+    """This bridge's principal (None in an open hall), its buses and its MQTT-native devices.
+
+    In a secure hall the credentials' user must be a principal of role bridge; its `buses` (default all)
+    are the buses it runs, and it serves `devices.mqtt` when it has no `buses` list (as the controller's
+    authorization counts the windows it may act for, controller/authz.py)."""
+    principal = topics_for(cfg).principal
+    if principal is None:
+        return None, list(cfg.devices.buses), list(cfg.devices.mqtt)
+    p = cfg.security.principal(principal)
+    if p is None or p.role != "bridge":
+        what = "not in security.principals" if p is None else f"of role {p.role}"
+        raise ConfigError("<config>", "mqtt.credentials", f"the credentials are those of {principal!r}, {what}; "
+                          "a bridge runs as a principal of role bridge")
+    buses = [b for b in cfg.devices.buses if p.buses is None or b.id in p.buses]
+    return principal, buses, list(cfg.devices.mqtt) if p.buses is None else []
 
 
 class Bridge:
     def __init__(self, cfg: HallConfig, data_dir: Path) -> None:
         self.cfg = cfg
+        self.topics = topics_for(cfg)
+        self.principal, self.buses, mqtt_devices = bridge_scope(cfg)
+        self.window_ids = frozenset(w.id for w in cfg.windows)
+        self.drops = DropLog("bridge")
         self.inflight = InflightStore(data_dir / "inflight.sqlite3")
         self.masters: list[BusMaster] = []
         self.keypads: list[KeypadMaster] = []
         self.recent_calls: list[dict[str, Any]] = []   # newest first, one per ticket (bitmap hall boards)
         self.windows: dict[str, dict[str, Any]] = {}
-        self.last_called_seq = 0
+        self.seen_calls: deque[tuple[str, int]] = deque(maxlen=256)   # (log, seq) of recent ticket.called
         self.loop: asyncio.AbstractEventLoop | None = None
         self.link: MqttLink | None = None
         self.client: CommandClient | None = None
         self.executed: list[tuple[str, str, dict[str, Any]]] = []   # (device, command, outcome) for logs
-        self.mqtt_devices = {d.id: d for d in cfg.devices.mqtt}
+        self.mqtt_devices = {d.id: d for d in mqtt_devices}
+        self.refusal_shown: set[str] = set()     # devices showing a refused login
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def topic(self, *parts: str) -> str:
         return self.cfg.topic(*parts)
 
+    @property
+    def status_topic(self) -> str:
+        """The bridge's own presence: `bridge/status` in an open hall; in a secure hall, where only the
+        controller writes outside `cmd/` and `device/`, the principal's `device/{P}/status`."""
+        if self.principal is None:
+            return self.topic("bridge", "status")
+        return self.topics.device(self.principal, "status")
+
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
         self.inflight.open()
-        status = self.topic("bridge", "status")
+        status = self.status_topic
         self.link = MqttLink(self.cfg, f"hallq-bridge-{self.cfg.hall.id}", clean=False,
                              will=(status, {"state": "lost"}),
                              on_connected=lambda: self._publish(status, {"state": "online"}, retain=True))
         self.client = CommandClient(self.link, "bridge")
         self.link.subscribe(self.client.reply_topic, 1)
-        self.link.subscribe(self.topic("state", "window", "+"), 1)
-        self.link.subscribe(self.topic("event", "ticket.called"), 1)
-        if self.mqtt_devices:
-            self.link.subscribe(self.topic("device", "+", "event"), 1)
+        self.link.subscribe(self.topics.state_window("+"), 1)
+        self.link.subscribe(self.topics.event("ticket.called"), 1)
+        for dev_id in self.mqtt_devices:
+            self.link.subscribe(self.topics.device(dev_id, "event"), 1)
         await self.link.start()
-        for bus in self.cfg.devices.buses:
+        pin_login = self.cfg.secure and self.cfg.security.device_login == "pin"
+        for bus in self.buses:
             if bus.is_keypad:
-                k = KeypadMaster(bus, self._on_event, self._on_status)
+                k = KeypadMaster(bus, self._on_event, self._on_status, pin_login=pin_login)
                 self.keypads.append(k)
                 k.start()
             else:
@@ -100,9 +148,33 @@ class Bridge:
             body |= {"uid": dev.info.uid.hex(), "fw": f"{dev.info.fw_major}.{dev.info.fw_minor}"}
         self.loop.call_soon_threadsafe(self._publish, self.topic("device", dev.id, "status"), body, True)
 
-    async def _execute(self, dev: Device | Keypad, ev: DeviceEvent) -> None:
+    async def _execute(self, dev: Device | Keypad, ev: DeviceEvent) -> dict[str, Any]:
         """Run one bus device event as a controller command; returns once the controller replied."""
-        await self._run(dev.id, dev.cfg.window, ev, None)
+        outcome = await self._run(dev.id, dev.cfg.window, ev, None)
+        if ev.type == EVENT.LOGIN and outcome.get("command") == "login":
+            self._login_outcome(dev, outcome)
+        return outcome
+
+    def _login_outcome(self, dev: Device | Keypad, outcome: dict[str, Any]) -> None:
+        """A refused login is shown on the device that sent it (a keypad: a code on its digits; an
+        evaluator: a line of text); the next successful login clears it."""
+        if outcome.get("ok"):
+            if dev.id in self.refusal_shown:
+                self.refusal_shown.discard(dev.id)
+                for m in self.masters:
+                    if m.devices.get(dev.cfg.address) is dev:
+                        m.show(dev.cfg.address, Show(0, "", gb18030=dev.cfg.encoding == "gb18030"))
+            return
+        code = str(outcome.get("code"))
+        self.refusal_shown.add(dev.id)
+        for km in self.keypads:
+            if km.devices.get(dev.cfg.address) is dev:
+                km.show_overlay(dev.cfg.address, refusal_display(code, dev.cfg.digits))
+        for m in self.masters:
+            if m.devices.get(dev.cfg.address) is dev:
+                m.show(dev.cfg.address, login_refusal_show(code, dev.cfg.encoding == "gb18030"))
+                if dev.cfg.beep_ms:
+                    m.beep(dev.cfg.address, dev.cfg.beep_ms)
 
     async def _run(self, device: str, window: str | None, ev: DeviceEvent, cmd_id: str | None) -> dict[str, Any]:
         """The command of a device event, sent until the controller replies (same id on every retry).
@@ -118,21 +190,34 @@ class Bridge:
         if not isinstance(cmd, Command):
             log.warning("device %s: %s — %s acknowledged without effect", device, cmd, ev)
             return {"ok": False, "code": "IGNORED", "message": cmd}
-        cid = cmd_id or await asyncio.to_thread(self.inflight.command_id, device, ev.encode())
+        # the in-flight store keeps the event without its PIN: the device presents the whole event again
+        # after a restart, so the PIN comes back with it and is never written down
+        cid = cmd_id or await asyncio.to_thread(self.inflight.command_id, device, ev.without_pin().encode())
         assert self.client is not None
+        unavailable = 0
         while True:
             try:
                 result = await self.client.call(cmd.name, cmd_id=cid, timeout_s=5.0, **cmd.args)
                 outcome: dict[str, Any] = {"ok": True, "command": cmd.name, "result": result}
-                log.info("device %s: %s %s -> ok", device, cmd.name, cmd.args)
+                log.info("device %s: %s -> ok", device, cmd)
                 break
             except CommandError as e:
                 if e.code == "TIMEOUT":
                     log.warning("device %s: %s not answered yet; retrying with the same id %s", device, cmd.name,
                                 cid)
                     continue
+                if e.code == "UNAVAILABLE":
+                    # not executed, not remembered (CONTRACT §3.1): the device's event stays unacknowledged
+                    # and the same command id is sent again until the controller can make it durable
+                    wait = UNAVAILABLE_RETRY_S[min(unavailable, len(UNAVAILABLE_RETRY_S) - 1)]
+                    if unavailable == 0 or wait == UNAVAILABLE_RETRY_S[-1] and unavailable % 12 == 0:
+                        log.warning("device %s: controller unavailable for %s (%s); the event stays "
+                                    "unacknowledged, retrying with the same id %s", device, cmd.name, e.message, cid)
+                    unavailable += 1
+                    await asyncio.sleep(wait)
+                    continue
                 outcome = {"ok": False, "command": cmd.name, "code": e.code, "message": e.message}
-                log.info("device %s: %s %s -> %s: %s", device, cmd.name, cmd.args, e.code, e.message)
+                log.info("device %s: %s -> %s: %s", device, cmd, e.code, e.message)
                 break
         self.executed.append((device, cmd.name, outcome))
         return outcome
@@ -146,7 +231,7 @@ class Bridge:
         try:
             event_id, ev = json_event(body)
         except ValueError as e:
-            log.warning("device %s: bad event %r: %s", device, body, e)
+            self.drops.drop(f"device/{device}/event", f"bad event {str(redacted(body))[:200]}: {e}")
             if isinstance(body, dict) and isinstance(body.get("event_id"), str):
                 self._publish(self.topic("device", device, "ack"), {"event_id": body["event_id"], "ok": False,
                                                                     "code": "BAD_REQUEST", "message": str(e)})
@@ -154,6 +239,11 @@ class Bridge:
         async with self._locks.setdefault(device, asyncio.Lock()):  # FIFO: one device's events in order
             outcome = await self._run(device, dev.window, ev, f"{device}:{event_id}")
         self._publish(self.topic("device", device, "ack"), {"event_id": event_id, **outcome})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)  # keep a reference until done (the loop holds only weak ones)
+        task.add_done_callback(self._tasks.discard)
 
     # -- controller -> devices ---------------------------------------------------------------------
     async def _dispatch(self) -> None:
@@ -163,17 +253,39 @@ class Bridge:
             if self.client.deliver(msg):
                 continue
             try:
-                body = msg.json()
-                if msg.topic.endswith("/event") and "/device/" in msg.topic:
-                    task = asyncio.create_task(self._mqtt_event(msg.topic.split("/")[-2], body))
-                    self._tasks.add(task)  # keep a reference until done (the loop holds only weak ones)
-                    task.add_done_callback(self._tasks.discard)
-                elif "/state/window/" in msg.topic:
-                    self._window_state(body)
-                elif msg.topic.endswith("/event/ticket.called"):
-                    self._called(body)
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                log.warning("ignored an unreadable message on %s: %s", msg.topic, e)
+                self._message(msg)
+            except Exception as e:   # noqa: BLE001 (one bad message never stops the bridge's key presses)
+                log.exception("bridge: a message on %s could not be handled", msg.topic[:200])
+                self.drops.drop(msg.topic[:200], f"handling failed: {type(e).__name__}")
+
+    def _message(self, msg: Message) -> None:
+        """One message from the broker: decoded by the guarded decoder, its shape checked, or dropped."""
+        route = self.topics.parse(msg.topic)
+        source = msg.topic[:200]
+        limit = EVENT_MAX_BYTES if route.kind == "device" else STATE_MAX_BYTES
+        if not msg.payload:
+            return      # a retained message being cleared
+        try:
+            body = decode_object(msg.payload, max_bytes=limit)
+        except BadPayload as e:
+            self.drops.drop(source, str(e))
+            return
+        if route.kind == "device" and route.leaf == "event" and route.name in self.mqtt_devices:
+            self._spawn(self._mqtt_event(route.name, body))
+        elif route.kind == "state" and route.name.startswith("window/"):
+            w = window_state_of(body, route.name.removeprefix("window/"), self.window_ids)
+            if isinstance(w, str):
+                self.drops.drop(source, w)
+            else:
+                self._window_state(w)
+        elif route.kind == "event" and route.name == "ticket.called":
+            ev = called_of(body, self.window_ids)
+            if isinstance(ev, str):
+                self.drops.drop(source, ev)
+            else:
+                self._called(ev)
+        else:
+            self.drops.drop(source, "not a topic the bridge reads")
 
     def _devices(self, window: str | None, kinds: tuple[str, ...]) -> list[tuple[BusMaster, Device]]:
         return [(m, d) for m in self.masters for d in m.devices.values()
@@ -204,10 +316,11 @@ class Bridge:
         m.show_bitmap(d.cfg.address, pack_rows(pixels))
 
     def _called(self, ev: dict[str, Any]) -> None:
-        seq = int(ev.get("seq", 0))
-        if seq and seq <= self.last_called_seq:
+        # a QoS 1 duplicate is dropped by its (log, seq); a seq far ahead (forged) never hides later calls
+        key = (str(ev.get("log") or ""), int(ev["seq"]))
+        if key[1] and key in self.seen_calls:
             return
-        self.last_called_seq = max(self.last_called_seq, seq)
+        self.seen_calls.append(key)
         window = str(ev["window"])
         self.recent_calls = [ev] + [c for c in self.recent_calls if c["ticket"] != ev["ticket"]][:63]
         for m, d in self._devices(window, ("led",)) + self._devices(None, ("hall_led",)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from firmware_bridge.bridge import Bridge
+from firmware_bridge.bridge import Bridge, bridge_scope
 from hallq.cli import UsageError
 from hallq.config import HallConfig
 from hallq.runner import run_until_signal
@@ -21,7 +21,7 @@ def check_references(cfg: HallConfig, source: str) -> None:
         for key, km in maps:
             for code, action in (km or {}).items():
                 name, _, arg = action.partition(":")
-                if arg and arg not in known[name]:
+                if arg and name in known and arg not in known[name]:
                     what = "service" if name == "transfer" else "staff"
                     raise UsageError(f"{source}: {key}[{code}]: unknown {what} {arg!r} "
                                      f"(known: {', '.join(sorted(known[name]))})")
@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if not cfg.devices.buses and not cfg.devices.mqtt:
         raise UsageError(f"{args.config}: devices.buses and devices.mqtt are empty — there is nothing to bridge")
     check_references(cfg, str(args.config))
+    principal, buses, mqtt_devices = bridge_scope(cfg)
+    if not buses and not mqtt_devices:
+        raise UsageError(f"{args.config}: principal {principal}'s buses are not in devices.buses — there is "
+                         "nothing for this bridge to run")
     data = Path(args.data) if getattr(args, "data", None) else Path(cfg.data_dir) / "bridge"
     bridge = Bridge(cfg, data)
 

@@ -21,6 +21,7 @@ from firmware_bridge.hallbus.decoder import FrameDecoder, stall_timeout_s
 from firmware_bridge.hallbus.frame import NAK, REPLY_BIT, Frame, encode_frame
 from firmware_bridge.hallbus.messages import (
     CMD,
+    EVENT,
     KIND,
     NAK_REASON,
     BitmapRows,
@@ -263,7 +264,9 @@ class BusMaster(PortMaster[Device]):
             ev = decode_event(reply.payload)
         except ValueError as e:
             self.stats["bad_replies"] += 1
-            log.warning("device %s: unreadable event %s (%s); asking again", d.id, reply.payload.hex(" "), e)
+            shown = reply.payload.hex(" ") if reply.payload[1:2] != bytes((EVENT.LOGIN,)) else \
+                f"{reply.payload[:2].hex(' ')} (LOGIN, {len(reply.payload) - 2} bytes not shown)"
+            log.warning("device %s: unreadable event %s (%s); asking again", d.id, shown, e)
             return
         if ev is None:
             return

@@ -119,6 +119,9 @@ class PortMaster(Generic[D]):
                 self.stats["port_errors"] += 1
                 self._close_port()
                 self._all_offline(f"port {self.bus.port} failed: {e}")
+            except Exception:   # noqa: BLE001 (a bug must not end the bus thread: log it, go on)
+                log.exception("bus %s: serving device %s failed; continuing", self.bus.id, dev.id)
+                self._stop.wait(0.1)
 
     def _all_offline(self, why: str) -> None:
         for d in self.devices.values():

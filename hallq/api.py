@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 log = logging.getLogger("hallq.api")
@@ -241,3 +242,276 @@ class DropLog:
             self._last[key] = t
             more = f" ({n} such messages since the last report)" if n > 1 else ""
             log.warning("%s: dropped a message on %s: %s%s", self.who, source, reason, more)
+
+
+# -- typed payloads the screens consume (CONTRACT §3.1, §3.3, §3.4, §3.7) --------------------------
+# Each parser takes a decoded object and returns a small typed value or raises BadPayload naming the
+# field: a consumer checks the shape before it uses anything, and drops what does not fit.
+
+CONTROLLER_STATES = ("online", "offline", "lost", "degraded")
+ISSUING_STATES = ("open", "closed", "quota")
+
+
+def _field_str(obj: dict[str, Any], key: str, *, required: bool = True, max_len: int = 200) -> str | None:
+    v = obj.get(key)
+    if v is None:
+        if required:
+            raise BadPayload(f"'{key}' is missing")
+        return None
+    if not isinstance(v, str):
+        raise BadPayload(f"'{key}' must be a string, not {type(v).__name__}")
+    if len(v) > max_len or "\x00" in v:
+        raise BadPayload(f"'{key}' is not a plausible value (too long or holds NUL)")
+    return v
+
+
+def _field_int(obj: dict[str, Any], key: str, *, required: bool = True, default: int = 0,
+               lo: int = 0, hi: int = 2 ** 53) -> int:
+    v = obj.get(key)
+    if v is None:
+        if required:
+            raise BadPayload(f"'{key}' is missing")
+        return default
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise BadPayload(f"'{key}' must be an integer, not {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise BadPayload(f"'{key}' = {v} is outside {lo}..{hi}")
+    return v
+
+
+def _as_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadPayload(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class ControllerStatus:
+    """`controller/status` (§3.1): `state`, and the controller's `at` and `log` when it sent them."""
+
+    state: str
+    at: str | None = None
+    log: str | None = None
+    reason: str | None = None
+
+    @property
+    def online(self) -> bool:
+        return self.state == "online"
+
+
+def parse_controller_status(value: Any) -> ControllerStatus:
+    obj = _as_object(value, "controller status")
+    state = _field_str(obj, "state", max_len=16)
+    if state not in CONTROLLER_STATES:
+        raise BadPayload(f"'state' must be one of {', '.join(CONTROLLER_STATES)}, not {state!r}")
+    return ControllerStatus(state, _field_str(obj, "at", required=False, max_len=64),
+                            _field_str(obj, "log", required=False, max_len=64),
+                            _field_str(obj, "reason", required=False, max_len=1000))
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    id: str
+    waiting: int
+    est_wait_s: int | None = None
+    issuing: str = "open"
+
+
+@dataclass(frozen=True)
+class QueuesState:
+    """`state/queues` (§3.3)."""
+
+    services: tuple[ServiceQueue, ...]
+    at: str | None = None
+    log: str | None = None
+
+
+def parse_queues(value: Any) -> QueuesState:
+    obj = _as_object(value, "state/queues")
+    services = obj.get("services")
+    if not isinstance(services, list) or len(services) > 1000:
+        raise BadPayload("'services' must be a list of at most 1000 services")
+    out = []
+    for i, s in enumerate(services):
+        s = _as_object(s, f"services[{i}]")
+        try:
+            sid = _field_str(s, "id", max_len=64)
+            waiting = _field_int(s, "waiting", hi=1_000_000)
+            est = s.get("est_wait_s")
+            if est is not None:
+                est = _field_int(s, "est_wait_s", hi=10 ** 7)
+            issuing = _field_str(s, "issuing", required=False, max_len=16) or "open"
+        except BadPayload as e:
+            raise BadPayload(f"services[{i}]: {e}") from None
+        if issuing not in ISSUING_STATES:
+            raise BadPayload(f"services[{i}]: 'issuing' must be one of {', '.join(ISSUING_STATES)}")
+        assert sid is not None
+        out.append(ServiceQueue(sid, waiting, est, issuing))
+    return QueuesState(tuple(out), _field_str(obj, "at", required=False, max_len=64),
+                       _field_str(obj, "log", required=False, max_len=64))
+
+
+@dataclass(frozen=True)
+class EventHead:
+    """What every event carries (§3.4): `type`, `seq`, `at`, `log`; `body` is the whole event."""
+
+    type: str
+    seq: int
+    at: str
+    log: str | None
+    body: dict[str, Any]
+
+
+def parse_event(value: Any) -> EventHead:
+    obj = _as_object(value, "event")
+    type_ = _field_str(obj, "type", max_len=64)
+    at = _field_str(obj, "at", max_len=64)
+    assert type_ is not None and at is not None
+    return EventHead(type_, _field_int(obj, "seq", lo=1), at, _field_str(obj, "log", required=False, max_len=64),
+                     obj)
+
+
+@dataclass(frozen=True)
+class TicketCalled:
+    """A `ticket.called` event (§3.4): a call (`recall` 0) or the n-th recall."""
+
+    seq: int
+    at: str
+    ticket: str
+    window: str
+    service: str
+    recall: int = 0
+    date: str | None = None
+
+
+def parse_ticket_called(ev: EventHead) -> TicketCalled:
+    if ev.type != "ticket.called":
+        raise BadPayload(f"expected a ticket.called event, not {ev.type!r}")
+    b = ev.body
+    ticket, window = _field_str(b, "ticket", max_len=32), _field_str(b, "window", max_len=64)
+    service = _field_str(b, "service", max_len=64)
+    assert ticket is not None and window is not None and service is not None
+    return TicketCalled(ev.seq, ev.at, ticket, window, service, _field_int(b, "recall", required=False, hi=10_000),
+                        _field_str(b, "date", required=False, max_len=16))
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    """The result of the `events` command (§3.7); `events` holds only those of the controller's shape
+    (`bad` counts the others)."""
+
+    events: tuple[EventHead, ...]
+    next_seq: int
+    head_seq: int
+    first_seq: int
+    bad: int = 0
+
+
+def parse_events_page(value: Any) -> EventsPage:
+    obj = _as_object(value, "events result")
+    events = obj.get("events")
+    if not isinstance(events, list):
+        raise BadPayload("'events' must be a list")
+    good, bad = [], 0
+    for e in events:
+        try:
+            good.append(parse_event(e))
+        except BadPayload:
+            bad += 1
+    return EventsPage(tuple(good), _field_int(obj, "next_seq"), _field_int(obj, "head_seq"),
+                      _field_int(obj, "first_seq"), bad)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A command reply (§3.2): `result` when ok, else `code` and `message`."""
+
+    id: str
+    ok: bool
+    result: dict[str, Any]
+    code: str = ""
+    message: str = ""
+
+
+def parse_reply(value: Any) -> Reply:
+    obj = _as_object(value, "reply")
+    cid = _field_str(obj, "id", max_len=200)
+    assert cid is not None
+    ok = obj.get("ok")
+    if not isinstance(ok, bool):
+        raise BadPayload("'ok' must be true or false")
+    if ok:
+        result = obj.get("result")
+        return Reply(cid, True, {} if result is None else _as_object(result, "'result'"))
+    err = _as_object(obj.get("error"), "'error'")
+    return Reply(cid, False, {}, _field_str(err, "code", max_len=64) or "",
+                 _field_str(err, "message", required=False, max_len=2000) or "")
+
+
+TICKET_STATUSES = ("waiting", "serving", "finished", "no_show", "held", "cancelled")
+
+
+def parse_ticket(value: Any) -> dict[str, Any]:
+    """A Ticket object (§3.2) checked field by field; the same dict back (with only the known keys)."""
+    t = _as_object(value, "ticket")
+    out: dict[str, Any] = {
+        "number": _field_str(t, "number", max_len=32),
+        "service": _field_str(t, "service", max_len=64),
+        "priority": _field_str(t, "priority", required=False, max_len=16) or "normal",
+        "status": _field_str(t, "status", max_len=16),
+        "issued_at": _field_str(t, "issued_at", required=False, max_len=64),
+        "window": _field_str(t, "window", required=False, max_len=64),
+        "ahead": _field_int(t, "ahead", required=False, hi=1_000_000),
+        "est_wait_s": None if t.get("est_wait_s") is None else _field_int(t, "est_wait_s", hi=10 ** 7),
+        "date": _field_str(t, "date", required=False, max_len=16),
+    }
+    if out["status"] not in TICKET_STATUSES:
+        raise BadPayload(f"'status' must be one of {', '.join(TICKET_STATUSES)}")
+    if out["issued_at"] is not None:
+        try:
+            datetime.fromisoformat(out["issued_at"])
+        except ValueError:
+            raise BadPayload("'issued_at' is not an ISO 8601 time") from None
+    return out
+
+
+class ControllerWatch:
+    """Whether a screen believes the controller is there (CONTRACT §3.1), not trusting a retained status
+    blindly: `controller/status` online is believed; any other state (which a stranger in an open hall can
+    leave retained) makes the screen probe the controller with a command, and a reply, which only the
+    controller sends, counts as online for `trust_s`. Times are monotonic seconds; not thread-safe."""
+
+    def __init__(self, probe_every_s: float = 5.0, trust_s: float = 15.0) -> None:
+        self.probe_every_s, self.trust_s = probe_every_s, trust_s
+        self.status: ControllerStatus | None = None
+        self.changed_at = float("-inf")
+        self.answered_at: float | None = None
+        self.probed_at: float | None = None
+
+    def on_status(self, status: ControllerStatus, now: float) -> bool:
+        """A status arrived; True when it announces the controller (newly) online: re-read the state."""
+        old = self.status
+        self.status = status
+        if old is None or old.state != status.state:
+            self.changed_at = now
+            self.probed_at = None
+        return status.online and (old is None or not old.online or old.log != status.log or old.at != status.at)
+
+    def on_reply(self, now: float) -> None:
+        """Any reply of the controller (to a probe or any other command)."""
+        self.answered_at = now
+
+    def online(self, now: float) -> bool:
+        if self.status is not None and self.status.online:
+            return True
+        a = self.answered_at
+        return a is not None and a >= self.changed_at and now - a <= self.trust_s
+
+    def probe_due(self, now: float) -> bool:
+        """True (and noted as sent) when the status is not online and it is time to ask the controller."""
+        if self.status is not None and self.status.online:
+            return False
+        if self.probed_at is not None and now - self.probed_at < self.probe_every_s:
+            return False
+        self.probed_at = now
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -33,12 +34,29 @@ class Mosquitto:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="hallq-mosquitto-"))
         self.persistent = persistent
         self.proc: subprocess.Popen[bytes] | None = None
+        self.conf: Path | None = None       # a given mosquitto.conf (from_conf); None = write our own
+        self.host = "127.0.0.1"
+
+    @classmethod
+    def from_conf(cls, conf: Path, port: int, host: str = "127.0.0.1") -> Mosquitto:
+        """The broker of a given mosquitto.conf (e.g. `hallq secure init`'s), which listens on host:port;
+        its stderr goes to `mosquitto.stderr` beside the conf."""
+        m = cls(port=port, workdir=Path(conf).parent)
+        m.conf, m.host = Path(conf), host
+        return m
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto reads its password and ACL files again."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
     def start(self, timeout_s: float = 10.0) -> Mosquitto:
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if exe is None:
             raise BrokerError("mosquitto is not installed: run scripts/setup (or apt-get install mosquitto)")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.conf is not None:
+            return self._run(exe, self.conf, self.workdir / "mosquitto.stderr", timeout_s)
         conf = self.workdir / "mosquitto.conf"
         # started as root, mosquitto drops to user "mosquitto", which cannot write our persistence folder
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "allow_anonymous true",
@@ -47,19 +65,21 @@ class Mosquitto:
         if self.persistent:
             lines += ["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 1"]
         conf.write_text("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.workdir / "mosquitto.log", "ab"))  # noqa: SIM115 (the child owns it)
+        return self._run(exe, conf, self.workdir / "mosquitto.log", timeout_s)
+
+    def _run(self, exe: str, conf: Path, log: Path, timeout_s: float) -> Mosquitto:
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, start_new_session=True,
+                                     stderr=open(log, "ab"))  # noqa: SIM115 (the child owns it)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BrokerError(f"mosquitto exited at start (code {self.proc.returncode}); "
-                                  f"see {self.workdir / 'mosquitto.log'}")
+                raise BrokerError(f"mosquitto exited at start (code {self.proc.returncode}); see {log}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((self.host, self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise BrokerError(f"mosquitto did not listen on 127.0.0.1:{self.port} within {timeout_s:g} s")
+        raise BrokerError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout_s:g} s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

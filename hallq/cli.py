@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--data", help="data directory (default: a fresh temporary one)")
     dm.add_argument("--duration", type=float, help="stop after this many seconds")
     dm.add_argument("--no-gui", action="store_true", help="no kiosk/display windows")
+    dm.add_argument("--open", action="store_true",
+                    help="run the hall open (v1: anonymous broker) instead of secure with a principal per part")
     dm.set_defaults(run="hallq.demo:run")
 
     a = sub.add_parser("audit", help="check the tamper-evident event log")
@@ -102,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out")
     pt.set_defaults(run="devices.printer.cli:print_test")
 
+    se = sub.add_parser("secure", help="a secure hall's broker configuration and credentials")
+    ssub = se.add_subparsers(dest="secure_command", required=True, parser_class=_Parser)
+    si = ssub.add_parser("init", help="write the broker's config, password file, ACL, certificates and "
+                         "credentials of a secure hall (re-run to update)")
+    si.add_argument("--config", required=True)
+    si.add_argument("--out", required=True, help="folder for the broker's files and credentials/")
+    si.add_argument("--broker-user", metavar="NAME", help="the account mosquitto runs as (default: yours)")
+    si.add_argument("--rotate", metavar="ID", action="append", default=[],
+                    help="give this principal (or controller) a new password; repeatable")
+    si.set_defaults(run="hallq.secure.cli:init")
+
     rt = sub.add_parser("rater", help="the hall's privacy key; logged access to a rater's identity")
     rt.add_argument("rest", nargs=argparse.REMAINDER)
     rt.set_defaults(run="controller.rater:run")
@@ -110,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("what", help="clips")
     v.add_argument("rest", nargs=argparse.REMAINDER)
     v.set_defaults(run="display.voice_cli:run")
+
+    sf = sub.add_parser("staff", help="a staff member's console password or device PIN (read from stdin)")
+    sf.add_argument("what", choices=["passwd", "pin"])
+    sf.add_argument("--config", required=True)
+    sf.add_argument("--data", help="data directory (overrides data_dir)")
+    sf.add_argument("staff_id", metavar="STAFF_ID")
+    sf.set_defaults(run="hallq.staffauth:run")
+
+    cs = sub.add_parser("console", help="the web console for staff and the citizen's ticket page")
+    cs.add_argument("--config", required=True)
+    cs.add_argument("--data", help="data directory (overrides data_dir): where the staff passwords are")
+    cs.add_argument("--listen", help="HOST:PORT (overrides console.listen; HTTPS unless loopback)")
+    cs.add_argument("--credentials", help="the console's principal credentials (secure hall)")
+    cs.set_defaults(run="console.main:run")
 
     s = sub.add_parser("sim", help="device and hall simulators")
     s.add_argument("what", help="evaluator | led | hall_led | printer | scanner | token | day")

@@ -3,6 +3,10 @@
 A private mosquitto, the controller, the bridge with simulated evaluators and LED boards on
 pseudo-terminals, the kiosk and the hall call screen (windows when a display is present), and
 a gentle living hall: staff log in, citizens take tickets, are called, served and rate.
+
+It runs secure by default (CONTRACT §5): `hallq.secure.generate` writes the broker's config, ACL and one
+credentials file per part into the demo's folder, mosquitto starts from that config, every part connects
+as its own principal, and the demo staff sign in at the windows with PINs. `--open` runs the v1 way.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +29,7 @@ import yaml
 
 from hallq.broker import BrokerError, Mosquitto, free_port
 from hallq.cli import UsageError
-from hallq.config import ConfigError, parse_config
+from hallq.config import ConfigError, HallConfig, load_config, parse_config
 
 log = logging.getLogger("hallq.demo")
 REPO = Path(__file__).resolve().parents[1]
@@ -78,11 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"config error: {e}") from None
     work = Path(tempfile.mkdtemp(prefix="hallq-demo-"))
     data = Path(args.data) if args.data else work / "data"
-    try:
-        broker = Mosquitto(workdir=work / "broker").start()
-    except BrokerError as e:
-        raise UsageError(str(e)) from None
-    raw.setdefault("mqtt", {})["port"] = broker.port
+    secure = not getattr(args, "open", False)
+    port = free_port()
+    raw.setdefault("mqtt", {})["port"] = port
     raw["mqtt"]["host"] = "127.0.0.1"
     raw["data_dir"] = str(data)
     web = free_port()  # 补充评价 page behind the ticket QR
@@ -91,18 +94,44 @@ def run(args: argparse.Namespace) -> int:
     raw.setdefault("upstream", {})["url"] = f"http://127.0.0.1:{platform}/evaluations"
     for k in raw.get("kiosks") or []:
         k["lookup_url"] = f"http://127.0.0.1:{web}/t"
+    console_port = free_port() if _have("console.main") else None
+    if console_port is not None:
+        raw.setdefault("console", {})["listen"] = f"127.0.0.1:{console_port}"
     token_help = _demo_kiosks(raw, work)
+    who = _secure_section(raw) if secure else None
     sim_stop = _start_simulated_buses(raw)
     demo_cfg = work / "hall.yaml"
     demo_cfg.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    cfg = parse_config(raw, str(demo_cfg))
+    try:
+        cfg = load_config(demo_cfg)
+    except ConfigError as e:
+        raise UsageError(f"config error: {e}") from None
+    cred: dict[str, list[str]] = {}
+    pins: dict[str, str] = {}
+    try:
+        if who is not None:
+            from hallq.secure import SecureError, generate
+
+            try:
+                layout = generate(cfg, work / "secure")
+            except SecureError as e:
+                raise UsageError(f"hallq demo: {e}") from None
+            cred = {part: ["--credentials", str(layout.credentials(pid))] for part, pid in who.items()}
+            broker = Mosquitto.from_conf(layout.conf, port).start()
+            pins, passwords = _demo_secrets(cfg, data)
+        else:
+            broker = Mosquitto(port=port, workdir=work / "broker").start()
+            passwords = {}
+    except BrokerError as e:
+        raise UsageError(str(e)) from None
     gui = bool(os.environ.get("DISPLAY")) and not args.no_gui
     conf = ["--config", str(demo_cfg)]
     parts = [Part("platform", ["-m", "controller.platform_fake", "--port", str(platform), "--store",
                                str(work / "platform-records.jsonl")], work, module=True),
-             Part("controller", ["controller", *conf, "--data", str(data)], work)]
+             Part("controller", ["controller", *conf, "--data", str(data), *cred.get("controller", [])], work)]
     if raw.get("devices", {}).get("buses") and sim_stop is not None:
-        parts.append(Part("bridge", ["bridge", *conf, "--data", str(work / "bridge")], work))
+        parts.append(Part("bridge", ["bridge", *conf, "--data", str(work / "bridge"), *cred.get("bridge", [])],
+                          work))
     flag = [] if gui else ["--headless"]
     for module, items in (("display.main", [("display", d.id, ["--board", d.id]) for d in cfg.displays]),
                           ("kiosk.main", [("kiosk", k.id, ["--kiosk", k.id]) for k in cfg.kiosks])):
@@ -113,11 +142,22 @@ def run(args: argparse.Namespace) -> int:
         if module == "display.main" and not gui:
             print("hallq demo: no display (or --no-gui): running without the call screen", flush=True)
             continue
-        parts += [Part(f"{kind}-{pid}", [kind, *conf, *extra, *flag], work) for kind, pid, extra in items]
-    print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}; "
+        parts += [Part(f"{kind}-{pid}", [kind, *conf, *extra, *flag, *cred.get(f"{kind}-{pid}", [])], work)
+                  for kind, pid, extra in items]
+    if console_port is not None:
+        parts.append(Part("console", ["console", *conf, "--data", str(data), *cred.get("console", [])], work))
+    mode = "secure (every part with its own principal; hallq demo --open runs without)" if who else "open"
+    print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}, {mode}; "
           f"logs and data in {work}", flush=True)
     print(f"hallq demo: 补充评价 page http://127.0.0.1:{web}/t ; fake 好差评 platform "
           f"http://127.0.0.1:{platform}/_fake/records", flush=True)
+    if console_port is not None:
+        print(f"hallq demo: staff console http://127.0.0.1:{console_port}/", flush=True)
+    if pins:
+        print("hallq demo: demo staff PINs (evaluator login) " +
+              ", ".join(f"{s} {p}" for s, p in pins.items()) +
+              ("; console passwords " + ", ".join(f"{s} {p}" for s, p in passwords.items()) if passwords else ""),
+              flush=True)
     for p in parts:
         p.start(_autopilot(cfg) if p.name.startswith("kiosk-") and gui else None)
     if token_help:
@@ -127,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
     from hallq.simday.scenario import load_scenario
 
     scenario = load_scenario(REPO / "config" / "scenarios" / "village.yaml")  # its visitors, at the demo's pace
+    actors = _actors(cfg, who, cred, pins) if who is not None else None
     hall = LivingHall(cfg, seed=int(time.time()), plan=lambda seed: list(make_plan(scenario, seed).visitors),
-                      services=[s.id for s in scenario.services])
+                      services=[s.id for s in scenario.services], actors=actors)
     stopping = False
 
     def _stop(*_a: Any) -> None:
@@ -161,6 +202,75 @@ def run(args: argparse.Namespace) -> int:
         broker.stop()
     print(f"hallq demo: stopped. {hall.summary()}  Data: {data}", flush=True)
     return 0
+
+
+def _principal_id(name: str) -> str:
+    """A part's id as a principal id ([a-z0-9-]{1,32})."""
+    return (re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-") or "part")[:32]
+
+
+RECEPTION_STAFF = "R001"
+
+
+def _secure_section(raw: dict[str, Any]) -> dict[str, str]:
+    """Make the demo's config copy secure: one principal per part; returns part name -> principal id.
+
+    Parts: the bridge, each kiosk and display (principal id = its id), the console, and the living hall's
+    three roles: `livinghall-kiosk` (kiosk: citizens taking tickets), `livinghall-desk` (console acting for
+    the reception staff R001, added here: green-channel tickets) and `desk-N` (device of window N: its staff
+    log in with their PIN, call, serve, and their evaluator's ratings)."""
+    who: dict[str, str] = {"controller": "controller", "bridge": "bridge", "console": "console",
+                           "livinghall-kiosk": "livinghall-kiosk", "livinghall-desk": "livinghall-desk"}
+    principals: list[dict[str, Any]] = [{"id": "bridge", "role": "bridge"}, {"id": "console", "role": "console"},
+                                        {"id": "livinghall-kiosk", "role": "kiosk"},
+                                        {"id": "livinghall-desk", "role": "console", "staff_roles": ["reception"]}]
+    for k in raw.get("kiosks") or []:
+        pid = _principal_id(str(k["id"]))
+        who[f"kiosk-{k['id']}"] = pid
+        principals.append({"id": pid, "role": "kiosk"})
+    for d in raw.get("displays") or []:
+        pid = _principal_id(str(d["id"]))
+        who[f"display-{d['id']}"] = pid
+        principals.append({"id": pid, "role": "display"})
+    for i, w in enumerate(raw.get("windows") or [], 1):
+        who[f"window-{w['id']}"] = f"desk-{i}"
+        principals.append({"id": f"desk-{i}", "role": "device", "window": str(w["id"])})
+    staff = raw.setdefault("staff", [])
+    if not any(s.get("id") == RECEPTION_STAFF for s in staff) and raw.get("windows"):
+        staff.append({"id": RECEPTION_STAFF, "name": "导服台", "windows": [str(raw["windows"][0]["id"])],
+                      "roles": ["reception"]})
+    raw["security"] = {"mode": "secure", "device_login": "pin", "principals": principals}
+    return who
+
+
+def _demo_secrets(cfg: HallConfig, data: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """PINs (and console passwords, when the console is in this build) of the demo staff, stored the way
+    `hallq staff pin|passwd` stores them; returned so the demo can print them (a demo only!)."""
+    from hallq.staffauth import StaffSecrets
+
+    store = StaffSecrets(data)
+    pins: dict[str, str] = {}
+    passwords: dict[str, str] = {}
+    for i, s in enumerate(cfg.staff, 1):
+        pins[s.id] = f"{1000 + i:04d}"
+        store.set_pin(s.id, pins[s.id])
+        if _have("console.main"):
+            passwords[s.id] = f"demo-{s.id.lower()}"
+            store.set_password(s.id, passwords[s.id])
+    return pins, passwords
+
+
+def _actors(cfg: HallConfig, who: dict[str, str], cred: dict[str, list[str]], pins: dict[str, str]) -> Any:
+    """The living hall's principals (hallq/livinghall.py, Actors)."""
+    from hallq.livinghall import Actors
+
+    def as_(part: str) -> HallConfig:
+        return cfg.with_credentials(cred[part][1])
+
+    reception = (as_("livinghall-desk"), RECEPTION_STAFF) if any(s.id == RECEPTION_STAFF for s in cfg.staff) \
+        else None
+    return Actors(kiosk=as_("livinghall-kiosk"), windows={w.id: as_(f"window-{w.id}") for w in cfg.windows},
+                  reception=reception, pins=pins)
 
 
 def _demo_kiosks(raw: dict[str, Any], work: Path) -> str:

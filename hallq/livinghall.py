@@ -6,6 +6,11 @@ compressed (`time_scale`) so a newcomer sees a day's rhythm in minutes; the scen
 onto the demo hall's in order. Without a plan, citizens arrive at random. Staff at every window call, serve
 and finish; no-shows are recalled, then skipped. Everything goes through the controller's public commands,
 exactly as kiosks and evaluators do.
+
+In a secure hall (CONTRACT §5) it acts with the principals of the parts it plays (`Actors`): citizens take
+tickets as a kiosk; green-channel tickets are given by the reception desk (a console principal acting for a
+staff member with role reception, since a kiosk needs a scanned 蒙速办 code for them); each window's staff
+log in with their PIN and call, serve and have their service rated as that window's device (role device).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hallq.config import HallConfig
@@ -39,15 +44,31 @@ class _Desk:
     recalled: bool = False
 
 
+@dataclass(frozen=True)
+class Actors:
+    """The principals the living hall acts as in a secure hall: each a config carrying its credentials."""
+
+    kiosk: HallConfig                                          # role kiosk: issue (normal)
+    windows: dict[str, HallConfig]                             # window -> role device of that window
+    reception: tuple[HallConfig, str] | None = None            # role console + a reception staff id: green
+    pins: dict[str, str] = field(default_factory=dict)         # staff id -> PIN (device login)
+
+
 class LivingHall:
     def __init__(self, cfg: HallConfig, seed: int = 1, mean_arrival_s: float = 6.0,
                  service_s: tuple[float, float] = (8.0, 25.0), plan: Callable[[int], list[Visitor]] | None = None,
-                 time_scale: float = 1 / 100, services: list[str] | None = None) -> None:
+                 time_scale: float = 1 / 100, services: list[str] | None = None, actors: Actors | None = None) -> None:
         self.cfg = cfg
         self.rng = random.Random(seed)
         self.mean_arrival_s = mean_arrival_s
         self.service_s = service_s
-        self.client = BlockingClient(cfg, "livinghall", (cfg.topic("controller", "status"),))
+        self.actors = actors
+        self.client = BlockingClient(actors.kiosk if actors else cfg, "livinghall",
+                                     (cfg.topic("controller", "status"),))
+        self.window_clients = {w: BlockingClient(c, f"livinghall-w{w}") for w, c in actors.windows.items()} \
+            if actors else {}
+        self.reception = BlockingClient(actors.reception[0], "livinghall-desk") \
+            if actors and actors.reception else None
         self.desks: list[_Desk] = []
         self.next_arrival = 0.0
         self.day = seed
@@ -60,16 +81,20 @@ class LivingHall:
         self.t0 = 0.0
         self.counts = {"issued": 0, "called": 0, "finished": 0, "rated": 0, "skipped": 0, "errors": 0}
 
+    def _clients(self) -> list[BlockingClient]:
+        return [self.client, *self.window_clients.values(), *([self.reception] if self.reception else [])]
+
     def start(self) -> None:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.client.connect()
-                break
-            except ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        for c in self._clients():
+            while True:
+                try:
+                    c.connect()
+                    break
+                except ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
         self.client.wait_for(self.cfg.topic("controller", "status"), lambda b: b.get("state") == "online",
                              timeout_s=60)
         for w in self.cfg.windows:
@@ -77,25 +102,42 @@ class LivingHall:
             if staff is not None:
                 self.desks.append(_Desk(w.id, staff.id))
         for d in self.desks:
-            self._cmd("login", window=d.window, staff=d.staff)
+            pin = self.actors.pins.get(d.staff) if self.actors else None
+            self._cmd("login", window=d.window, staff=d.staff, **({"pin": pin} if pin else {}))
         self.next_arrival = time.monotonic() + 1.0
         self._new_day(time.monotonic())
 
     def close(self) -> None:
-        self.client.close()
+        for c in self._clients():
+            c.close()
 
     def summary(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in self.counts.items())
 
+    def _client_for(self, name: str, args: dict[str, Any]) -> BlockingClient:
+        """Who sends `name`: the window's device for window commands and ratings, the reception desk for a
+        green ticket, the kiosk otherwise (one client for everything in an open hall)."""
+        if name == "issue" and args.get("priority") == "green" and self.reception is not None:
+            assert self.actors is not None and self.actors.reception is not None
+            args["actor"] = self.actors.reception[1]
+            return self.reception
+        if "window" in args and str(args["window"]) in self.window_clients:
+            return self.window_clients[str(args["window"])]
+        return self.client
+
     def _cmd(self, name: str, **args: Any) -> dict[str, Any] | None:
+        client = self._client_for(name, args)
+        if self.actors is not None and name == "issue" and args.get("priority") == "green" and \
+                self.reception is None:
+            args["priority"] = "normal"      # a kiosk gives green only for a scanned code
         for _ in range(20):
             try:
-                return self.client.command(name, timeout_s=5.0, **args)
+                return client.command(name, timeout_s=5.0, **args)
             except TimeoutError:
                 log.info("controller did not answer %s yet; retrying", name)
             except CommandError as e:
                 self.counts["errors"] += 1
-                log.info("%s %s: %s", name, args, e)
+                log.info("%s %s: %s", name, {k: ("***" if k == "pin" else v) for k, v in args.items()}, e)
                 return None
         return None
 

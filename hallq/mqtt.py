@@ -150,6 +150,11 @@ class MqttLink:
         if self._client is not None and self.connected.is_set():
             self._client.subscribe(topic, qos)
 
+    def resubscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe again to a declared topic: the broker resends its retained message (re-reading state)."""
+        if self._client is not None and self.connected.is_set():
+            self._client.subscribe(topic, qos)
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = False

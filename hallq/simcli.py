@@ -13,13 +13,15 @@ import importlib.util
 from hallq.cli import UsageError
 from hallq.runner import stop_on_signal
 
-KINDS = ("evaluator", "led", "hall_led")
+KINDS = ("led", "hall_led")
 # simulators of other parts: KIND -> "module:function" taking the remaining arguments
 OTHERS = {
     "printer": "devices.printer.simcli:run",        # an ESC/POS printer on a pty or TCP port, paper to PNG
     "scanner": "devices.scanner.simcli:run",        # a keyboard-mode scanner typing into a FIFO
     "token": "kiosk.credentials_cli:run",           # 蒙速办 test keys, credential and appointment codes
     "keypad": "firmware_bridge.sim.keypad_cli:run",  # legacy caller keypads (FF 68 … 16) on a pty
+    "evaluator": "firmware_bridge.sim.evaluator_cli:run",  # evaluators on a pty, keys and PIN login from stdin
+    "mqtt-device": "firmware_bridge.sim.mqtt_device:run",  # an MQTT-native evaluator (docs/devices-mqtt.md)
     "day": "hallq.simday.cli:run",                  # a simulated hall day against the real controller
 }
 

@@ -36,6 +36,7 @@ class CredentialRead:
     name: str
     green_reason: Msg | None = None
     sealed: str | None = field(default=None, repr=False)   # identity sealed for the hall (real-name rating)
+    token: str | None = field(default=None, repr=False)    # the scanned code as read: the controller checks it
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class AppointmentRead:
     name: str
     service: str
     sealed: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,12 @@ Intent = (Tap | Touch | Tick | CredentialRead | AppointmentRead | TicketRead | S
 # -- effects ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IssueTicket:
+    """`issue` (CONTRACT §3.2): a scanned 蒙速办 or appointment code goes as `credential`, raw, for the
+    controller to verify itself (§5.3); the kiosk's own check only chose the screen's texts."""
+
     service: str
     priority: str
-    holder: str | None
+    credential: str | None = field(repr=False)
     source: str
     rater: str | None = field(default=None, repr=False)
 

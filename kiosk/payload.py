@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from hallq.ticketqr import TicketRef, parse_ref
 from hallq.msb.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, MAX_TOKEN_CHARS
+from hallq.ticketqr import TicketRef, parse_ref
 
 Kind = Literal["credential", "appointment", "ticket", "unknown"]
 

@@ -24,9 +24,10 @@ from devices.printer.transport import PrinterError, transport_for_url
 from devices.scanner import Scan, Scanner, ScannerError, open_scanner
 from hallq.clock import Clock
 from hallq.config import HallConfig, KioskConfig
-from hallq.mqtt import MqttLink
-from hallq.text.words import Msg, msg
+from hallq.mqtt import MqttLink, topics_for
 from hallq.msb.credentials import CredentialError, SignedTokenVerifier, green_channel
+from hallq.msb.replay import SqliteReplayStore
+from hallq.text.words import Msg, msg
 from kiosk.intents import (
     AppointmentRead,
     CredentialRead,
@@ -39,7 +40,6 @@ from kiosk.intents import (
     TicketRead,
 )
 from kiosk.payload import classify
-from hallq.msb.replay import SqliteReplayStore
 
 log = logging.getLogger("hallq.kiosk")
 T = TypeVar("T")
@@ -67,9 +67,10 @@ class _Worker:
 
 class KioskPrinter:
     def __init__(self, cfg: HallConfig, kiosk: KioskConfig, data_dir: Path, post: Callable[[Intent], None],
-                 link: MqttLink) -> None:
+                 link: MqttLink, principal: str | None = None) -> None:
         self.cfg, self.kiosk, self.post, self.link = cfg, kiosk, post, link
-        self.device_id = f"{kiosk.id}-printer"
+        # a secure hall lets a kiosk write only device/{P}/status (CONTRACT §5.2): its printer is P there
+        self.device_id = principal or f"{kiosk.id}-printer"
         pc = kiosk.printer
         self.profile = PROFILES[pc.profile if pc.native_chinese else f"{pc.profile}-raster"]
         # a simulated printer's paper goes to the kiosk's data directory, as wide as the profile
@@ -124,7 +125,7 @@ class KioskPrinter:
         body = {"state": "offline" if new.state == "offline" else "online", "kind": "printer",
                 "kiosk": self.kiosk.id, "paper": PAPER.get(new.state, "ok" if new.state == "ok" else "unknown"),
                 "printer": new.state, "detail": new.detail}
-        self.link.publish(self.cfg.topic("device", self.device_id, "status"), body, retain=True)
+        self.link.publish(topics_for(self.cfg).device(self.device_id, "status"), body, retain=True)
         self.post(PrinterChanged(new.state))
 
     async def print_ticket(self, ticket: TicketData) -> None:
@@ -216,12 +217,14 @@ class KioskScanner:
                 reason = green_channel(holder, self.kiosk.credentials, now.astimezone(self.cfg.zone).date())
                 log.info("kiosk %s: credential of %s verified%s", self.kiosk.id, holder.holder_key,
                          f", green channel ({reason})" if reason else "")
-                return CredentialRead(holder.holder_key, holder.name, _reason_text(reason), holder.sealed)
+                return CredentialRead(holder.holder_key, holder.name, _reason_text(reason), holder.sealed,
+                                      routed.text)
             if routed.kind == "appointment":
                 appt = self.verifier.verify_appointment(routed.text, now, self.cfg.hall.id)
                 log.info("kiosk %s: appointment %s for %s checked in", self.kiosk.id, appt.appointment_id,
                          appt.service)
-                return AppointmentRead(appt.holder.holder_key, appt.holder.name, appt.service, appt.holder.sealed)
+                return AppointmentRead(appt.holder.holder_key, appt.holder.name, appt.service, appt.holder.sealed,
+                                       routed.text)
         except CredentialError as e:
             log.info("kiosk %s: code refused: %s", self.kiosk.id, e.log)
             return ScanRejected(e.says)

@@ -7,7 +7,7 @@ same presenter runs under the touchscreen app, the headless kiosk and the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -103,7 +103,8 @@ class _Visit:
     scan_purpose: str = ""                 # credential | green | appointment
     holder_key: str | None = None
     holder_name: str | None = None
-    sealed: str | None = None               # the holder's identity, sealed: goes with the ticket, never shown
+    sealed: str | None = field(default=None, repr=False)  # the holder's identity, sealed: never shown
+    token: str | None = field(default=None, repr=False)   # the scanned code: sent as `credential`, never shown
     green_reason: Msg | None = None
     appointment_service: str | None = None
     ticket: dict[str, Any] | None = None
@@ -210,7 +211,7 @@ class KioskPresenter:
         v = self.visit
         self._go(Screen.ISSUING, now)
         priority = "green" if v.green_reason else "normal"
-        return [IssueTicket(service_id, priority, v.holder_key, f"{how}:{self.kiosk.id}", v.sealed)]
+        return [IssueTicket(service_id, priority, v.token, f"{how}:{self.kiosk.id}", v.sealed)]
 
     def _scanned(self, intent: Intent, now: datetime) -> list[Effect]:
         if self.screen in (Screen.ISSUING, Screen.PRINTING, Screen.RESULT):
@@ -221,6 +222,7 @@ class KioskPresenter:
             self._error((intent.reason,), ("back", "home"), now)
         elif isinstance(intent, CredentialRead):
             v.holder_key, v.holder_name, v.sealed = intent.holder_key, intent.name, intent.sealed
+            v.token = intent.token
             v.green_reason = intent.green_reason
             if v.scan_purpose == "green" and intent.green_reason is None:
                 v.back_to = Screen.SERVICES          # may still take a normal ticket
@@ -229,6 +231,7 @@ class KioskPresenter:
                 self._go(Screen.SERVICES, now)
         elif isinstance(intent, AppointmentRead):
             v.holder_key, v.holder_name, v.sealed = intent.holder_key, intent.name, intent.sealed
+            v.token = intent.token
             v.appointment_service = intent.service
             if self._service(intent.service) is None:
                 self._error((msg("service_closed"),), ("home",), now)
@@ -328,8 +331,10 @@ class KioskPresenter:
             detail = msg("waiting_n", n=waiting)
             if q:
                 detail = join(detail, msg("wait_unknown") if est is None else msg("wait_min", m=_minutes(est)))
+            # closed/quota come from retained state, which a stranger in an open hall can forge: they are
+            # shown, but the tap still goes to the controller, whose reply decides (docs/kiosk.md)
             note = msg("closed") if issuing == "closed" else msg("quota") if issuing == "quota" else None
-            out.append(Button("service", Msg(s.name.zh, s.name.mn), s.id, enabled=note is None and not blocked,
+            out.append(Button("service", Msg(s.name.zh, s.name.mn), s.id, enabled=not blocked,
                               detail=detail, note=note, style="green" if self.visit.green_reason else "normal"))
         return out
 

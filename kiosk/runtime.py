@@ -3,20 +3,37 @@
 One asyncio loop owns everything (under Kivy it is Kivy's own asyncio loop). Blocking device work runs
 in one worker thread per device, so printing and status polling never talk over each other on the wire.
 Every intent goes through `post()`; every effect the presenter returns is carried out here.
+
+Every message is decoded with hallq.api's guarded decoder and checked against the shape the kiosk
+expects (controller status, queues, replies); anything else is counted and dropped (`drops`), never raised
+in the message task. The controller counts as online on its retained status or, when that says
+otherwise, on its reply to a probe (`ControllerWatch`): a status "offline" left retained by a stranger
+does not stop the kiosk. Queue figures are shown, not obeyed: the controller's reply to `issue` decides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hallq.api import (
+    BadPayload,
+    ControllerWatch,
+    DropLog,
+    decode_object,
+    parse_controller_status,
+    parse_queues,
+    parse_reply,
+    parse_ticket,
+)
 from hallq.clock import Clock, SystemClock
 from hallq.config import HallConfig, KioskConfig
-from hallq.mqtt import CommandClient, CommandError, MqttLink, new_command_id
+from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, new_command_id, principal_of, topics_for
 from kiosk.intents import (
     ControllerChanged,
     Effect,
@@ -38,6 +55,7 @@ log = logging.getLogger("hallq.kiosk")
 
 ISSUE_PATIENCE_S = 90.0     # how long one tap keeps trying to reach the controller (same command id)
 COMMAND_TIMEOUT_S = 4.0
+STATE_MAX_BYTES = 256 * 1024
 
 
 class KioskRuntime:
@@ -48,9 +66,15 @@ class KioskRuntime:
         self.data_dir = data_dir or Path(cfg.data_dir) / f"kiosk-{kiosk.id}"
         self.presenter = KioskPresenter(cfg, kiosk, self.clock.now())
         self.on_view = on_view
+        self.topics = topics_for(cfg)
+        self.principal = principal_of(cfg)
         self.link = MqttLink(cfg, f"hallq-kiosk-{cfg.hall.id}-{kiosk.id}")
         self.client = CommandClient(self.link, f"kiosk-{kiosk.id}")
-        self.printer = KioskPrinter(cfg, kiosk, self.data_dir, self.post, self.link)
+        self.watch = ControllerWatch()
+        self.drops = DropLog(f"kiosk {kiosk.id}")
+        self._believed: bool | None = None
+        # the printer's status: device/{P}/status in a secure hall (CONTRACT §5.2), device/{kiosk}-printer open
+        self.printer = KioskPrinter(cfg, kiosk, self.data_dir, self.post, self.link, self.principal)
         self.scanner = KioskScanner(cfg, kiosk, self.data_dir, self.post, self.clock)
         self._queue: asyncio.Queue[Intent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -73,11 +97,11 @@ class KioskRuntime:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        t = self.cfg.topic
-        self.link.subscribe(t("state", "queues"))
-        self.link.subscribe(t("controller", "status"))
+        self.link.subscribe(self.topics.state_queues())
+        self.link.subscribe(self.topics.controller_status())
         self.link.subscribe(self.client.reply_topic)
-        self.link.on_disconnected = lambda: self.post(ControllerChanged(False))
+        self.link.on_disconnected = self._believe
+        self.link.on_connected = self._believe
         await self.link.start()
         self.printer.start()
         self.scanner.start()
@@ -122,24 +146,64 @@ class KioskRuntime:
         while not stop.is_set():
             await asyncio.sleep(1.0)
             self.post(Tick())
+            now = time.monotonic()
+            if self.link.connected.is_set() and self.watch.probe_due(now):
+                self._spawn(self._probe())
+            self._believe()
 
     # -- the controller --------------------------------------------------------------------------
+    def _believe(self) -> None:
+        """Tell the presenter when the kiosk's belief about the controller changes."""
+        online = self.link.connected.is_set() and self.watch.online(time.monotonic())
+        if online != self._believed:
+            self._believed = online
+            self.post(ControllerChanged(online))
+
+    async def _probe(self) -> None:
+        """Ask the controller something harmless: any answer shows it is there (see ControllerWatch)."""
+        try:
+            await self.client.call("events", since_seq=0, limit=1, timeout_s=COMMAND_TIMEOUT_S)
+        except CommandError as err:
+            if err.code == "TIMEOUT":
+                log.info("kiosk %s: the controller did not answer a probe (status %s)", self.kiosk.id,
+                         self.watch.status.state if self.watch.status else "unknown")
+        self._believe()
+
     async def _messages(self) -> None:
         while True:
             m = await self.link.messages.get()
-            if self.client.deliver(m):
-                continue
             try:
-                body = m.json()
-            except ValueError as e:
-                log.warning("kiosk %s: unreadable message on %s: %s", self.kiosk.id, m.topic, e)
-                continue
-            if not isinstance(body, dict):
-                continue
-            if m.topic.endswith("/controller/status"):
-                self.post(ControllerChanged(body.get("state") == "online"))
-            elif m.topic.endswith("/state/queues") and isinstance(body.get("services"), list):
-                self.post(QueuesChanged(body["services"]))
+                self._message(m)
+            except BadPayload as e:
+                self.drops.drop(m.topic, str(e))
+            except Exception:   # a bug here must not end the task that hears the controller
+                log.exception("kiosk %s: could not handle a message on %s; going on", self.kiosk.id, m.topic)
+
+    def _message(self, m: Message) -> None:
+        now = time.monotonic()
+        if m.topic == self.client.reply_topic:
+            parse_reply(decode_object(m.payload))     # the shape first: CommandClient reads it as checked
+            self.watch.on_reply(now)
+            self.client.deliver(m)
+            self._believe()
+            return
+        route = self.topics.parse(m.topic)
+        if not m.payload:
+            raise BadPayload("empty retained message (cleared)")
+        body = decode_object(m.payload, max_bytes=STATE_MAX_BYTES)
+        if route.kind == "controller":
+            if self.watch.on_status(parse_controller_status(body), now):
+                self.link.resubscribe(self.topics.state_queues())   # (back) online: re-read its state
+            self._believe()
+        elif route.kind == "state" and route.name == "queues":
+            q = parse_queues(body)
+            status = self.watch.status
+            if status is not None and status.log and q.log and q.log != status.log:
+                raise BadPayload(f"queues of log {q.log!r}, not the controller's current log {status.log!r}")
+            self.post(QueuesChanged([{"id": s.id, "waiting": s.waiting, "est_wait_s": s.est_wait_s,
+                                      "issuing": s.issuing} for s in q.services]))
+        else:
+            raise BadPayload("not a topic the kiosk reads")
 
     async def _carry_out(self, effect: Effect) -> None:
         if isinstance(effect, IssueTicket):
@@ -153,8 +217,8 @@ class KioskRuntime:
         """Issue with one command id, retried until the controller answers: one tap, at most one ticket."""
         cid = new_command_id(f"kiosk-{self.kiosk.id}")
         args: dict[str, Any] = {"service": e.service, "priority": e.priority, "source": e.source}
-        if e.holder:
-            args["holder"] = e.holder
+        if e.credential:
+            args["credential"] = e.credential      # the controller verifies the scanned code itself
         if e.rater:
             args["rater"] = e.rater
         loop = asyncio.get_running_loop()
@@ -163,19 +227,28 @@ class KioskRuntime:
             try:
                 result = await self.client.call("issue", cmd_id=cid, timeout_s=COMMAND_TIMEOUT_S, **args)
             except CommandError as err:
-                if err.code == "TIMEOUT" and loop.time() < deadline:
-                    log.warning("kiosk %s: controller did not answer issue %s yet; retrying with the same id",
-                                self.kiosk.id, cid)
+                if err.code in ("TIMEOUT", "UNAVAILABLE") and loop.time() < deadline:
+                    # not executed (UNAVAILABLE: the controller cannot write its log now): the same id again
+                    log.warning("kiosk %s: controller did not answer issue %s yet (%s); retrying with the same id",
+                                self.kiosk.id, cid, err.code)
+                    if err.code == "UNAVAILABLE":
+                        await asyncio.sleep(1.0)
                     continue
                 log.info("kiosk %s: issue %s refused: %s", self.kiosk.id, e.service, err)
                 self.post(IssueFailed(err.code, err.message))
                 return
-            ticket = result.get("ticket")
-            if isinstance(ticket, dict) and "number" in ticket:
-                log.info("kiosk %s: issued %s (%s, %s)", self.kiosk.id, ticket["number"], e.service, e.priority)
-                self.post(IssueDone(ticket, str(result.get("code") or "")))
-            else:
-                self.post(IssueFailed("BAD_REPLY", f"controller replied without a ticket: {result!r}"))
+            try:
+                ticket = parse_ticket(result.get("ticket"))
+                code = result.get("code")
+                if code is not None and (not isinstance(code, str) or len(code) > 64):
+                    raise BadPayload("'code' must be a short string")
+            except BadPayload as bad:
+                log.warning("kiosk %s: the reply to issue %s is not of the controller's shape: %s", self.kiosk.id,
+                            cid, bad)
+                self.post(IssueFailed("BAD_REPLY", str(bad)))
+                return
+            log.info("kiosk %s: issued %s (%s, %s)", self.kiosk.id, ticket["number"], e.service, e.priority)
+            self.post(IssueDone(ticket, code or ""))
             return
 
     async def _lookup(self, number: str, day: date) -> None:
@@ -185,5 +258,10 @@ class KioskRuntime:
         except CommandError as err:
             self.post(LookupFailed(err.code))
             return
-        self.post(LookupDone(result.get("ticket") or {}))
+        try:
+            self.post(LookupDone(parse_ticket(result.get("ticket"))))
+        except BadPayload as bad:
+            log.warning("kiosk %s: the reply to a ticket lookup is not of the controller's shape: %s",
+                        self.kiosk.id, bad)
+            self.post(LookupFailed("BAD_REPLY"))
 

@@ -48,6 +48,16 @@ def small_hall(port: int = 1883, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
+def secure_hall(tmp_path: Path) -> Iterator[Any]:
+    """A secure hall with its broker running (tests/secure_hall.py: principals kiosk-1, bridge-1, display-1,
+    console-1, eval-4, region-1; `.client(P)`, `.credentials(P)`, `.config_path`, `.layout`, `.broker`)."""
+    from tests.secure_hall import secure_hall as make
+
+    with make(tmp_path / "secure-hall") as h:
+        yield h
+
+
+@pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(workdir=tmp_path / "broker").start()
     yield broker

@@ -40,6 +40,9 @@ class KEY(IntEnum):
     PAUSE = 0x05
     RESUME = 0x06
     TRANSFER = 0x07
+    HOLD = 0x08          # hallq extension (CONTRACT §3.7): 挂起 the window's ticket
+    CALLBACK = 0x09      # ARG = ASCII ticket number of a held ticket
+    CALL_NUMBER = 0x0A   # ARG = ASCII ticket number of a waiting ticket
 
 
 class NAK_REASON(IntEnum):  # noqa: N801 (a protocol constant table)
@@ -62,6 +65,9 @@ class WSTATE(IntEnum):
     THANKS = 3
     PAUSED = 4
 
+
+PIN_SEP = 0x1F        # LOGIN payload `STAFF_ID 0x1F PIN` (CONTRACT §5.4)
+MAX_PIN = 16          # what the bus accepts; the controller wants 4-8 digits and answers BAD_CREDENTIALS otherwise
 
 SHOW_GB18030, SHOW_BLINK, SHOW_SCROLL = 0x01, 0x02, 0x04
 
@@ -117,11 +123,32 @@ class DeviceEvent:
 
     @property
     def staff(self) -> str:
-        return self.data.decode("ascii", "replace") if self.type == EVENT.LOGIN else ""
+        """LOGIN: the staff id (the part before the 0x1F that separates a PIN)."""
+        if self.type != EVENT.LOGIN:
+            return ""
+        return self.data.split(bytes((PIN_SEP,)), 1)[0].decode("ascii", "replace")
+
+    @property
+    def pin(self) -> str | None:
+        """LOGIN `STAFF_ID 0x1F PIN` (CONTRACT §5.4): the PIN; None when the login carries none."""
+        if self.type != EVENT.LOGIN or PIN_SEP not in self.data:
+            return None
+        return self.data.split(bytes((PIN_SEP,)), 1)[1].decode("ascii", "replace")
+
+    def without_pin(self) -> DeviceEvent:
+        """The event as it may be stored or logged: a LOGIN's PIN replaced by nothing (the separator stays,
+        so a login that carried a PIN is still told apart from one that did not)."""
+        if self.pin is None:
+            return self
+        return DeviceEvent(self.event_id, self.type, self.data.split(bytes((PIN_SEP,)), 1)[0] + bytes((PIN_SEP,)))
 
     def __str__(self) -> str:
         name = EVENT(self.type).name if self.type in EVENT._value2member_map_ else f"0x{self.type:02X}"
+        if self.type == EVENT.LOGIN:
+            return f"event {self.event_id} LOGIN {self.staff!r}" + (" with a PIN" if self.pin is not None else "")
         return f"event {self.event_id} {name} {self.data.hex(' ')}"
+
+    __repr__ = __str__       # a PIN never reaches a log line, whichever way the event is formatted
 
 
 def encode_event(ev: DeviceEvent | None) -> bytes:
@@ -139,7 +166,10 @@ def decode_event(p: bytes) -> DeviceEvent | None:
     elif ev.type == EVENT.RATE:
         _need(len(ev.data) >= 1 and 1 <= ev.data[0] <= 5, "RATE event needs LEVEL 1..5")
     elif ev.type == EVENT.LOGIN:
-        _need(0 < len(ev.data) <= 32 and ev.data.isascii(), "LOGIN event needs an ASCII staff id")
+        staff, sep, pin = ev.data.partition(bytes((PIN_SEP,)))
+        _need(0 < len(staff) <= 32 and staff.isascii(), "LOGIN event needs an ASCII staff id")
+        _need(not sep or (len(pin) <= MAX_PIN and pin.isascii() and PIN_SEP not in pin),
+              f"LOGIN event: the PIN after 0x1F must be at most {MAX_PIN} ASCII characters")
     return ev
 
 

@@ -19,6 +19,9 @@ def key_event(press: KeyPress, key_map: dict[int, str]) -> DeviceEvent | str:
     name, _, arg = action.partition(":")
     if name == "login":
         return DeviceEvent(press.press, EVENT.LOGIN, arg.encode("ascii"))
+    if name in ("digit", "enter", "clear"):
+        return f"key code {press.code} ({action}) types a PIN, which this hall does not ask for " \
+               "(security.device_login)"
     if name == "logout":
         return DeviceEvent(press.press, EVENT.LOGOUT)
     if name not in KEY_NAMES:

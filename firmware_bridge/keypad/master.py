@@ -19,7 +19,8 @@ from typing import Any
 from firmware_bridge.hallbus.messages import DeviceEvent, IdentifyReply
 from firmware_bridge.keypad.codec import KeypadDecoder, KeypadFrame
 from firmware_bridge.keypad.keymap import key_event
-from firmware_bridge.keypad.messages import FUNC, IDLE_FRESH, display, key_press, poll, valid
+from firmware_bridge.keypad.messages import FUNC, IDLE_FRESH, KeyPress, display, key_press, poll, valid
+from firmware_bridge.keypad.pinentry import Local, PinEntry
 from firmware_bridge.portmaster import PortMaster
 from firmware_bridge.schedule import pick_event, pick_weighted
 from hallq.config import BusConfig, DeviceConfig
@@ -44,6 +45,11 @@ class Keypad:
     echo_due: bool = False
     info: IdentifyReply | None = None         # legacy keypads do not identify themselves
     duplicates: int = 0                       # KEYs presented again after their echo was lost
+    overlay: str | None = None                # PIN entry or a refused login, shown instead of the digits
+    pin: PinEntry | None = None               # PIN entry (halls with device_login: pin), in memory only
+
+    def shown(self) -> str:
+        return self.overlay if self.overlay is not None else self.digits
 
     @property
     def kind(self) -> str:
@@ -68,10 +74,12 @@ class Keypad:
 
 class KeypadMaster(PortMaster[Keypad]):
     def __init__(self, bus: BusConfig, on_event: Callable[[Keypad, DeviceEvent], concurrent.futures.Future[Any]],
-                 on_status: Callable[[Keypad], None], open_port: Callable[[], Any] | None = None) -> None:
+                 on_status: Callable[[Keypad], None], open_port: Callable[[], Any] | None = None,
+                 pin_login: bool = False) -> None:
         super().__init__(bus, on_status, open_port)
         self.on_event = on_event
-        self.devices = {d.address: Keypad(d, bus.device_id(d), bus.key_map_of(d)) for d in bus.devices}
+        self.devices = {d.address: Keypad(d, bus.device_id(d), bus.key_map_of(d),
+                                          pin=PinEntry(d.digits) if pin_login else None) for d in bus.devices}
         self.decoder = KeypadDecoder()
         self.timeout_s = bus.reply_timeout_ms / 1000
 
@@ -80,7 +88,16 @@ class KeypadMaster(PortMaster[Keypad]):
         with self.lock:
             k = self.devices[address]
             k.digits = digits[-k.cfg.digits:].rjust(k.cfg.digits)
-            k.display_out = k.digits
+            if k.overlay is None:
+                k.display_out = k.digits
+        self._kick.set()
+
+    def show_overlay(self, address: int, text: str | None) -> None:
+        """Show `text` instead of the window's digits until the next key (None: the digits again)."""
+        with self.lock:
+            k = self.devices[address]
+            k.overlay = text[-k.cfg.digits:].rjust(k.cfg.digits) if text is not None else None
+            k.display_out = k.shown()
         self._kick.set()
 
     # -- the bus thread ------------------------------------------------------------------------
@@ -126,11 +143,11 @@ class KeypadMaster(PortMaster[Keypad]):
         if not k.identified:
             k.identified = True
             self._seen(k)
-            if k.digits:
-                k.display_out = k.digits
+            if k.shown():
+                k.display_out = k.shown()
         if f.func == FUNC.IDLE:
-            if f.data[0] & IDLE_FRESH and k.digits:
-                k.display_out = k.digits           # it restarted: its display is blank
+            if f.data[0] & IDLE_FRESH and k.shown():
+                k.display_out = k.shown()          # it restarted: its display is blank
             return
         press = key_press(f)
         if press is None:
@@ -138,14 +155,17 @@ class KeypadMaster(PortMaster[Keypad]):
             return
         if k.inflight is not None:
             if f != k.inflight:
-                log.warning("keypad %s presented %s while %s is being executed; waiting for that first",
-                            k.id, f.data.hex(" "), k.inflight.data.hex(" "))
+                log.warning("keypad %s presented press %d while press %d is being executed; waiting for that "
+                            "first", k.id, f.data[0], k.inflight.data[0])
             return
         if f == k.done:
             k.duplicates += 1
             k.echo_due = True                      # our echo was lost: echo again, do not execute again
             return
-        ev = key_event(press, k.key_map)
+        ev = self._key(k, press)
+        if isinstance(ev, Local):
+            k.done, k.echo_due = f, True           # typed into the PIN entry: echoed at once, nothing sent
+            return
         if isinstance(ev, str):
             log.warning("keypad %s (bus %s address %d): %s — acknowledged without effect; add it to "
                         "devices.buses[].key_map", k.id, self.bus.id, k.cfg.address, ev)
@@ -153,6 +173,26 @@ class KeypadMaster(PortMaster[Keypad]):
             return
         k.inflight, k.future = f, self.on_event(k, ev)
         k.future.add_done_callback(lambda _f: self._kick.set())
+
+    def _key(self, k: Keypad, press: KeyPress) -> DeviceEvent | Local | str:
+        """The event of a key press; in a PIN-login hall, PIN entry first (firmware_bridge/keypad/pinentry.py)."""
+        action = k.key_map.get(press.code)
+        with self.lock:
+            if k.overlay is not None:          # any key clears a shown refusal or an entry in progress
+                k.overlay, k.display_out = None, k.digits
+        if k.pin is not None and action is not None:
+            step = k.pin.key(action, press.press, time.monotonic())
+            if isinstance(step, Local):
+                with self.lock:
+                    k.overlay = step.display
+                    k.display_out = k.shown()
+                return step
+            if isinstance(step, str):
+                log.info("keypad %s: %s — acknowledged without effect", k.id, step)
+                return Local(None)
+            if step is not None:
+                return step
+        return key_event(press, k.key_map)
 
     def _request(self, k: Keypad, frame: KeypadFrame, accept: Callable[[KeypadFrame], bool]) -> KeypadFrame | None:
         """Send a host frame and wait for the keypad's answer; retried as is. None = no valid answer."""

@@ -20,6 +20,7 @@ from firmware_bridge.hallbus.messages import (
     KEY,
     KIND,
     NAK_REASON,
+    PIN_SEP,
     REQUESTS,
     WSTATE,
     BitmapRows,
@@ -126,6 +127,8 @@ class SimEvaluator(SimDevice):
     kind: int = KIND.EVALUATOR
     state: StateMsg = field(default_factory=lambda: StateMsg(WSTATE.CLOSED))
     history: list[StateMsg] = field(default_factory=list)
+    lines: dict[int, Show] = field(default_factory=dict)     # text lines SHOW put on its screen
+    shown: list[Show] = field(default_factory=list)
 
     def press(self, key: KEY, arg: str = "") -> DeviceEvent:
         return self.queue_event(EVENT.KEY, bytes((key,)) + arg.encode("ascii"))
@@ -133,8 +136,14 @@ class SimEvaluator(SimDevice):
     def rate(self, level: int, reasons: tuple[int, ...] = ()) -> DeviceEvent:
         return self.queue_event(EVENT.RATE, bytes((level, *reasons)))
 
-    def login(self, staff: str) -> DeviceEvent:
-        return self.queue_event(EVENT.LOGIN, staff.encode("ascii"))
+    def login(self, staff: str, pin: str | None = None) -> DeviceEvent:
+        """LOGIN `STAFF_ID`, or `STAFF_ID 0x1F PIN` when the staff typed a PIN (CONTRACT §5.4)."""
+        data = staff.encode("ascii") + (bytes((PIN_SEP,)) + pin.encode("ascii") if pin is not None else b"")
+        return self.queue_event(EVENT.LOGIN, data)
+
+    def text(self, line: int = 0) -> str:
+        s = self.lines.get(line)
+        return s.text if s else ""
 
     def logout(self) -> DeviceEvent:
         return self.queue_event(EVENT.LOGOUT)
@@ -144,6 +153,11 @@ class SimEvaluator(SimDevice):
             assert isinstance(msg, StateMsg)
             self.state = msg
             self.history.append(msg)
+            return 0
+        if cmd == CMD.SHOW:
+            assert isinstance(msg, Show)
+            self.lines[msg.line] = msg
+            self.shown.append(msg)
             return 0
         return super().apply(cmd, msg)
 

@@ -1,7 +1,8 @@
 """`hallq sim keypad --port LINK --address N [...]`: simulated legacy keypads on a pty, driven from stdin.
 
-Type `ADDRESS CODE` to press key CODE on a keypad (e.g. `1 1` = call on keypad 1), `reset ADDRESS` to
-power-cycle one, `show` to print every display. Faults: --ber, --drop, --slow-ms, --lose-echoes.
+Type `ADDRESS CODE` to press key CODE on a keypad (e.g. `1 1` = call on keypad 1), `ADDRESS pin 1234` to
+type a PIN with the default digit keys and enter (after a login key), `reset ADDRESS` to power-cycle one,
+`show` to print every display. Faults: --ber, --drop, --slow-ms, --lose-echoes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 
 from firmware_bridge.sim.keypad import KeypadFaults, SimKeypad, SimKeypadLink
 from hallq.cli import UsageError
+from hallq.config.devices import PIN_KEY_CODES
 from hallq.runner import stop_on_signal
 
 
@@ -26,12 +28,18 @@ def _line(cmd: str, link: SimKeypadLink) -> str:
         if parts[0] == "reset" and len(parts) == 2:
             link.keypads[int(parts[1])].reset()
             return f"keypad {parts[1]} reset: display blank"
+        if len(parts) == 3 and parts[1] == "pin" and parts[2].isdigit() and 4 <= len(parts[2]) <= 8:
+            k = link.keypads[int(parts[0])]
+            for d in parts[2]:
+                k.press(PIN_KEY_CODES[d])
+            k.press(PIN_KEY_CODES["enter"])
+            return f"keypad {parts[0]}: {len(parts[2])} digit keys and enter queued"
         if len(parts) == 2:
             kp = link.keypads[int(parts[0])].press(int(parts[1], 0))
             return f"keypad {parts[0]}: key {kp.code} queued as press {kp.press}"
     except (KeyError, ValueError):
         pass
-    return f"not understood: {cmd!r} — type 'ADDRESS CODE', 'reset ADDRESS' or 'show' " \
+    return f"not understood: {cmd!r} — type 'ADDRESS CODE', 'ADDRESS pin DIGITS', 'reset ADDRESS' or 'show' " \
            f"(addresses: {', '.join(map(str, sorted(link.keypads)))})"
 
 
@@ -54,7 +62,8 @@ def run(rest: list[str]) -> int:
                           lose_echoes=o.lose_echoes)
     link = SimKeypadLink([SimKeypad(a, digits=o.digits) for a in o.address], o.baud, link=o.port,
                          faults=faults).open()
-    print(f"simulated keypads {o.address} on {link.port}; type 'ADDRESS CODE' to press a key, 'show', "
+    print(f"simulated keypads {o.address} on {link.port}; type 'ADDRESS CODE' to press a key, 'ADDRESS pin "
+          "DIGITS' to type a PIN, 'show', "
           "'reset ADDRESS'; Ctrl-C to stop", flush=True)
     done = stop_on_signal()
 

@@ -14,12 +14,16 @@ class _Strict(BaseModel):
 
 DeviceKind = Literal["evaluator", "led", "hall_led", "keypad"]
 
-KEY_ACTIONS = ("call", "recall", "skip", "finish", "pause", "resume", "logout")
+KEY_ACTIONS = ("call", "recall", "skip", "finish", "pause", "resume", "hold", "logout", "enter", "clear")
 KEY_ACTIONS_WITH_ARG = ("transfer", "login")
-_ACTION = re.compile(rf"^(?:({'|'.join(KEY_ACTIONS)})|({'|'.join(KEY_ACTIONS_WITH_ARG)}):([A-Za-z0-9_-]{{1,32}}))$")
+# enter, clear and digit:N type a PIN after a login key (docs/keypad.md)
+_ACTION = re.compile(rf"^(?:({'|'.join(KEY_ACTIONS)})|({'|'.join(KEY_ACTIONS_WITH_ARG)}):([A-Za-z0-9_-]{{1,32}})"
+                     r"|digit:[0-9])$")
 # The key codes of the common legacy caller keypads (docs/keypad.md); a bus or device `key_map` replaces it.
 DEFAULT_KEY_MAP: dict[int, str] = {1: "call", 2: "recall", 3: "skip", 4: "finish", 5: "pause", 6: "resume",
-                                   7: "logout"}
+                                   7: "logout", 13: "enter", 27: "clear",
+                                   **{0x30 + d: f"digit:{d}" for d in range(10)}}   # digit keys send '0'..'9'
+PIN_KEY_CODES = {"enter": 13, "clear": 27, **{str(d): 0x30 + d for d in range(10)}}
 
 
 def _check_key_map(km: dict[int, str] | None) -> dict[int, str] | None:
@@ -30,7 +34,7 @@ def _check_key_map(km: dict[int, str] | None) -> dict[int, str] | None:
             raise ValueError(f"key code {code} is outside 0..255")
         if not _ACTION.match(action):
             raise ValueError(f"key {code}: {action!r} is not an action — use one of {', '.join(KEY_ACTIONS)}, "
-                             "transfer:SERVICE or login:STAFF")
+                             "transfer:SERVICE, login:STAFF, digit:0-9 (PIN entry)")
     return km
 
 

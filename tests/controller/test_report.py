@@ -54,7 +54,7 @@ def test_json_report_figures(tmp_path: Path) -> None:
     _report(tmp_path / "data", "json", tmp_path / "r.json")
     r = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert r["date"] == "2026-11-23"
-    assert r["tickets"] | {} == {"issued": 6, "served": 4, "no_show": 2, "green": 1}
+    assert r["tickets"] | {} == {"issued": 6, "served": 4, "no_show": 2, "held": 0, "cancelled": 0, "green": 1}
     ev = r["evaluations"]
     assert (ev["rated"], ev["unrated"], ev["good"], ev["bad"]) == (3, 1, 2, 1)
     assert ev["good_rate"] == round(2 / 3, 4) and ev["bad_rate"] == round(1 / 3, 4)
@@ -83,3 +83,52 @@ def test_csv_and_xlsx(tmp_path: Path) -> None:
     img = Image.open(tmp_path / "r.png")
     assert img.size == (1600, 1200) and len(img.convert("L").getcolors(65536) or []) > 10
     assert wb["窗口 Window"]["B2"].value == 5, "window 1 called 5 of the 6 tickets"
+
+
+def test_report_counts_held_cancelled_and_alerts(tmp_path: Path) -> None:
+    """v2 (CONTRACT §3.7): held and cancelled tickets, alerts raised / acknowledged / open; an alert of a log
+    written before alerts had ids is acknowledged under the id derived from its seq, in the engine and here."""
+    from controller.report import build_report
+
+    raw = small_hall(supervision={"wait_alert_s": 600})
+    cfg = parse_config(raw)
+    data = tmp_path / "data"
+    eng, store = Engine(cfg), EventStore(data).open()
+    store.record_config(yaml.safe_dump(raw, allow_unicode=True))
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    old = {"type": "alert.raised", "at": t0.isoformat(), "kind": "unattended", "key": "unattended:3:x",
+           "message": "window 3 is unattended", "window": "3"}
+    [[old]] = store.append([([old], None)])          # an alert as v1 wrote it: no id
+    eng.apply(old)
+    plan = [("issue", {"service": "general"})] * 4 + [("issue", {"service": "tax"})] + [
+        ("login", {"window": "1", "staff": "S001"}),
+        ("call", {"window": "1"}), ("hold", {"window": "1", "note": "缺材料"}),          # A001 held …
+        ("call", {"window": "1"}), ("finish", {"window": "1"}),                         # A002 served
+        ("callback", {"window": "1", "number": "A001"}), ("finish", {"window": "1"}),   # … A001 called back, served
+        ("rate", {"ticket": "A001", "level": 2, "window": "1"}),                       # bad review: alert
+        ("call", {"window": "1"}), ("hold", {"window": "1"}),                           # A003 held, never back
+        ("cancel", {"number": "A004", "reason": "left"}),
+        ("alert_ack", {"alert": f"e{old['seq']}", "note": "已安排", "by": "M01"}),
+    ]
+    for i, (name, args) in enumerate(plan):
+        out = eng.handle(name, args, t0 + timedelta(minutes=i))
+        assert out.ok, (name, out.reply)
+        store.append([(out.events, StoredCommand(f"c{i}", name, out.reply))])
+    store.append([(eng.tick(t0 + timedelta(minutes=40)), None)])      # S001 has waited: long_wait
+    store.append([(eng.tick(t0 + timedelta(days=1)), None)])          # A003 (held) and S001 closed as no-show
+    store.close()
+    rep = build_report(data, t0.date(), t0.date())
+    assert rep["tickets"] | {} == {"issued": 5, "served": 2, "no_show": 2, "held": 2, "cancelled": 1, "green": 0}
+    assert rep["by_window"]["1"]["held"] == 2 and rep["by_service"]["general"]["cancelled"] == 1
+    assert rep["alerts"] == {"raised": 5, "acknowledged": 1, "open": 4, "by_kind": {     # long waits: A003, A004, S001
+        "bad_review": {"raised": 1, "acknowledged": 0, "open": 1},
+        "long_wait": {"raised": 3, "acknowledged": 0, "open": 3},
+        "unattended": {"raised": 1, "acknowledged": 1, "open": 0}}}
+    assert eng.state.open_alerts == 4
+    _report(data, "csv", tmp_path / "r.csv")
+    rows = list(csv.reader((tmp_path / "r.csv").open(encoding="utf-8-sig")))
+    assert ["alerts", "", "acknowledged", "1"] in rows and ["tickets", "", "held", "2"] in rows
+    assert ["alerts", "", "by_kind.unattended.acknowledged", "1"] in rows
+    _report(data, "xlsx", tmp_path / "r.xlsx")
+    summary = [[c.value for c in row] for row in load_workbook(tmp_path / "r.xlsx")["汇总 Summary"].iter_rows()]
+    assert ["alerts", "open", 4] in summary

@@ -37,17 +37,19 @@ def test_voice_is_decided_on_arrival_and_the_screen_sees_every_message(tmp_path:
                           keep=True)
     cfg = parse_config(small_hall(displays=[{"id": "tv", "windows": ["1", "2"], "announce_max_age_s": 60}]))
     rt = DisplayRuntime(cfg, cfg.displays[0], clock=ScaledClock(NOW, speed=0), announcer=announcer)
+    rt.sequence.last = 0    # anchored: the controller's log holds nothing before these (no fetch needed)
     for m in (_called(1, "A001", "1"), _called(1, "A001", "1"),      # QoS 1 redelivery
               _called(2, "A002", "3"),                               # another screen's window
+              Message(TOPIC, b"{not json"),                          # dropped, nothing else changes
               _called(3, "A001", "1", recall=1),                     # a recall is spoken again
-              _called(4, "A003", "1", age_s=600),                    # backlog after an outage: shown, not spoken
-              Message(TOPIC, b"{not json")):
+              _called(4, "A003", "1", age_s=600)):                   # backlog after an outage: shown, not spoken
         rt._put(m)
     announcer.wait()
     assert [p.name for p in played] == ["000001-mn.wav", "000003-mn.wav"], "spoken before the screen's loop ran"
     assert rt.board.calls == [], "the screen's board changes only when its loop pumps"
     batch = rt.pump()
     assert batch.seqs == [1, 3, 4]
+    assert rt.drops.dropped == 1
     assert [c.number for c in rt.board.calls] == ["A003", "A001"]
     announcer.wait()
     assert len(played) == 2, "pumping speaks nothing more"

@@ -69,8 +69,12 @@ def test_full_visit_in_chinese() -> None:
     assert v.screen is Screen.SERVICES
     assert v.texts() == ["请选择办理的业务", "综合受理", "等候 4 人 · 约 11 分钟", "税务", "等候 0 人 · 暂无窗口",
                          "今日号已发完", "回首页"]
-    assert [b.enabled for b in v.buttons] == [True, False, True]
-    assert p.handle(Tap("service", "tax"), at(2)) == []          # over quota: shown, not issued
+    assert [b.enabled for b in v.buttons] == [True, True, True], "a quota from retained state is told, not obeyed"
+    assert p.handle(Tap("service", "tax"), at(2)) == [IssueTicket("tax", "normal", None, "kiosk:k1")]
+    p.handle(IssueFailed("SERVICE_CLOSED", "quota reached"), at(2.1))    # the controller's reply decides
+    assert p.view().screen is Screen.ERROR
+    p.handle(Tap("back"), at(2.2))
+    assert p.view().screen is Screen.SERVICES
     effects = p.handle(Tap("service", "general"), at(3))
     assert effects == [IssueTicket("general", "normal", None, "kiosk:k1")]
     assert p.view().texts() == ["正在取号，请稍候"]
@@ -186,26 +190,26 @@ def test_green_channel_by_credential() -> None:
     p = presenter()
     p.handle(Tap("green", "zh"), at(1))
     assert p.view().texts()[1].startswith("绿色通道需核验身份")
-    p.handle(CredentialRead("msb:abc", "巴特尔", Msg("军人", "ᠴᠡᠷᠢᠭ")), at(2))
+    p.handle(CredentialRead("msb:abc", "巴特尔", Msg("军人", "ᠴᠡᠷᠢᠭ"), token="MSB1.tok"), at(2))
     assert "已为您开通绿色通道（军人）" in p.view().texts()
-    assert p.handle(Tap("service", "general"), at(3)) == [IssueTicket("general", "green", "msb:abc", "kiosk:k1")]
+    assert p.handle(Tap("service", "general"), at(3)) == [IssueTicket("general", "green", "MSB1.tok", "kiosk:k1")]
 
 
 def test_green_channel_refused_without_grounds_allows_a_normal_ticket() -> None:
     p = presenter()
     p.handle(Tap("green", "zh"), at(1))
-    p.handle(CredentialRead("msb:abc", "张三", None), at(2))
+    p.handle(CredentialRead("msb:abc", "张三", None, token="MSB1.t2"), at(2))
     assert p.view().screen is Screen.ERROR
     assert p.view().texts()[1] == "您的证照不符合绿色通道条件，可正常取号或到导服台咨询"
     p.handle(Tap("back"), at(3))
-    assert p.handle(Tap("service", "general"), at(4)) == [IssueTicket("general", "normal", "msb:abc", "kiosk:k1")]
+    assert p.handle(Tap("service", "general"), at(4)) == [IssueTicket("general", "normal", "MSB1.t2", "kiosk:k1")]
 
 
 def test_appointment_issues_its_service_directly() -> None:
     p = presenter()
     p.handle(Tap("appointment", "zh"), at(1))
-    assert p.handle(AppointmentRead("msb:abc", "张三", "tax"), at(2)) == [
-        IssueTicket("tax", "normal", "msb:abc", "appointment:k1")]
+    assert p.handle(AppointmentRead("msb:abc", "张三", "tax", token="APT1.t3"), at(2)) == [
+        IssueTicket("tax", "normal", "APT1.t3", "appointment:k1")]
     assert p.view().texts() == ["正在取号，请稍候", "预约业务：税务"]
 
 
