@@ -288,6 +288,13 @@ class Engine:
         what = "no PIN was given" if self._sender.pin_ok is None else "the PIN is wrong"
         raise CommandFailed("BAD_CREDENTIALS", f"login at window {w.id}: {what}", events)
 
+    def recovered_storage(self, now: datetime, since: datetime, reason: str) -> list[Event]:
+        """The `storage` alert of a time the log could not be written, logged once it can be again."""
+        return [self._emit(event("alert.raised", now, kind="storage", key=f"storage:{since.isoformat()}",
+                                 message=f"from {since.astimezone(self.cfg.zone):%H:%M:%S} to "
+                                         f"{now.astimezone(self.cfg.zone):%H:%M:%S} {reason}; commands were "
+                                         "answered UNAVAILABLE and nothing was lost"))]
+
     def unlock_logins(self, window: str | None) -> None:
         """An acknowledged `login_failures` alert lifts the lock of its window."""
         if window is not None:

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ class ControllerService:
         self.staff_secrets = StaffSecrets(data_dir)
         self.used_tokens = SqliteReplayStore(data_dir / "used-tokens.sqlite3")
         self._verifiers: dict[str, SignedTokenVerifier] = {}
+        self.degraded: tuple[datetime, str] | None = None    # since when and why the log cannot be written
 
     def now(self) -> datetime:
         """The clock's time in the hall's time zone (events carry local offsets)."""
@@ -188,8 +190,7 @@ class ControllerService:
         # events written but maybe never delivered before a crash: consumers dedup by seq
         for ev in self.store.events(after=self._published_seq):
             self._publish_event(ev)
-        self.link.publish(self.topic("controller", "status"),
-                          {"state": "online", "at": self.now().isoformat()}, retain=True)
+        self._publish_status()
         log.info("controller %s: online", self.cfg.hall.id)
 
     # -- the one task that owns engine and store -------------------------------------------------
@@ -210,7 +211,10 @@ class ControllerService:
                 log.exception("controller %s: failed to process a batch of %d messages; rebuilding state "
                               "from the event log", self.cfg.hall.id, len(batch))
                 self._rebuild()
-            self._housekeeping()
+            try:
+                self._housekeeping()
+            except (sqlite3.Error, OSError) as e:   # bookkeeping waits for space like the log does
+                self.drops.drop("housekeeping", f"cannot write the controller's bookkeeping: {e}")
 
     async def _process(self, batch: list[Message]) -> None:
         now = self.now()
@@ -225,13 +229,23 @@ class ControllerService:
                 pending.append(p)
                 if p.stored is not None:
                     in_batch[(p.stored.principal, p.stored.id)] = p
+        if self.degraded is not None and pending:
+            pending.insert(0, _Pending(None, None, {}, self.engine.recovered_storage(now, *self.degraded), None))
         to_write = [(p.events, p.stored) for p in pending if p.events or p.stored]
         if to_write:
-            written = await asyncio.to_thread(self.store.append, to_write)
+            try:
+                written = await asyncio.to_thread(self.store.append, to_write)
+            except (sqlite3.Error, OSError) as e:
+                self._storage_failed(pending, e, now)
+                return
             it = iter(written)
             for p in pending:
                 if p.events or p.stored:
                     p.events = next(it)
+            if self.degraded is not None:
+                self.degraded = None
+                log.warning("controller %s: the event log can be written again; back online", self.cfg.hall.id)
+                self._publish_status()
         for p in pending:
             for ev in p.events:
                 self._publish_event(ev)
@@ -299,6 +313,35 @@ class ControllerService:
             log.info("%s %s refused: %s", name, cmd_id, out.reply["error"]["code"])
         return _Pending(cmd_id, reply_to, out.reply, out.events,
                         StoredCommand(cmd_id, name, out.reply, sender_id or ""))
+
+    def _storage_failed(self, pending: list[_Pending], err: Exception, now: datetime) -> None:
+        """The batch could not be made durable (disk full, I/O error, CONTRACT §3.1): nothing of it happened.
+        Commands answer UNAVAILABLE (not remembered: the same id is executed once the log can be written),
+        except refusals that need no log (BAD_REQUEST, FORBIDDEN, repeats); the engine goes back to the log."""
+        assert self.link is not None
+        reason = f"the event log {self.store.path} cannot be written: {err}"
+        if self.degraded is None:
+            self.degraded = (now, reason)
+            log.error("controller %s: %s — commands answer UNAVAILABLE until it can; nothing is lost",
+                      self.cfg.hall.id, reason)
+            self._publish_status()
+        for p in pending:
+            if not p.reply_to:
+                continue
+            code = p.reply.get("error", {}).get("code") if not p.reply.get("ok") else None
+            reply = p.reply if p.stored is None or code in ("BAD_REQUEST", "FORBIDDEN") else _error(
+                "UNAVAILABLE", f"not executed: {reason}; send it again with the same id")
+            self.link.publish(p.reply_to, {"id": p.cmd_id, **reply})
+        self._rebuild()
+        self._publish_state()
+
+    def _publish_status(self) -> None:
+        assert self.link is not None
+        body: dict[str, Any] = {"state": "online", "at": self.now().isoformat()}
+        if self.degraded is not None:
+            body.update(state="degraded", reason=self.degraded[1])
+        body["log"] = self.store.log
+        self.link.publish(self.topics.controller_status(), body, retain=True)
 
     def _readable_reply_to(self, payload: bytes, sender: str | None) -> str | None:
         """The reply_to of a payload the guarded decoder refused, when it can be read safely and is valid."""
@@ -396,23 +439,27 @@ class ControllerService:
             self._in_flight.append((ev["seq"], info))
 
     def _publish_state(self) -> None:
+        """Retained state (CONTRACT §3.3), republished on change; each payload carries the controller's
+        `at` and `log`, so a consumer can tell the controller's facts from a stale or forged retained copy."""
         assert self.link is not None
         st = self.engine.state
+        stamp = {"at": self.now().isoformat(), "log": self.store.log}
         for wid in st.windows:
             body = st.window_json(wid)
-            topic = self.topic("state", "window", wid)
+            topic = self.topics.state_window(wid)
             if self._published_state.get(topic) != body:
                 self._published_state[topic] = body
-                self.link.publish(topic, body, retain=True)
+                self.link.publish(topic, {**body, **stamp}, retain=True)
         queues = st.queues_json(self.now())
-        key = self.topic("state", "queues")
+        key = self.topics.state_queues()
         if self._published_state.get(key) != queues["services"]:
             self._published_state[key] = queues["services"]
-            self.link.publish(key, queues, retain=True)
+            self.link.publish(key, {**queues, "log": self.store.log}, retain=True)
+        open_alerts = st.open_alerts + (1 if self.degraded is not None else 0)   # `storage` counts at once
         key = self.topics.state_alerts()    # CONTRACT §3.3 (v2): the open alerts
-        if self._published_state.get(key) != st.open_alerts:
-            self._published_state[key] = st.open_alerts
-            self.link.publish(key, {"at": self.now().isoformat(), "open": st.open_alerts}, retain=True)
+        if self._published_state.get(key) != open_alerts:
+            self._published_state[key] = open_alerts
+            self.link.publish(key, {**stamp, "open": open_alerts}, retain=True)
 
     def _note_published(self) -> None:
         seq = self._published_seq

@@ -243,7 +243,8 @@ class EventStore:
                 db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?)", (f"{seq}:{prev}",))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:   # SQLite may already have rolled back (disk full during COMMIT)
+                db.execute("ROLLBACK")
             raise
         self.head_seq, self.head_hash, self.head_at = seq, prev, head_at
         return out
