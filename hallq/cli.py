@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     av = asub.add_parser("verify", help="exit 0 if the event log is intact")
     av.add_argument("--data", required=True)
+    av.add_argument("--config", help="the hall's config: its pinned audit.public_key (or the .pub beside its "
+                    "signing key) checks the signatures; without it the data directory's recorded copy does")
+    av.add_argument("--against", metavar="FILE", help="checkpoints held elsewhere, one JSON object per line")
     av.set_defaults(run="controller.audit:run")
 
     r = sub.add_parser("report", help="the day's report")

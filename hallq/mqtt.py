@@ -52,6 +52,22 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return paho.topic_matches_sub(pattern, topic)
 
 
+class Throttle:
+    """Says yes to a key at most once per `every_s`: a retry loop's warning is logged once a minute."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+
+    def ready(self, key: str) -> bool:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.every_s:
+            return False
+        self._last[key] = now
+        return True
+
+
 @dataclass(frozen=True)
 class Credentials:
     """A principal's broker account, as `hallq secure init` writes it to `credentials/{id}.yaml`."""
@@ -141,6 +157,7 @@ class MqttLink:
     _client: paho.Client | None = None
     _pending_sub: set[int] = field(default_factory=set)
     _stopping: bool = False
+    _throttle: Throttle = field(default_factory=lambda: Throttle(60.0))
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     messages: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
 
@@ -163,6 +180,7 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
+        c.on_connect_fail = self._on_connect_fail
         self._client = c
         c.connect_async(self.cfg.mqtt.host, self.cfg.mqtt.port, keepalive=self.cfg.mqtt.keepalive_s)
         c.loop_start()
@@ -190,8 +208,10 @@ class MqttLink:
     # paho thread -> loop
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if rc != 0 and getattr(rc, "is_failure", True):
-            log.warning("mqtt %s: broker %s:%s refused the connection: %s", self.client_id,
-                        self.cfg.mqtt.host, self.cfg.mqtt.port, rc)
+            if self._throttle.ready(f"refused {rc}"):
+                log.warning("mqtt %s: broker %s:%s refused the connection: %s — check this process's credentials "
+                            "(--credentials / mqtt.credentials); retrying", self.client_id,
+                            self.cfg.mqtt.host, self.cfg.mqtt.port, rc)
             return
         _nodelay(client)
         log.info("mqtt %s: connected to %s:%s", self.client_id, self.cfg.mqtt.host, self.cfg.mqtt.port)
@@ -201,6 +221,11 @@ class MqttLink:
         result, mid = client.subscribe(list(self._subs))
         if mid is not None:
             self._pending_sub.add(mid)
+
+    def _on_connect_fail(self, _c: Any, _u: Any) -> None:
+        if self._throttle.ready("unreachable"):
+            log.warning("mqtt %s: cannot reach the broker at %s:%s (not running, wrong host/port, or a firewall); "
+                        "retrying every few seconds", self.client_id, self.cfg.mqtt.host, self.cfg.mqtt.port)
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any = None) -> None:
         if mid in self._pending_sub:

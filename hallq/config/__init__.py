@@ -350,11 +350,63 @@ def load_config(path: str | Path) -> HallConfig:
     return cfg
 
 
-def parse_config_text(text: str, source: str) -> HallConfig:
+MAX_YAML_DEPTH = 20      # a hall config is a few levels deep; deeper is an error, never a RecursionError
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (the second would silently win) and bounded nesting."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1}; the second would silently win)",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _depth(node: yaml.Node) -> int:
+    best, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        best = max(best, d)
+        if d > MAX_YAML_DEPTH:
+            return d
+        if isinstance(n, yaml.MappingNode):
+            stack.extend((v, d + 1) for _k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((v, d + 1) for v in n.value)
+    return best
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML strictly (duplicate keys and nesting deeper than MAX_YAML_DEPTH are errors); ConfigError."""
     try:
-        data = yaml.safe_load(text)
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _depth(node) > MAX_YAML_DEPTH:
+                raise ConfigError(source, f"line {node.start_mark.line + 1}",
+                                  f"nested deeper than {MAX_YAML_DEPTH} levels: not a hall configuration")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(source, where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
-    return parse_config(data, source)
+    except RecursionError:
+        raise ConfigError(source, "", f"nested deeper than {MAX_YAML_DEPTH} levels: not a hall configuration") from None
+
+
+def parse_config_text(text: str, source: str) -> HallConfig:
+    return parse_config(load_yaml(text, source), source)

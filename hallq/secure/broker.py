@@ -76,7 +76,7 @@ def render(cfg: HallConfig, files: BrokerFiles, user: str) -> str:
         assert files.cafile and files.certfile and files.keyfile
         lines += [
             f"# TLS only: there is no plain listener. Clients verify the server against {files.cafile.name}.",
-            f"listener {m.port} {m.host}",
+            f"listener {m.port} {m.host.strip('[]')}",
             f"cafile {files.cafile}",
             f"certfile {files.certfile}",
             f"keyfile {files.keyfile}",
@@ -84,7 +84,7 @@ def render(cfg: HallConfig, files: BrokerFiles, user: str) -> str:
     else:
         lines += [
             "# NOT ENCRYPTED (mqtt.tls is false): passwords and staff PINs cross the network in clear.",
-            f"listener {m.port} {m.host}",
+            f"listener {m.port} {m.host.strip('[]')}",
         ]
     # listener options come after their `listener` line: before any, mosquitto would open a default
     # listener on port 1883 of every interface for them

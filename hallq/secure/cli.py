@@ -21,6 +21,9 @@ def init(args: argparse.Namespace) -> int:
     except SecureError as e:
         sys.stderr.write(f"hallq secure init: {e}\n")
         return 2
+    except OSError as e:     # what the checks above did not foresee: still one line, never a traceback
+        sys.stderr.write(f"hallq secure init: {e.filename or args.out}: {e.strerror or e}\n")
+        return 2
     for w in layout.warnings:
         sys.stderr.write(f"hallq secure init: warning: {w}\n")
     out = sys.stdout

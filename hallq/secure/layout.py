@@ -18,6 +18,7 @@ from hallq.secure.files import Account, SecureError, ensure_dir, read_text, writ
 
 PASSWORD_BYTES = 24       # 192 random bits, URL-safe base64: 32 characters
 CONTROLLER = acl.CONTROLLER
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$")
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ def _credentials_text(cfg: HallConfig, account: str, password: str, ca: Path | N
 
 
 def _check_reachable(out: Path, user: Account) -> None:
-    """mosquitto running as `user` must be able to walk down to `out`."""
-    for d in [*reversed(out.parents)]:
-        if not user.can_enter(d):
+    """mosquitto running as `user` must be able to walk down to `out` (the folders still to be made will let it)."""
+    for d in reversed(out.parents):
+        if d.is_dir() and not user.can_enter(d):
             raise SecureError(f"--out {out}: the broker's account {user.name} cannot enter {d} "
                               f"(mode {d.stat().st_mode & 0o777:o}); choose a folder it can reach")
 
@@ -97,14 +98,18 @@ def generate(cfg: HallConfig, out: Path, *, broker_user: str | None = None,
     for rid in rotate:
         if rid not in accounts:
             raise SecureError(f"--rotate {rid}: no such principal in the config (known: {', '.join(accounts)})")
+    if not _HOST.match(cfg.mqtt.host):
+        raise SecureError(f"mqtt.host: {cfg.mqtt.host!r} is not a host name or an IP address")
     out = Path(os.path.abspath(out))
+    if any(c.isspace() or ord(c) < 0x20 for c in str(out)):
+        raise SecureError(f"--out {str(out)!r}: mosquitto.conf cannot hold a path with spaces; choose another")
     if out.exists() and not out.is_dir():
         raise SecureError(f"--out {out}: exists and is not a folder")
     other = owner.uid != runner.uid
-    # the folder stays the runner's; the broker's account may only pass through it (0710, its group)
-    ensure_dir(out, 0o710 if other else 0o700, group=owner.gid if other else None)
     if other:
         _check_reachable(out, owner)
+    # the folder stays the runner's; the broker's account may only pass through it (0710, its group)
+    ensure_dir(out, 0o710 if other else 0o700, group=owner.gid if other else None)
     creds_dir = out / "credentials"
     ensure_dir(creds_dir, 0o700)
     data_dir = out / "broker"

@@ -14,7 +14,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificatePublicKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hallq.secure.files import Account, SecureError, write_file
@@ -64,6 +68,10 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _spki(public_key: PublicKeyTypes | CertificatePublicKeyTypes) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _fresh(cert: x509.Certificate) -> bool:
     return cert.not_valid_after_utc - _now() > timedelta(days=RENEW_DAYS)
 
@@ -95,7 +103,7 @@ def ensure_ca(cert_path: Path, key_path: Path, hall_id: str) -> HallCA | None:
     if cert is not None and key is None:
         return None
     if cert is not None and key is not None:
-        if cert.public_key().public_numbers() != key.public_key().public_numbers():
+        if _spki(cert.public_key()) != _spki(key.public_key()):
             raise SecureError(f"{key_path} is not the key of {cert_path}; remove both to start a new hall CA")
         if _fresh(cert):
             return HallCA(cert, key)
@@ -144,11 +152,7 @@ def ensure_leaf(ca: HallCA | None, cert_path: Path, key_path: Path, common_name:
                               f"certificate in {cert_path.name} and its key in {key_path.name} (docs/security.md)")
         return False
     if (cert is not None and key is not None and _signed_by(cert, ca) and _fresh(cert)
-            and all(n in _names_of(cert) for n in names)
-            and cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.
-                                               SubjectPublicKeyInfo)
-            == key.public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)):
+            and all(n in _names_of(cert) for n in names) and _spki(cert.public_key()) == _spki(key.public_key())):
         return False
     new_key = ec.generate_private_key(ec.SECP256R1())
     now = _now()

@@ -93,3 +93,31 @@ def test_cli_invalid_yaml(tmp_path: Path) -> None:
     p.write_text("hall: {id: x\n  name: [", encoding="utf-8")
     res = _cli("controller", "--config", str(p))
     assert res.returncode == 2 and "not valid YAML" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("hall: {id: x, name: {zh: a}}\nservices: []\nwindows: []\nwindows: []\n", "duplicate key 'windows'"),
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 20 levels"),
+    ("a:\n" + "".join(" " * i + "b:\n" for i in range(1, 40)), "nested deeper than 20 levels"),
+])
+def test_yaml_duplicates_and_depth_are_one_clear_line(tmp_path: Path, text: str, words: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "hallq", "controller", "--config", str(f)], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and str(f) in lines[0], r.stderr[-2000:]
+
+
+def test_security_section_is_checked() -> None:
+    base = small_hall()
+    with pytest.raises(ConfigError, match="security.principals"):
+        parse_config({**base, "security": {"mode": "secure", "principals": [
+            {"id": "eval-9", "role": "device", "window": "9"}]}})
+    with pytest.raises(ConfigError, match="needs its 'window'"):
+        parse_config({**base, "security": {"mode": "secure", "principals": [{"id": "eval-9", "role": "device"}]}})
+    with pytest.raises(ConfigError, match="controller"):
+        parse_config({**base, "security": {"principals": [{"id": "controller", "role": "kiosk"}]}})
+    cfg = parse_config({**base, "security": {"mode": "secure", "principals": [{"id": "kiosk-1", "role": "kiosk"}]}})
+    assert cfg.secure and cfg.security.principal("kiosk-1") is not None

@@ -3,6 +3,7 @@ what the ACL lets through, TLS with the hall CA, re-runs and rotation, file mode
 
 from __future__ import annotations
 
+import base64
 import os
 import pwd
 import re
@@ -23,10 +24,9 @@ from cryptography import x509
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hallq.api import MESSAGE_MAX_BYTES
-from hallq.broker import Mosquitto
 from hallq.config import load_config
 from hallq.mqtt import BlockingClient, load_credentials
-from hallq.secure import SecureError, generate, passwd
+from hallq.secure import SecureError, generate, passwd, tls
 from tests.secure_hall import PRINCIPALS, REPO, SecureHall, demo_hall, secure_hall
 
 HALL = "hallq/demo-hall/"
@@ -116,9 +116,9 @@ def test_our_hash_is_mosquitto_passwds(tmp_path: Path) -> None:
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(f), "alice", "s3cret ü"], check=True, capture_output=True)
     theirs = passwd.parse(f.read_text())["alice"]
     assert passwd.verify("s3cret ü", theirs) and not passwd.verify("s3cret u", theirs)
-    ours = passwd.hash_password("s3cret ü", salt=bytes.fromhex(theirs and "00" * 12))
-    it, salt, digest = ours.split("$")[2:]
-    assert ours.startswith("$7$101$") and len(salt) == 16 and len(digest) == 88 and int(it) == 101
+    salt = base64.b64decode(theirs.split("$")[3])
+    assert passwd.hash_password("s3cret ü", salt=salt) == theirs, "same salt, same line as mosquitto_passwd"
+    assert passwd.hash_password("s3cret ü") != theirs, "a fresh salt each time"
 
 
 # -- the ACL ------------------------------------------------------------------------------------------
@@ -276,6 +276,20 @@ def _until(cond: Any, tries: int = 100) -> None:
     raise AssertionError("the broker did not take the new files")
 
 
+def test_a_damaged_credentials_file_gets_a_new_password_and_a_warning(tmp_path: Path, hall: SecureHall) -> None:
+    first = generate(hall.cfg, tmp_path / "s")
+    kept = yaml.safe_load(first.credentials("kiosk-1").read_text())["password"]
+    first.credentials("display-1").write_text("password: [not, a, string]\n")
+    again = generate(hall.cfg, tmp_path / "s")
+    assert again.added == ("display-1",)
+    assert [w for w in again.warnings if "display-1" in w] == [
+        f"{again.credentials('display-1')}: no readable password in it; display-1 gets a new one"]
+    body = yaml.safe_load(again.credentials("display-1").read_text())
+    assert body["username"] == "display-1" and len(body["password"]) >= 22
+    assert passwd.verify(body["password"], passwd.parse(again.passwd.read_text())["display-1"])
+    assert yaml.safe_load(again.credentials("kiosk-1").read_text())["password"] == kept
+
+
 def test_file_modes_and_credentials(tls_hall: SecureHall) -> None:
     d = tls_hall.layout.dir
 
@@ -283,10 +297,10 @@ def test_file_modes_and_credentials(tls_hall: SecureHall) -> None:
         return p.stat().st_mode & 0o777
 
     assert mode(d) == 0o700 and mode(d / "credentials") == 0o700 and mode(d / "broker") == 0o700
-    for f in ("passwd", "acl", "ca.key", "server.key", "console.key"):
-        assert mode(d / f) == 0o600, f
-    for f in ("ca.crt", "server.crt", "console.crt", "mosquitto.conf"):
-        assert mode(d / f) == 0o644, f
+    for name in ("passwd", "acl", "ca.key", "server.key", "console.key"):
+        assert mode(d / name) == 0o600, name
+    for name in ("ca.crt", "server.crt", "console.crt", "mosquitto.conf"):
+        assert mode(d / name) == 0o644, name
     passwords = set()
     for account in tls_hall.layout.accounts:
         f = tls_hall.credentials(account)
@@ -314,6 +328,27 @@ def test_server_certificate_follows_the_host_and_is_kept_otherwise(tmp_path: Pat
     assert (out / "ca.crt").read_bytes() == first.hall_ca.read_bytes(), "the hall CA is kept"
 
 
+def test_an_installers_own_certificate_is_left_alone(tmp_path: Path) -> None:
+    with secure_hall(tmp_path / "hall", tls=True) as h:
+        d = h.layout.dir
+        own = tls.ensure_ca(tmp_path / "own-ca.crt", tmp_path / "own-ca.key", "their-pki")
+        assert own is not None
+        tls.ensure_leaf(own, tmp_path / "srv.crt", tmp_path / "srv.key", "broker", tls.names_for("127.0.0.1"))
+        for src, dst in (("own-ca.crt", "ca.crt"), ("srv.crt", "server.crt"), ("srv.key", "server.key")):
+            (d / dst).write_bytes((tmp_path / src).read_bytes())
+        (d / "ca.key").unlink()          # no ca.key: the certificates are the installer's
+        kept = {n: (d / n).read_bytes() for n in ("ca.crt", "server.crt", "server.key", "console.crt")}
+        generate(h.cfg, d)
+        assert {n: (d / n).read_bytes() for n in kept} == kept and not (d / "ca.key").exists()
+        h.broker.stop()
+        h.broker.start()
+        pw = _password(h, "kiosk-1")
+        assert connect_result(h.broker.port, "kiosk-1", pw, tls=True, ca=str(tmp_path / "own-ca.crt")) == "ok"
+        (d / "server.crt").unlink()
+        with pytest.raises(SecureError, match="put your certificate in server.crt"):
+            generate(h.cfg, d)
+
+
 # -- mosquitto started by root, running as another account ---------------------------------------------
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start mosquitto as root")
@@ -322,9 +357,10 @@ def test_root_started_broker_runs_as_broker_user(tmp_path: Path) -> None:
         mosq = pwd.getpwnam("mosquitto")
     except KeyError:
         pytest.skip("no mosquitto account")
-    with pytest.raises(SecureError, match="cannot enter"):   # pytest's tmp folders are root's alone
-        with secure_hall(tmp_path / "unreachable", broker_user="mosquitto"):
-            pass
+    # pytest's tmp folders are root's alone: the broker's account could not reach its files there
+    with pytest.raises(SecureError, match="cannot enter"), secure_hall(tmp_path / "unreachable",
+                                                                       broker_user="mosquitto"):
+        pass
     top = Path(tempfile.mkdtemp(prefix="hallq-secure-test-"))
     try:
         top.chmod(0o755)
@@ -374,6 +410,7 @@ def test_cli_writes_warns_and_refuses_in_one_line(tmp_path: Path, hall: SecureHa
         (("--config", str(open_cfg), "--out", str(out)), "security.mode: the hall is open"),
         (("--config", str(hall.config_path), "--out", str(tmp_path / "afile" / "x")), "cannot create or use"),
         (("--config", str(hall.config_path), "--out", str(tmp_path / "afile")), "not a folder"),
+        (("--config", str(hall.config_path), "--out", str(tmp_path / "my hall")), "a path with spaces"),
         (("--config", str(hall.config_path), "--out", str(out), "--broker-user", "no-such-user"), "no such account"),
     ]:
         r = _cli(*args)
