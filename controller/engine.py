@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from controller.alerts import new_alert_id
 from controller.antifraud import RatingWatch
 from controller.authz import Sender, authorize
 from controller.calendar import add_working_days, issue_refusal
@@ -30,7 +31,7 @@ from controller.model import (
     WindowStatus,
     state_error,
 )
-from controller.state import Event, HallState, event, new_alert_id
+from controller.state import Event, HallState, event
 from controller.supervision import device_alert, supervise
 from controller.workorders import WorkOrderBook
 from hallq.config import HallConfig
@@ -161,7 +162,7 @@ class Engine:
 
     def _emit(self, ev: Event) -> Event:
         if ev["type"] == "alert.raised" and "id" not in ev:
-            ev["id"] = new_alert_id(self.state.alerts_raised + 1, ev)
+            ev["id"] = new_alert_id(self.state.alerts.raised + 1, ev)
         self.apply(ev)
         return ev
 
@@ -287,6 +288,10 @@ class Engine:
                                      f"(last for staff {staff}); logins there are refused for 10 minutes")))
         what = "no PIN was given" if self._sender.pin_ok is None else "the PIN is wrong"
         raise CommandFailed("BAD_CREDENTIALS", f"login at window {w.id}: {what}", events)
+
+    def clock_alert(self, now: datetime, kind: str, message: str) -> list[Event]:
+        """An alert of the time guard (the machine's clock stepped back or jumped ahead)."""
+        return [self._emit(event("alert.raised", now, kind=kind, key=f"{kind}:{now.isoformat()}", message=message))]
 
     def recovered_storage(self, now: datetime, since: datetime, reason: str) -> list[Event]:
         """The `storage` alert of a time the log could not be written, logged once it can be again."""
@@ -493,10 +498,9 @@ class Engine:
         allowed, code = TICKET_COMMAND_STATUSES[command]
         if t.status not in allowed:
             wanted = " or ".join(s.value for s in sorted(allowed))
-            hint = {"callback": " — a waiting ticket is called with 'call' or 'call_number'",
-                    "call_number": " — a held ticket is called back with 'callback'"}.get(command, "")
-            if t.status is TicketStatus.HELD and command == "callback":
-                hint = ""
+            hint = {("callback", TicketStatus.WAITING): " — call a waiting ticket with 'call' or 'call_number'",
+                    ("call_number", TicketStatus.HELD): " — call a held ticket back with 'callback'"}.get(
+                        (command, t.status), "")
             raise CommandFailed(code, f"ticket {t.number} of {t.date.isoformat()} is {t.status.value}; "
                                 f"'{command}' takes only a {wanted} ticket{hint}")
         if w is not None and t.service not in w.services:
@@ -558,15 +562,14 @@ class Engine:
                                 f"not {state!r}")
         if not 1 <= limit <= ALERTS_MAX:
             raise CommandFailed("BAD_REQUEST", f"alerts: limit {limit} must be between 1 and {ALERTS_MAX}")
-        chosen = self.state.alerts_matching(state, since)
-        return {"alerts": [a.to_json() for a in chosen[:limit]], "total": len(chosen),
-                "more": len(chosen) > limit}, []
+        page, total = self.state.alerts.page(state, since, limit)
+        return {"alerts": [a.to_json() for a in page], "total": total, "more": total > len(page)}, []
 
     def _cmd_alert_ack(self, now: datetime, alert: str, note: str,
                        by: str | None = None) -> tuple[dict[str, Any], list[Event]]:
         """督查督办: a manager acknowledges an alert with a note. `by` is the acting staff member (the actor a
         console sends for), else the principal, else (open halls) the `by` argument."""
-        a = self.state.alert(alert)
+        a = self.state.alerts.get(alert)
         if a is None:
             raise CommandFailed("UNKNOWN_ALERT", f"no alert {alert!r} was raised in this hall")
         if a.ack is not None:
@@ -582,7 +585,7 @@ class Engine:
         ev = self._emit(event("alert.acknowledged", now, **fields))
         if a.kind == "login_failures":
             self.unlock_logins(a.window)
-        acked = self.state.alert(a.id)
+        acked = self.state.alerts.get(a.id)
         assert acked is not None
         return {"alert": acked.to_json()}, [ev]
 

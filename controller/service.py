@@ -30,8 +30,10 @@ from controller.engine import Engine, Outcome, public_event
 from controller.model import CommandFailed
 from controller.snapshot import SnapshotStore
 from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
+from controller.timeguard import TimeGuard
 from controller.upstream_reporter import UpstreamReporter
 from controller.webrate import RatingPage
+from hallq import sdnotify
 from hallq.api import COMMAND_MAX_BYTES, BadPayload, DropLog, Topics, decode_object
 from hallq.clock import Clock
 from hallq.config import HallConfig, PrincipalConfig
@@ -93,10 +95,18 @@ class ControllerService:
         self.used_tokens = SqliteReplayStore(data_dir / "used-tokens.sqlite3")
         self._verifiers: dict[str, SignedTokenVerifier] = {}
         self.degraded: tuple[datetime, str] | None = None    # since when and why the log cannot be written
+        self.guard = TimeGuard(cfg.zone)
 
     def now(self) -> datetime:
-        """The clock's time in the hall's time zone (events carry local offsets)."""
-        return self.clock.now().astimezone(self.cfg.zone)
+        """The clock's time in the hall's time zone (events carry local offsets), checked by the time guard
+        against the clock's monotonic time where it has one (controller/timeguard.py)."""
+        wall = self.clock.now().astimezone(self.cfg.zone)
+        mono = getattr(self.clock, "monotonic", None)
+        if mono is None:
+            return wall
+        if self.guard.last_used is None and self.store.head_seq:
+            self.guard.last_used = datetime.fromisoformat(self.store.head_at) if self.store.head_at else None
+        return self.guard.now(wall, mono(), self.engine.state.today).astimezone(self.cfg.zone)
 
     def topic(self, *parts: str) -> str:
         return self.cfg.topic(*parts)
@@ -192,6 +202,7 @@ class ControllerService:
             self._publish_event(ev)
         self._publish_status()
         log.info("controller %s: online", self.cfg.hall.id)
+        sdnotify.ready(f"online: hall {self.cfg.hall.id}, log at seq {self.store.head_seq}")
 
     # -- the one task that owns engine and store -------------------------------------------------
     async def _worker(self, stop: asyncio.Event) -> None:
@@ -229,6 +240,9 @@ class ControllerService:
                 pending.append(p)
                 if p.stored is not None:
                     in_batch[(p.stored.principal, p.stored.id)] = p
+        for kind, message in self.guard.take_alerts():
+            log.error("controller %s: %s", self.cfg.hall.id, message)
+            pending.insert(0, _Pending(None, None, {}, self.engine.clock_alert(now, kind, message), None))
         if self.degraded is not None and pending:
             pending.insert(0, _Pending(None, None, {}, self.engine.recovered_storage(now, *self.degraded), None))
         to_write = [(p.events, p.stored) for p in pending if p.events or p.stored]

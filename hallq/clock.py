@@ -15,6 +15,10 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now().astimezone()
 
+    def monotonic(self) -> float:
+        """Seconds that really passed (never stepped): the controller checks the wall clock against it."""
+        return time.monotonic()
+
 
 class ScaledClock:
     """Time that starts at `start` and runs `speed` times faster than the wall clock."""
@@ -27,6 +31,9 @@ class ScaledClock:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
 
 
 def parse_clock(spec: str | None) -> Clock:
