@@ -76,6 +76,10 @@ class TicketBook:
                 return False
             self.day, self.tickets = day, {}
         t = self.tickets.get(number)
+        if typ == "ticket.held":     # a called ticket comes back into the book as held
+            self.tickets[number] = OpenTicket(number, day, str(ev.get("service")), "held",
+                                              str(ev.get("priority") or "normal"), t.at if t else str(ev.get("at")))
+            return True
         if typ == "ticket.issued":
             self.tickets[number] = OpenTicket(number, day, str(ev.get("service")), "waiting",
                                               str(ev.get("priority") or "normal"), str(ev.get("at") or ""))
@@ -84,9 +88,6 @@ class TicketBook:
             return False
         if typ == "ticket.transferred":
             t.status, t.service = "waiting", str(ev.get("service"))
-            return True
-        if typ == "ticket.held":
-            t.status = "held"
             return True
         if typ in ("ticket.called", "ticket.cancelled", "ticket.skipped", "ticket.finished", "ticket.no_show"):
             del self.tickets[number]

@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import os
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class Checkpointer:
         self._day: date | None = None
         self._noted = (-1, "")
         self._unpublished: list[dict[str, Any]] = []
+        self._failing = False
 
     def open(self, now: datetime) -> None:
         try:
@@ -112,11 +114,26 @@ class Checkpointer:
             return
         held = self.store.hash_at(seq) if seq > 0 else None
         if (seq > 0 and held != hash_) or log_id != self.store.log:
+            if self._fresh_segment_since_noted():
+                log.info("controller %s: %s was restored (`hallq restore` began segment %s): not the head this "
+                         "controller last wrote here, as expected", self.cfg.hall.id, self.store.path, self.store.log)
+                return
             reason = (f"restored or replaced: the log no longer holds seq {seq} of segment {log_id}, the last this "
                       f"controller wrote here (the log ends at seq {self.store.head_seq})")
             new = self.store.start_segment(reason)
             log.warning("controller %s: %s %s — events from now on are log segment %s", self.cfg.hall.id,
                         self.store.path, reason, new)
+
+    def _fresh_segment_since_noted(self) -> bool:
+        """The current segment was begun after the head was last noted and holds no event yet (a restore tool
+        began it): a second new segment would add nothing."""
+        row = self.store.db.execute("SELECT after, at FROM segments WHERE log = ?", (self.store.log,)).fetchone()
+        try:
+            begun = datetime.fromisoformat(str(row[1])).timestamp() if row else 0.0
+            return row is not None and int(row[0]) == self.store.head_seq and \
+                begun > self.heads_path.stat().st_mtime
+        except (OSError, ValueError):
+            return False
 
     def _note_head(self) -> None:
         """Remember (beside the key, outside the data directory) the head written to this data directory."""
@@ -138,27 +155,52 @@ class Checkpointer:
             return
         self._noted = head
 
-    def make(self, now: datetime) -> dict[str, Any] | None:
-        """Sign the newest event now (None for an empty log); stored in the log and queued for publishing."""
+    def make(self, now: datetime, seq: int | None = None) -> dict[str, Any] | None:
+        """Sign record `seq` (default: the newest) now — None for an empty log or when the log cannot store
+        it; stored in the log and queued for publishing."""
         if self._key is None or self.store.head_seq == 0:
             return None
-        cp = sign(self._key, self.cfg.hall.id, self.store.log, self.store.head_seq, self.store.head_hash,
-                  now.isoformat())
-        self.store.add_checkpoint(cp)
+        if seq is None or seq == self.store.head_seq:
+            seq, hash_ = self.store.head_seq, self.store.head_hash
+        else:
+            held = self.store.hash_at(seq)
+            if held is None:
+                return None
+            hash_ = held
+        cp = sign(self._key, self.cfg.hall.id, self.store.log, seq, hash_, now.isoformat())
+        try:
+            self.store.add_checkpoint(cp)
+        except sqlite3.Error as e:   # the disk is full or failing: the next batch tries again
+            if not self._failing:
+                log.error("controller %s: cannot store the checkpoint of seq %d in %s: %s — not published; "
+                          "retried after the next batch", self.cfg.hall.id, cp["seq"], self.store.path, e)
+            self._failing = True
+            return None
+        if self._failing:
+            log.info("controller %s: checkpoints are stored again", self.cfg.hall.id)
+        self._failing = False
         self._last_seq, self._last_log = cp["seq"], cp["log"]
         self._unpublished.append(cp)
         self._note_head()
         return cp
 
     def due(self, now: datetime, today: date | None) -> list[dict[str, Any]]:
-        """After a batch: a checkpoint when `checkpoint_every` events passed or the business day changed;
-        returns every checkpoint not yet handed out for publishing (oldest first)."""
+        """After a batch: one checkpoint every `checkpoint_every` records (at exactly that spacing, also
+        inside a large batch), and one covering the newest record when the business day changed; returns
+        every checkpoint not yet handed out for publishing (oldest first)."""
         day_changed = self._day is not None and today is not None and today != self._day
         self._day = today
-        if day_changed or self.store.head_seq - max(self._last_seq, 0) >= self.every:
+        # never sign a record of an earlier segment under this segment's id
+        base = max(self._last_seq, self.store.segment_after(self.store.log) or 0)
+        made = None
+        while self.store.head_seq - base >= self.every:
+            made = self.make(now, base + self.every)
+            if made is None:
+                break
+            base = made["seq"]
+        if day_changed and (made is None or made["seq"] != self.store.head_seq):
             self.make(now)
-        else:
-            self._note_head()
+        self._note_head()
         out, self._unpublished = self._unpublished, []
         return out
 

@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.alerts import logged_alert_id
 from controller.audit import verify
-from controller.state import logged_alert_id
 from controller.store import EventStore
 from controller.workorders import CLOSED, OrderState, WorkOrderBook
 from hallq.cli import UsageError
@@ -42,6 +42,8 @@ class _T:
     level: int | None = None
     flags: tuple[str, ...] = ()
     held: bool = False              # held (挂起) at least once
+    resumed: datetime | None = None     # called back after a hold: the serving time starts again here
+    held_served_s: float = 0.0          # served before its holds
 
 
 @dataclass
@@ -204,7 +206,9 @@ def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
     t = tickets.get(key)
     if t is None:
         return
-    if typ == "ticket.called" and not ev.get("recall"):
+    if typ == "ticket.called" and ev.get("callback"):   # the wait ended at the first call
+        t.resumed, t.status, t.window, t.staff = at, "serving", ev["window"], ev.get("staff")
+    elif typ == "ticket.called" and not ev.get("recall"):
         t.called, t.status, t.window, t.staff = at, "serving", ev["window"], ev.get("staff")
     elif typ == "ticket.finished":
         t.finished, t.status = at, "finished"
@@ -213,6 +217,9 @@ def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
     elif typ == "ticket.transferred":
         t.service, t.status = ev["service"], "waiting"
     elif typ == "ticket.held":
+        start = t.resumed or t.called
+        if start is not None:
+            t.held_served_s += (at - start).total_seconds()
         t.status, t.held = "held", True
     elif typ == "ticket.cancelled":
         t.status = "cancelled"
@@ -243,8 +250,8 @@ def _summarise(cfg: HallConfig, first: date, last: date, tickets: dict[tuple[str
                 g.flagged += bool(t.flags)
             if t.called:
                 g.waits.append((t.called - t.issued).total_seconds())
-            if t.called and t.finished:
-                g.services.append((t.finished - t.called).total_seconds())
+            if t.called and t.finished:   # serving time: without the time the ticket was held
+                g.services.append(t.held_served_s + (t.finished - (t.resumed or t.called)).total_seconds())
     unrated = total.served - total.rated_served
     return {
         "date": first.isoformat(), "until": last.isoformat(), "hall": {"id": cfg.hall.id, "name": cfg.hall.name.zh},

@@ -96,6 +96,7 @@ class ControllerService:
         self._verifiers: dict[str, SignedTokenVerifier] = {}
         self.degraded: tuple[datetime, str] | None = None    # since when and why the log cannot be written
         self.guard = TimeGuard(cfg.zone)
+        self._state_checked = 0.0
 
     def now(self) -> datetime:
         """The clock's time in the hall's time zone (events carry local offsets), checked by the time guard
@@ -263,7 +264,9 @@ class ControllerService:
         for p in pending:
             for ev in p.events:
                 self._publish_event(ev)
-        self._publish_state()
+        if any(p.events for p in pending) or time.monotonic() - self._state_checked >= TICK_S:
+            self._state_checked = time.monotonic()   # waits drift with time: looked at once a tick at least
+            self._publish_state()
         assert self.link is not None
         for p in pending:
             if p.reply_to:

@@ -13,7 +13,6 @@ Compaction is driven by the events alone, so a replay compacts exactly where the
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import json
 import zlib
@@ -21,6 +20,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from controller.alerts import AlertBook
 from controller.calendar import add_working_days, issue_refusal
 from controller.estimate import (
     GREEN_WINDOW_S,
@@ -31,16 +31,7 @@ from controller.estimate import (
     replay_wait,
     residual_s,
 )
-from controller.model import (
-    ALERT_EXTRA,
-    Alert,
-    Evaluation,
-    Priority,
-    ServiceWindow,
-    Ticket,
-    TicketStatus,
-    WindowStatus,
-)
+from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
 from hallq.config import HallConfig
 
 Event = dict[str, Any]
@@ -48,8 +39,6 @@ Event = dict[str, Any]
 COMPACT_MARGIN_WORKING_DAYS = 2
 """Working days kept beyond `evaluation.supplement_working_days` before a ticket is archived."""
 TIMESTAMP_ALERTS = ("pause", "unattended", "device")   # alert keys ending in the moment they began
-ALERT_KEEP_DAYS = 2
-"""Days an acknowledged alert stays in memory after the day it was raised; then it is archived."""
 _DONE = (TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.CANCELLED)
 
 
@@ -63,22 +52,6 @@ def _iso(t: datetime | None) -> str | None:
 
 def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s is not None else None
-
-
-def logged_alert_id(ev: Event) -> str | None:
-    """The id of a logged `alert.raised`: its own, or for a log written before alerts had ids, one derived
-    from its seq (the same in every replay, snapshot and report)."""
-    aid = ev.get("id")
-    if isinstance(aid, str):
-        return aid
-    return f"e{ev['seq']}" if "seq" in ev else None
-
-
-def new_alert_id(n: int, ev: Event) -> str:
-    """The id of the n-th alert of the hall: its place in the log, and a digest of what and when, so an alert
-    raised after a data directory was restored from a backup never reuses the id of one raised before."""
-    what = f"{ev['at']}|{ev.get('kind')}|{ev.get('key') or ev.get('message')}"
-    return f"A{n}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
 def ticket_row(t: Ticket) -> list[Any]:
@@ -113,10 +86,7 @@ class HallState:
         self.alerted: set[str] = set()            # keys of alerts already raised (supervision)
         self.device_status: dict[str, str] = {}   # last status seen per device
         self.held: set[tuple[date, str]] = set()  # keys of held tickets (挂起), out of every queue
-        self.alerts: dict[str, Alert] = {}        # live alerts by id, in raise order
-        self.alert_archive: dict[date, bytes] = {}   # acknowledged alerts of older days: zlib(JSON rows)
-        self.alerts_raised = 0
-        self.open_alerts = 0                      # CONTRACT §3.3 state/alerts
+        self.alerts = AlertBook(cfg.zone)        # 电子监察 alerts with their ids and acknowledgements
         # windows able to call each service, and the services those windows also call
         self.windows_of: dict[str, list[str]] = {s.id: [] for s in cfg.services}
         for w in cfg.windows:
@@ -301,33 +271,10 @@ class HallState:
                         "quota": s.daily_quota, "held": held.get(s.id, 0)})
         return {"at": now.isoformat(), "services": out}
 
-    # -- alerts ---------------------------------------------------------------------------------
-    def alert_day(self, a: Alert) -> date:
-        return datetime.fromisoformat(a.at).astimezone(self.cfg.zone).date()
-
-    def alert(self, aid: str) -> Alert | None:
-        """A live alert, or an archived one as a detached copy (archived alerts are all acknowledged)."""
-        a = self.alerts.get(aid)
-        if a is None:
-            for day in self.alert_archive:
-                a = next((x for x in self._archived_alerts(day) if x.id == aid), None)
-                if a is not None:
-                    break
-        return a
-
-    def _archived_alerts(self, day: date) -> list[Alert]:
-        return [Alert(*r) for r in json.loads(zlib.decompress(self.alert_archive[day]))]
-
-    def alerts_matching(self, state: str, since: date | None) -> list[Alert]:
-        """Alerts in raise order: `state` open / acknowledged / all, raised on or after the day `since`."""
-        out = [a for a in self.alerts.values()
-               if (state == "all" or a.state == state) and (since is None or self.alert_day(a) >= since)]
-        if state != "open":
-            for day in self.alert_archive:
-                if since is None or day >= since:
-                    out += self._archived_alerts(day)
-            out.sort(key=lambda a: a.n)
-        return out
+    @property
+    def open_alerts(self) -> int:
+        """Alerts not acknowledged yet (CONTRACT §3.3 state/alerts)."""
+        return self.alerts.open
 
     # -- the projection -----------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
@@ -346,20 +293,10 @@ class HallState:
             self.alerted.add(ev["key"])
         if "device" in ev:
             self.device_status[ev["device"]] = ev.get("status", "")
-        self.alerts_raised += 1
-        n = self.alerts_raised
-        aid = logged_alert_id(ev) or new_alert_id(n, ev)
-        extra = {k: ev[k] for k in ALERT_EXTRA if ev.get(k) is not None}
-        self.alerts[aid] = Alert(aid, n, str(ev.get("kind", "")), str(ev.get("message", "")), ev["at"],
-                                 ev.get("window"), ev.get("ticket"), extra or None)
-        self.open_alerts += 1
+        self.alerts.on_raised(ev)
 
     def _on_alert_acknowledged(self, ev: Event, at: datetime) -> None:
-        a = self.alerts.get(ev["alert"])
-        if a is None or a.ack is not None:   # (the engine refuses both; a replay never sees them)
-            return
-        a.ack = {"by": ev.get("by"), "actor": ev.get("actor"), "at": ev["at"], "note": ev.get("note", "")}
-        self.open_alerts -= 1
+        self.alerts.on_acknowledged(ev)
 
     def _t(self, ev: Event) -> Ticket:
         key = (date.fromisoformat(ev["date"]), ev["ticket"])
@@ -406,26 +343,7 @@ class HallState:
             self.__dict__.pop("_archive_cache", None)
         if leaving:
             self._forget_alerts()
-        self._archive_alerts()
-
-    def _archive_alerts(self) -> None:
-        """Acknowledged alerts of days ALERT_KEEP_DAYS past go to the per-day archive (open ones stay)."""
-        assert self.today is not None
-        before = self.today - timedelta(days=ALERT_KEEP_DAYS)
-        leaving: dict[date, list[Alert]] = {}
-        for a in self.alerts.values():
-            if a.ack is not None:
-                day = self.alert_day(a)
-                if day < before:
-                    leaving.setdefault(day, []).append(a)
-        for day, alerts in leaving.items():
-            rows = json.loads(zlib.decompress(self.alert_archive[day])) if day in self.alert_archive else []
-            rows += [a.row() for a in alerts]
-            rows.sort(key=lambda r: r[1])
-            self.alert_archive[day] = zlib.compress(json.dumps(rows, ensure_ascii=False,
-                                                               separators=(",", ":")).encode(), 6)
-            for a in alerts:
-                del self.alerts[a.id]
+        self.alerts.compact(self.today)
 
     def archived_days(self) -> set[date]:
         """Days whose tickets are all archived."""

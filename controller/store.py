@@ -69,6 +69,38 @@ COMMAND_COLUMNS = (("salt", "TEXT"), ("seq", "INTEGER"), ("slot", "INTEGER"))
 DB_NAME = "hallq.sqlite3"
 LEGACY_TICKET_SECRET = "ticket_secret"  # meta of logs written before the key moved beside the config
 FORGOTTEN = "replies_forgotten_through"   # meta: the highest seq whose bound replies were forgotten (48 h)
+# meta `schema`: the layout of this log. 1 = before the key existed (v1 logs, e.g. commit f17c2c1); 2 = reply
+# binding columns, segments, checkpoints. A newer hallq migrates an older log forward at open (`_upgrade`);
+# an older hallq refuses a newer log (`check_schema`) instead of writing rows it does not understand.
+LOG_SCHEMA = 2
+SCHEMA_KEY = "schema"
+
+
+def log_schema(db: sqlite3.Connection) -> int:
+    """The schema version a log records (1 for a log written before versions were recorded)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return 1
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()
+    try:
+        return int(row[0]) if row else 1
+    except ValueError:
+        return 10**9     # unreadable: treat as newer than anything this code knows
+
+
+def check_schema(path: Path) -> int:
+    """The schema of the log at `path` (0 when there is none yet); StoreError when it is newer than this hallq's."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = log_schema(db)
+    finally:
+        db.close()
+    if found > LOG_SCHEMA:
+        raise StoreError(f"the event log {path} was written by a newer hallq (log schema {found}; this hallq "
+                         f"reads schema {LOG_SCHEMA} and older) — install that hallq version again (or newer); "
+                         "an older hallq never writes to a newer log")
+    return found
 
 
 def canonical(obj: Any) -> str:
@@ -123,6 +155,7 @@ class EventStore:
 
     def open(self) -> EventStore:
         try:
+            check_schema(self.path)
             db = open_durable(self.path, SCHEMA)
             self._db = db
             self._upgrade(db)
@@ -148,6 +181,8 @@ class EventStore:
                 db.execute(f"ALTER TABLE commands ADD COLUMN {col} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS commands_seq ON commands(seq)")
         db.execute("CREATE INDEX IF NOT EXISTS checkpoints_seq ON checkpoints(log, seq)")
+        if log_schema(db) < LOG_SCHEMA:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SCHEMA_KEY, str(LOG_SCHEMA)))
 
     def close(self) -> None:
         if self._db is not None:

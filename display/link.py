@@ -37,10 +37,10 @@ def reply_topic(cfg: HallConfig, display: DisplayConfig) -> str:
 
 
 def display_topics(cfg: HallConfig, reply: str | None = None) -> tuple[str, ...]:
-    """Every event (seq continuity needs them all, CONTRACT §3.4), the queues, the controller's status,
-    and the screen's reply topic."""
+    """The controller's status first (its retained copy then comes before the state it vouches for), the
+    queues, every event (seq continuity needs them all, CONTRACT §3.4), and the screen's reply topic."""
     t = topics_for(cfg)
-    return (t.event(), t.state_queues(), t.controller_status(), *((reply,) if reply else ()))
+    return (t.controller_status(), t.state_queues(), t.event(), *((reply,) if reply else ()))
 
 
 class SessionLink:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import threading
 
 from hallq.cli import UsageError
@@ -47,12 +48,18 @@ def headless(cfg: HallConfig, display: DisplayConfig) -> int:
     """No window: the same session, board and voice; prints the screen's texts whenever they change."""
     from display.runtime import DisplayRuntime
 
-    woken = threading.Event()
+    woken, stop = threading.Event(), threading.Event()
+
+    def on_signal(_sig: int, _frame: object) -> None:
+        stop.set()
+        woken.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
     rt = DisplayRuntime.for_hall(cfg, display, wake=woken.set)
     rt.open()
     shown: list[str] = []
     try:
-        while True:
+        while not stop.is_set():
             woken.wait()
             woken.clear()
             batch = rt.pump()
@@ -65,3 +72,4 @@ def headless(cfg: HallConfig, display: DisplayConfig) -> int:
         return 0
     finally:
         rt.close()
+    return 0

@@ -107,6 +107,7 @@ class DisplayRuntime:
         self._fetches: dict[str, tuple[int, int, float]] = {}    # command id -> (since, fetch no, sent at)
         self._told_online: bool | None = None
         self._v1_controller = False
+        self._forged = 0
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
 
@@ -164,9 +165,9 @@ class DisplayRuntime:
             if not m.payload:
                 raise BadPayload("empty retained state (cleared)")
             q = parse_queues(decode_object(m.payload, max_bytes=EVENT_MAX_BYTES))
-            status = self.watch.status
-            if status is not None and status.log and q.log and q.log != status.log:
-                raise BadPayload(f"queues of log {q.log!r}, not the controller's current log {status.log!r}")
+            problem = self.watch.state_problem(q.log)
+            if problem:
+                raise BadPayload(problem)
             self.inbox.put(("queues", q))
         elif route.kind == "controller":
             if not m.payload:
@@ -202,6 +203,10 @@ class DisplayRuntime:
             self._do(self.sequence.failed(no))
 
     def _do(self, step: Step) -> None:
+        if self.sequence.forged > self._forged:
+            n, self._forged = self.sequence.forged - self._forged, self.sequence.forged
+            self.drops.drop(self.topics.event(), f"{n} event(s) not in the controller's log (seq beyond its head "
+                                                 "or content unlike the logged event)")
         for ev in step.events:
             if ev.type != "ticket.called":
                 continue

@@ -59,14 +59,18 @@ class EventSequence:
             return step                          # an old fetch answered late: its successor decides
         self.outstanding = None
         if page.head_seq < since:
-            # the log ends before what we hold (restored from a backup, or we anchored on a forgery):
-            # re-anchor on the log's head; nothing held from before this fetch can be checked any more
-            self.last, self.log = page.head_seq, None
+            # the log ends before where we asked (restored from a backup, or we anchored on a forgery):
+            # what came before this fetch beyond the log's head is not in it
+            self.last, self.log = None, None
             for seq, (_ev, n) in list(self.pending.items()):
-                if n < fetch_no:
+                if n < fetch_no and seq > page.head_seq:
                     del self.pending[seq]
-                    self.forged += seq > page.head_seq
+                    self.forged += 1
+            if not self.pending:
+                self.last = page.head_seq            # anchored on the head: the next event follows it
         else:
+            if self.last is not None and page.head_seq < self.last:
+                self.last, self.log = since, None    # the log is behind what we held: take it from `since`
             for ev in sorted(page.events, key=lambda e: e.seq):
                 if ev.seq > since and (self.last is None or ev.seq > self.last):
                     self._accept(ev, step)
@@ -84,6 +88,8 @@ class EventSequence:
         self._release(step)
         if self.pending:
             self._want_fetch(step)
+        elif page.events and page.next_seq < page.head_seq and self.last is not None:
+            self._send(self.last, step)          # the log holds more than one page: the next one
         return step
 
     def failed(self, fetch_no: int) -> Step:

@@ -479,11 +479,14 @@ class ControllerWatch:
     """Whether a screen believes the controller is there (CONTRACT §3.1), not trusting a retained status
     blindly: `controller/status` online is believed; any other state (which a stranger in an open hall can
     leave retained) makes the screen probe the controller with a command, and a reply, which only the
-    controller sends, counts as online for `trust_s`. Times are monotonic seconds; not thread-safe."""
+    controller sends, counts as online for `trust_s`. `log` is the log of the last online status: retained
+    state of another log (or none) is not the controller's current state (`state_problem`). Times are
+    monotonic seconds; not thread-safe."""
 
     def __init__(self, probe_every_s: float = 5.0, trust_s: float = 15.0) -> None:
         self.probe_every_s, self.trust_s = probe_every_s, trust_s
         self.status: ControllerStatus | None = None
+        self.log: str | None = None          # the log named by the last online status (state must match it)
         self.changed_at = float("-inf")
         self.answered_at: float | None = None
         self.probed_at: float | None = None
@@ -492,10 +495,18 @@ class ControllerWatch:
         """A status arrived; True when it announces the controller (newly) online: re-read the state."""
         old = self.status
         self.status = status
+        if status.online and status.log:
+            self.log = status.log
         if old is None or old.state != status.state:
             self.changed_at = now
             self.probed_at = None
         return status.online and (old is None or not old.online or old.log != status.log or old.at != status.at)
+
+    def state_problem(self, state_log: str | None) -> str | None:
+        """Why retained state carrying `state_log` is not to be believed, or None."""
+        if self.log is not None and state_log != self.log:
+            return f"state of log {state_log!r}, not the controller's current log {self.log!r}"
+        return None
 
     def on_reply(self, now: float) -> None:
         """Any reply of the controller (to a probe or any other command)."""

@@ -141,6 +141,66 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--credentials", help="the console's principal credentials (secure hall)")
     cs.set_defaults(run="console.main:run")
 
+    ins = sub.add_parser("install", help="set up this Debian box as a hall box: user, config, broker, systemd "
+                         "units, udev rules (docs/install.md)")
+    ins.add_argument("--shape", required=True, choices=["village", "centre", "kiosk", "screen"],
+                     help="village: everything on one box; centre: controller, broker, console, bridge; "
+                     "kiosk / screen: one app pointed at the server")
+    ins.add_argument("--root", help="install under this folder and only print the system steps (a dry run)")
+    ins.add_argument("--from-config", metavar="FILE", help="use this hall.yaml instead of the questionnaire")
+    ins.add_argument("--keep-config", action="store_true", help="keep an existing /etc/hallq/hall.yaml")
+    ins.add_argument("--yes", action="store_true", help="no questions: the flags and defaults")
+    ins.add_argument("--credentials", help="kiosk/screen box: its credentials file from the server")
+    ins.add_argument("--kiosk", help="the kiosk id this box runs (kiosk, village)")
+    ins.add_argument("--board", help="the display id this box runs (screen)")
+    ins.add_argument("--udev-rules", metavar="FILE", help="rules written by `hallq devices scan --rules`")
+    ins.add_argument("--hallq-bin", metavar="PATH", help="the hallq command the units run (default: this one)")
+    ins.add_argument("--backups", default="/var/backups/hallq", help="nightly backups go here (a second disk)")
+    ins.add_argument("--keep", type=int, default=14, help="nightly backups to keep")
+    for flag, kind in (("hall-id", str), ("name-zh", str), ("name-mn", str), ("timezone", str), ("windows", int),
+                       ("kiosks", int), ("server", str), ("port", int), ("bus", str)):
+        ins.add_argument(f"--{flag}", type=kind, help=argparse.SUPPRESS)
+    ins.set_defaults(run="hallq.install:run")
+
+    bk = sub.add_parser("backup", help="back up the data directory while the controller runs (verified)")
+    bk.add_argument("--data", required=True)
+    bk.add_argument("--out", help="the backup file (.tar.gz)")
+    bk.add_argument("--out-dir", help="a folder for dated backups (nightly), with --keep")
+    bk.add_argument("--keep", type=int, default=14, help="with --out-dir: how many of this hall's backups to keep")
+    bk.set_defaults(run="hallq.backup:run_backup")
+
+    rs = sub.add_parser("restore", help="restore a backup into an empty data directory (refused unless it verifies)")
+    rs.add_argument("backup", metavar="FILE")
+    rs.add_argument("--data", required=True, help="an empty or new data directory")
+    rs.set_defaults(run="hallq.backup:run_restore")
+
+    dr = sub.add_parser("doctor", help="check this hall box and print what to fix")
+    dr.add_argument("--config", required=True)
+    dr.add_argument("--data", help="data directory (overrides data_dir)")
+    dr.add_argument("--credentials", help="the principal to try the broker with (default: mqtt.credentials)")
+    dr.add_argument("--days", type=int, default=30, help="disk space needed for this many days")
+    dr.add_argument("--no-broker", action="store_true", help="skip the broker check")
+    dr.set_defaults(run="hallq.doctor:run")
+
+    dv = sub.add_parser("devices", help="find the box's USB serial adapters, printers and scanners")
+    dsub = dv.add_subparsers(dest="devices_command", required=True, parser_class=_Parser)
+    ds = dsub.add_parser("scan", help="list them with their ids; --name and --rules write udev rules")
+    ds.add_argument("--name", action="append", default=[], metavar="NAME=DEVICE",
+                    help="bus-<id>=ttyUSB0, printer-<kiosk>=lp0, scanner-<kiosk>=event5 (repeatable)")
+    ds.add_argument("--rules", metavar="FILE", help="write the udev rules here (e.g. /etc/udev/rules.d/70-hallq.rules)")
+    ds.add_argument("--sysfs", default="/sys", help=argparse.SUPPRESS)
+    ds.set_defaults(run="hallq.devscan:run")
+
+    rg = sub.add_parser("region", help="the league's region: ingest into PostgreSQL, its console, its broker")
+    rg.add_argument("what", choices=["ingest", "serve", "secure-init"])
+    rg.add_argument("--config", required=True, help="REGION.yaml (docs/region.md)")
+    rg.add_argument("--credentials", help="the ingest account's credentials (hallq region secure-init)")
+    rg.add_argument("--out", help="secure-init: folder for the regional broker's files")
+    rg.add_argument("--broker-user", metavar="NAME", help="secure-init: the account mosquitto runs as")
+    rg.add_argument("--name", help="ingest: this process's stable name when several run (default 1)")
+    rg.add_argument("--listen", help="serve: HOST:PORT (overrides console.listen)")
+    rg.set_defaults(run="region.cli:run")
+
     s = sub.add_parser("sim", help="device and hall simulators")
     s.add_argument("what", help="evaluator | led | hall_led | printer | scanner | token | day")
     s.add_argument("rest", nargs=argparse.REMAINDER)
@@ -154,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        if getattr(args, "config", None) and args.command not in ("demo",):
+        if getattr(args, "config", None) and args.command not in ("demo", "region"):
             args.cfg = _config(args.config).with_credentials(getattr(args, "credentials", None))
         rc = _target(args.run)(args)
     except ConfigError as e:

@@ -210,8 +210,8 @@ class LivingHall:
             d.state, d.due = "idle", now + 1
 
     def _scaled(self, seconds: float) -> float:
-        """A planned duration at the demo's pace, kept watchable (3–40 s)."""
-        return min(40.0, max(3.0, seconds * self.time_scale * 4))
+        """A planned duration at the demo's pace, kept watchable (3–30 s)."""
+        return min(30.0, max(3.0, seconds * self.time_scale * 2))
 
     def _act_planned(self, d: _Desk, v: Visitor, now: float) -> None:
         """The desk follows the visitor's plan: no-show (recall, then skip), transfer, service, rating."""

@@ -7,6 +7,8 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable
 
+from hallq import sdnotify
+
 
 def run_until_signal(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """`service(stop)` runs until `stop` is set by SIGTERM/SIGINT, then returns to end the process."""
@@ -14,9 +16,18 @@ def run_until_signal(service: Callable[[asyncio.Event], Awaitable[None]]) -> Non
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            sdnotify.stopping()
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await service(stop)
+            loop.add_signal_handler(sig, on_signal)
+        dog = sdnotify.watchdog_task()   # systemd's WatchdogSec: pings only while this loop runs
+        try:
+            await service(stop)
+        finally:
+            await sdnotify.stop_task(dog)
 
     asyncio.run(main())
 

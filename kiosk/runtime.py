@@ -97,8 +97,8 @@ class KioskRuntime:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self.link.subscribe(self.topics.controller_status())   # first: its log vouches for the state after it
         self.link.subscribe(self.topics.state_queues())
-        self.link.subscribe(self.topics.controller_status())
         self.link.subscribe(self.client.reply_topic)
         self.link.on_disconnected = self._believe
         self.link.on_connected = self._believe
@@ -197,9 +197,9 @@ class KioskRuntime:
             self._believe()
         elif route.kind == "state" and route.name == "queues":
             q = parse_queues(body)
-            status = self.watch.status
-            if status is not None and status.log and q.log and q.log != status.log:
-                raise BadPayload(f"queues of log {q.log!r}, not the controller's current log {status.log!r}")
+            problem = self.watch.state_problem(q.log)
+            if problem:
+                raise BadPayload(problem)
             self.post(QueuesChanged([{"id": s.id, "waiting": s.waiting, "est_wait_s": s.est_wait_s,
                                       "issuing": s.issuing} for s in q.services]))
         else:

@@ -17,7 +17,8 @@ const HQ = (() => {
   }
   async function api(method, url, body) {
     const headers = { "Content-Type": "application/json" };
-    if (method !== "GET") headers["X-CSRF-Token"] = await token();
+    if (method !== "GET" && url !== "/api/session") headers["X-CSRF-Token"] = await token();
+    if (method === "DELETE" && url === "/api/session") headers["X-CSRF-Token"] = await token();
     let r;
     try {
       r = await fetch(url, { method, headers, credentials: "same-origin",

@@ -15,13 +15,17 @@
     $("window-title").textContent = win ? HQ.ui("window_n", { window: win }) : HQ.ui("window");
   }
 
+  let again = false;
   async function refresh() {
     if (!win) return;
-    if (refreshing) return refreshing;
+    if (refreshing) { again = true; return refreshing; }
     refreshing = (async () => {
-      try { view = await HQ.api("GET", "/api/windows/" + encodeURIComponent(win)); render(); }
-      catch (e) { HQ.say(HQ.errorText(e), "bad"); }
-      finally { refreshing = null; }
+      do {
+        again = false;
+        try { if (win) { view = await HQ.api("GET", "/api/windows/" + encodeURIComponent(win)); render(); } }
+        catch (e) { HQ.say(HQ.errorText(e), "bad"); }
+      } while (again);
+      refreshing = null;
     })();
     return refreshing;
   }
@@ -86,7 +90,7 @@
     }
     for (const it of items) {
       const b = document.createElement("button");
-      b.type = "button"; b.setAttribute("role", "listitem");
+      b.type = "button";
       b.textContent = label(it);
       b.addEventListener("click", () => { $("dlg-list").close(); onPick(it); });
       box.appendChild(b);

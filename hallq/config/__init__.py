@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from hallq.config.devices import BusConfig, DeviceConfig, DevicesSection, MqttDeviceConfig
 from hallq.config.display import DisplayConfig
 from hallq.config.kiosk import KioskConfig
+from hallq.config.regionlink import RegionLink
 from hallq.config.security import (
     STAFF_ROLES,
     AuditSection,
@@ -192,6 +193,7 @@ class HallConfig(Strict):
     security: SecuritySection = SecuritySection()
     audit: AuditSection = AuditSection()
     console: ConsoleSection = ConsoleSection()
+    region: RegionLink | None = None        # CONTRACT §7: the hall's bridge to the regional broker
 
     @model_validator(mode="after")
     def _cross_references(self) -> HallConfig:

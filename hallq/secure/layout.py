@@ -161,7 +161,17 @@ def generate(cfg: HallConfig, out: Path, *, broker_user: str | None = None,
     files = broker.BrokerFiles(passwd=pw_path, acl=acl_path, data=data_dir, log=data_dir / "mosquitto.log",
                                cafile=ca_for_clients, certfile=certfile, keyfile=keyfile)
     conf = out / "mosquitto.conf"
-    write_file(conf, broker.render(cfg, files, owner.name).encode(), 0o644)
+    text = broker.render(cfg, files, owner.name)
+    if cfg.region is not None:      # CONTRACT §7: the bridge to the regional broker (region/hallbridge.py)
+        from region.hallbridge import BridgeError, bridge_section
+        try:
+            text += bridge_section(cfg)
+        except BridgeError as e:
+            raise SecureError(str(e)) from None
+    if cfg.region is not None:      # it holds the bridge's password: readable by the broker's account only
+        write_file(conf, text.encode(), 0o600, owner)
+    else:
+        write_file(conf, text.encode(), 0o644)
     return SecureLayout(dir=out, conf=conf, passwd=pw_path, acl=acl_path, ca=ca_for_clients, hall_ca=ca_crt,
                         console_cert=console_crt, console_key=console_key, accounts=tuple(accounts),
                         broker_user=owner.name, rotated=tuple(dict.fromkeys(rotate)), added=tuple(added),

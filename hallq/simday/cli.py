@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=0.0,
                    help="pace the MQTT run at most this many times faster than real time (0 = as fast as it goes)")
     p.add_argument("--plot", help="PNG path for the chart (default: OUT/wait-HALL.png)")
+    p.add_argument("--open", action="store_true",
+                   help="run the MQTT hall open (v1) instead of secure, where the controller and the simulator's "
+                        "kiosk, reception desk and window devices each have their own principal")
     return p
 
 
@@ -55,7 +58,7 @@ def run(rest: list[str]) -> int:
     try:
         for policy, backend in runs:
             t0 = time.monotonic()
-            results.append(run_day(plan, policy, backend, out / f"{policy}-data", a.speed))
+            results.append(run_day(plan, policy, backend, out / f"{policy}-data", a.speed, secure=not a.open))
             print(f"{policy}: {len(results[-1].tickets)} tickets, {results[-1].commands} commands via {backend} "
                   f"in {time.monotonic() - t0:.1f} s", file=sys.stderr)
     except BrokerError as e:
@@ -73,11 +76,15 @@ def run(rest: list[str]) -> int:
     return 0
 
 
-def run_day(plan: DayPlan, policy: str, backend: str, workdir: Path, speed: float = 0.0) -> DayResult:
-    """One policy's day. `backend` 'mqtt' = the real controller over MQTT; 'engine' = the pure engine in-process."""
+def run_day(plan: DayPlan, policy: str, backend: str, workdir: Path, speed: float = 0.0,
+            secure: bool = False) -> DayResult:
+    """One policy's day. `backend` 'mqtt' = the real controller over MQTT (a secure hall with `secure`);
+    'engine' = the pure engine in-process."""
     assert policy in POLICIES
     cfg = hall_config(plan.scenario, policy)
-    link: HallLink = MqttHall(cfg, workdir, speed) if backend == "mqtt" else EngineHall(cfg)
+    devices = sorted({i.device for i in plan.scenario.incidents if i.kind == "device" and i.device})
+    link: HallLink = MqttHall(cfg, workdir, speed, secure=secure, devices=devices) if backend == "mqtt" \
+        else EngineHall(cfg)
     link.open()
     try:
         return DayRunner(plan, link, window_services(plan.scenario, policy), policy).run()

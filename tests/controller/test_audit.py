@@ -90,3 +90,15 @@ def test_rehashed_chain_is_caught_by_the_head_marker(tmp_path: Path) -> None:
 def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     cli = _audit_cli(tmp_path / "nowhere")
     assert cli.returncode != 0 and "no event log" in cli.stderr
+
+
+def test_a_config_without_a_public_key_is_a_usage_error(tmp_path: Path) -> None:
+    import yaml
+
+    _make_log(tmp_path / "data")
+    config = tmp_path / "hall.yaml"
+    config.write_text(yaml.safe_dump(small_hall(), allow_unicode=True), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "hallq", "audit", "verify", "--data", str(tmp_path / "data"),
+                          "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "audit.public_key" in res.stderr and "audit-signing.key.pub" in res.stderr

@@ -14,8 +14,11 @@ from controller.snapshot import dump, load
 from controller.state import HallState
 from display.presenter import CallBoard
 from firmware_bridge.hallbus.messages import EVENT, KEY, DeviceEvent
+from firmware_bridge.keypad.keymap import key_event
+from firmware_bridge.keypad.messages import KeyPress
 from firmware_bridge.mapping import Command, command_for, json_event, show_frame
-from hallq.config import DisplayConfig
+from hallq.config import DisplayConfig, parse_config
+from tests.conftest import Hall, small_hall
 from tests.controller.test_engine import MON, Run
 
 SUP = {"wait_alert_s": 600, "service_alert_s": 900, "pause_alert_s": 300, "unattended_alert_s": 600}
@@ -45,8 +48,8 @@ def _picture(engine: Engine, now: datetime) -> dict[str, Any]:
     return {"windows": {w: st.window_json(w) for w in st.windows},
             "tickets": {k: st.ticket_json(t) for k, t in st.tickets.items()},
             "queues": st.queues_json(now), "held": sorted(st.held),
-            "alerts": [a.to_json() for a in st.alerts_matching("all", None)], "open": st.open_alerts,
-            "raised": st.alerts_raised, "evaluations": {k: e.to_json() for k, e in st.evaluations.items()}}
+            "alerts": [a.to_json() for a in st.alerts.page("all", None, 10**6)[0]], "open": st.open_alerts,
+            "raised": st.alerts.raised, "evaluations": {k: e.to_json() for k, e in st.evaluations.items()}}
 
 
 def test_the_prepared_hall() -> None:
@@ -236,7 +239,7 @@ def test_alerts_carry_stable_ids_and_are_listed() -> None:
     again = Engine(r.cfg)
     for ev in r.log:
         again.apply(ev)
-    assert [a.id for a in again.state.alerts.values()] == ids
+    assert [a.id for a in again.state.alerts.live.values()] == ids
 
 
 def test_alert_ack_by_the_acting_staff() -> None:
@@ -273,7 +276,7 @@ def test_old_alerts_without_id_get_one_from_their_seq() -> None:
     fresh = Engine(r.cfg)
     for ev in [old] + r.log:
         fresh.apply(ev)
-    assert fresh.state.alert("e7") is not None and fresh.state.open_alerts == 0
+    assert fresh.state.alerts.get("e7") is not None and fresh.state.open_alerts == 0
 
 
 def _everything() -> Run:
@@ -311,23 +314,43 @@ def test_snapshot_round_trip_and_archived_alerts() -> None:
     r = _everything()
     back = load(dump(r.engine), r.cfg, b"")
     assert _picture(back, r.now) == _picture(r.engine, r.now)
-    # three days on: the acknowledged alert of Monday is archived, the open one stays in memory
-    acked = r.ok("alerts", state="acknowledged")["alerts"][0]
+    acked, still_open = r.ok("alerts", state="all")["alerts"]
+    assert (acked["state"], still_open["state"]) == ("acknowledged", "open")
+    r.ok("logout", window="1")
+    r.ok("logout", window="2")
+    # three days on, Monday's alerts are archived, open or not; every answer stays the same
     for day in (1, 2, 3):
         r.now = MON + timedelta(days=day)
         r.log += r.engine.tick(r.now)
-    st = r.engine.state
-    assert acked["id"] not in st.alerts and date(2026, 11, 23) in st.alert_archive
+    book = r.engine.state.alerts
+    monday = date(2026, 11, 23)
+    assert not book.live and book.archived == {monday: [1, 1]}
+    assert r.ok("alerts") == {"alerts": [still_open], "total": 1, "more": False}
     assert r.ok("alerts", state="acknowledged")["alerts"] == [acked]
-    assert r.ok("alerts", state="all", since="2026-11-23")["alerts"][0] == acked
+    assert r.ok("alerts", state="all", since="2026-11-23", limit=1) == {"alerts": [acked], "total": 2, "more": True}
+    assert r.ok("alerts", since="2026-11-24")["total"] == 0
     assert r.err("alert_ack", alert=acked["id"], note="x") == "ALREADY_ACKNOWLEDGED"
     back = load(dump(r.engine), r.cfg, b"")
     assert _picture(back, r.now) == _picture(r.engine, r.now)
+    # acknowledging an archived open alert brings it back until the next day change
+    done = r.ok("alert_ack", alert=still_open["id"], note="已督办", by="M01")["alert"]
+    assert done["state"] == "acknowledged" and r.engine.state.open_alerts == 0
+    assert list(book.live) == [still_open["id"]] and book.archived == {monday: [0, 1]}
+    assert [a["id"] for a in r.ok("alerts", state="all")["alerts"]] == [acked["id"], still_open["id"]]
+    r.now = MON + timedelta(days=4)
+    r.log += r.engine.tick(r.now)
+    assert not book.live and book.archived == {monday: [0, 2]}
     fresh = Engine(r.cfg)
     for ev in r.log:
         fresh.apply(ev)
     assert _picture(fresh, r.now) == _picture(r.engine, r.now)
-    assert fresh.state.alert_archive == st.alert_archive, "the archive is the same in a replay"
+    assert fresh.state.alerts.archive == book.archive, "the archive is the same in a replay"
+    back = load(dump(r.engine), r.cfg, b"")
+    assert _picture(back, r.now) == _picture(r.engine, r.now)
+    never = Engine(r.cfg, compact=False)
+    for ev in r.log:
+        never.apply(ev)
+    assert _picture(never, r.now)["alerts"] == _picture(r.engine, r.now)["alerts"], "as if nothing was archived"
 
 
 def test_the_call_screen_and_led_board_announce_a_callback_like_a_call() -> None:
@@ -361,3 +384,73 @@ def test_mqtt_device_keys_for_hold_and_callback() -> None:
     assert command_for(ev, "2", None) == Command("callback", {"window": "2", "number": "A012"})
     _, ev = json_event({"event_id": "e2", "type": "key", "key": "hold"})
     assert command_for(ev, "2", None) == Command("hold", {"window": "2"})
+
+
+def test_v2_commands_and_state_alerts_over_mqtt(hall: Hall) -> None:
+    """The controller process over a real mosquitto: the v2 commands, their events, and the retained
+    `state/alerts` count (CONTRACT §3.3) following a bad review and its acknowledgement, across a restart."""
+    c = hall.client("t", (hall.cfg.topic("#"),))
+    c.connect()
+    hall.start_controller(c)
+    alerts_topic = hall.cfg.topic("state", "alerts")
+    assert c.wait_for(alerts_topic, lambda b: True)["open"] == 0
+    for _ in range(3):
+        c.command("issue", service="general")
+    c.command("login", window="3", staff="S003")
+    c.command("call", window="3")
+    assert c.command("hold", window="3", note="容缺受理")["ticket"]["status"] == "held"
+    assert c.command("call_number", window="3", number="A003")["ticket"]["number"] == "A003"
+    assert c.command("callback", window="3", number="A001")["ticket"]["status"] == "serving"
+    assert c.command("cancel", number="A002", reason="left")["ticket"]["status"] == "cancelled"
+    r = c.request("callback", window="3", number="A002")
+    assert (r["ok"], r["error"]["code"]) == (False, "NOT_HELD") and r["error"]["message"]
+    called = c.wait_for(hall.cfg.topic("event", "ticket.called"), lambda b: b.get("callback") is True)
+    assert (called["ticket"], called["window"], called["recall"]) == ("A001", "3", 0)
+    c.wait_for(hall.cfg.topic("event", "ticket.held"), lambda b: b["ticket"] == "A001")
+    c.wait_for(hall.cfg.topic("event", "ticket.cancelled"), lambda b: b["ticket"] == "A002")
+    c.command("finish", window="3")
+    c.command("rate", ticket="A001", level=1, window="3")
+    raised = c.wait_for(hall.cfg.topic("event", "alert.raised"), lambda b: b["kind"] == "bad_review")
+    assert ALERT_ID.match(raised["id"])
+    assert c.wait_for(alerts_topic, lambda b: b["open"] == 1)["at"]
+    [alert] = c.command("alerts")["alerts"]
+    assert alert["id"] == raised["id"] and alert["state"] == "open"
+    hall.controller.stop()
+    hall.start_controller(c)
+    assert c.command("alerts")["alerts"] == [alert], "the same id after a restart"
+    mark = len(c.received)
+    acked = c.command("alert_ack", alert=raised["id"], note="已回访", by="M01")["alert"]
+    assert acked["state"] == "acknowledged" and acked["ack"]["by"] == "M01"
+    c.wait_for(alerts_topic, lambda b: b["open"] == 0, start=mark)
+    ev = c.wait_for(hall.cfg.topic("event", "alert.acknowledged"), lambda b: True)
+    assert (ev["alert"], ev["note"]) == (raised["id"], "已回访")
+    c.close()
+
+
+def test_a_legacy_keypad_key_can_hold() -> None:
+    bus = {"id": "kp", "port": "loop://", "protocol": "legacy-keypad", "key_map": {1: "call", 8: "hold"},
+           "devices": [{"address": 5, "kind": "keypad", "window": "1"}]}
+    cfg = parse_config(small_hall(devices={"buses": [bus]}))
+    key_map = cfg.devices.buses[0].key_map
+    assert key_map is not None
+    ev = key_event(KeyPress(9, 8), key_map)
+    assert isinstance(ev, DeviceEvent)
+    assert command_for(ev, "1", None) == Command("hold", {"window": "1"})
+
+
+def test_cancelled_and_held_tickets_are_archived_with_their_day() -> None:
+    r = _hall()
+    r.ok("cancel", number="A002")
+    for days in (14, 28):   # past the supplementary-rating window and the margin, from the day and its close
+        r.now = MON + timedelta(days=days)
+        r.ok("issue", service="general")
+    st = r.engine.state
+    day = date(2026, 11, 23)
+    assert day in st.archive and not any(k[0] == day for k in st.tickets)
+    got = {n: r.ok("ticket", number=n, date="2026-11-23")["ticket"]["status"] for n in ("A001", "A002", "S001")}
+    assert got == {"A001": "no_show", "A002": "cancelled", "S001": "no_show"}, "held ones closed as no-show"
+    assert r.err("cancel", number="A002", date="2026-11-23") == "NOT_WAITING"
+    fresh = Engine(r.cfg)
+    for ev in r.log:
+        fresh.apply(ev)
+    assert fresh.state.archive == st.archive

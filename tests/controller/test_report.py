@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -25,7 +26,8 @@ def _day(data: Path) -> None:
     eng, store = Engine(cfg), EventStore(data).open()
     store.record_config(yaml.safe_dump(raw, allow_unicode=True))
     now = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    plan = [("issue", {"service": "general"})] * 5 + [("issue", {"service": "tax", "priority": "green"})] + [
+    plan: list[tuple[str, dict[str, Any]]] = [("issue", {"service": "general"})] * 5 + [
+        ("issue", {"service": "tax", "priority": "green"}),
         ("login", {"window": "1", "staff": "S001"}),
         ("call", {"window": "1"}), ("finish", {"window": "1"}), ("rate", {"ticket": "S001", "level": 5, "window": "1"}),
         ("call", {"window": "1"}), ("finish", {"window": "1"}), ("rate", {"ticket": "A001", "level": 1, "window": "1"}),
@@ -100,7 +102,8 @@ def test_report_counts_held_cancelled_and_alerts(tmp_path: Path) -> None:
            "message": "window 3 is unattended", "window": "3"}
     [[old]] = store.append([([old], None)])          # an alert as v1 wrote it: no id
     eng.apply(old)
-    plan = [("issue", {"service": "general"})] * 4 + [("issue", {"service": "tax"})] + [
+    plan: list[tuple[str, dict[str, Any]]] = [("issue", {"service": "general"})] * 4 + [
+        ("issue", {"service": "tax"}),
         ("login", {"window": "1", "staff": "S001"}),
         ("call", {"window": "1"}), ("hold", {"window": "1", "note": "缺材料"}),          # A001 held …
         ("call", {"window": "1"}), ("finish", {"window": "1"}),                         # A002 served
@@ -120,6 +123,9 @@ def test_report_counts_held_cancelled_and_alerts(tmp_path: Path) -> None:
     rep = build_report(data, t0.date(), t0.date())
     assert rep["tickets"] | {} == {"issued": 5, "served": 2, "no_show": 2, "held": 2, "cancelled": 1, "green": 0}
     assert rep["by_window"]["1"]["held"] == 2 and rep["by_service"]["general"]["cancelled"] == 1
+    assert (rep["service_s"]["mean"], rep["service_s"]["max"]) == (90.0, 120.0), \
+        "A001 served 60 s before its hold and 60 s after the call-back; A002 60 s"
+    assert (rep["wait_s"]["mean"], rep["wait_s"]["max"]) == (480.0, 660.0), "waits end at the first call"
     assert rep["alerts"] == {"raised": 5, "acknowledged": 1, "open": 4, "by_kind": {     # long waits: A003, A004, S001
         "bad_review": {"raised": 1, "acknowledged": 0, "open": 1},
         "long_wait": {"raised": 3, "acknowledged": 0, "open": 3},

@@ -57,9 +57,9 @@ def test_village_day_over_mqtt_is_the_same_day_twice_and_uses_the_api(tmp_path: 
     assert len(stored) == len(a.events)
     # the pure engine makes the same decisions as the controller service
     sc = plan.scenario
-    e = DayRunner(plan, EngineHall(hall_config(sc, "pooled")), window_services(sc, "pooled")).run()
-    assert [(r.number, r.called_s, r.outcome) for r in e.tickets] == [(r.number, r.called_s, r.outcome)
-                                                                      for r in a.tickets]
+    eng = DayRunner(plan, EngineHall(hall_config(sc, "pooled")), window_services(sc, "pooled")).run()
+    assert [(r.number, r.called_s, r.outcome) for r in eng.tickets] == [(r.number, r.called_s, r.outcome)
+                                                                        for r in a.tickets]
 
 
 def test_league_morning_over_mqtt_estimator_beats_naive_in_the_peak(tmp_path: Path) -> None:
@@ -71,3 +71,30 @@ def test_league_morning_over_mqtt_estimator_beats_naive_in_the_peak(tmp_path: Pa
     assert peak["n"] > 200
     assert ctrl["mae_min"] < 0.6 * naive["mae_min"], f"controller {ctrl} vs naive {naive}"
     assert ctrl["within"] > naive["within"] + 0.15, f"controller {ctrl} vs naive {naive}"
+
+
+def test_village_day_in_a_secure_hall_is_the_same_day_with_principals(tmp_path: Path) -> None:
+    """`hallq sim day` runs secure by default: mosquitto from the generated config, the controller and the
+    simulator's kiosk, reception desk, window devices and device reporters each with their own principal."""
+    plan = make_plan(load_scenario(SCENARIOS / "village.yaml"))
+    sc = plan.scenario
+    devices = sorted({i.device for i in sc.incidents if i.kind == "device" and i.device})
+    link = MqttHall(hall_config(sc, "pooled"), tmp_path / "secure", secure=True, devices=devices)
+    link.open()
+    try:
+        res = DayRunner(plan, link, window_services(sc, "pooled")).run()
+    finally:
+        link.close()
+    assert "allow_anonymous false" in (tmp_path / "secure" / "secure" / "mosquitto.conf").read_text()
+    assert res.errors == [], res.errors[:3]
+    e = DayRunner(plan, EngineHall(hall_config(sc, "pooled")), window_services(sc, "pooled")).run()
+    assert [(r.number, r.called_s, r.outcome) for r in res.tickets] == \
+        [(r.number, r.called_s, r.outcome) for r in e.tickets], "the same day as the open engine run"
+    by_type: dict[str, set[Any]] = {}
+    for ev in res.events:
+        by_type.setdefault(ev["type"], set()).add(ev.get("principal"))
+    assert by_type["ticket.issued"] <= {"simday-kiosk", "simday-desk"}
+    assert by_type["ticket.called"] <= {f"desk-{i}" for i in range(1, 3)}
+    assert by_type["evaluation.recorded"] <= {f"desk-{i}" for i in range(1, 3)}
+    kinds = {ev.get("kind") for ev in res.events if ev["type"] == "alert.raised"}
+    assert kinds & {"paper_out", "device_offline"}, f"device statuses reached the controller: {kinds}"

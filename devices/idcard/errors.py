@@ -1,0 +1,18 @@
+"""What can go wrong with an ID card reader: the reader itself (`ReaderError`) or the card on it (`CardError`).
+
+Messages name the reader and say what to do; none ever carries a card's ID number or other text.
+"""
+
+from __future__ import annotations
+
+
+class IdCardError(Exception):
+    """Base of the reader's errors."""
+
+
+class ReaderError(IdCardError):
+    """The reader cannot be reached or misbehaves (port, no answer, garbled frames, SAM failure)."""
+
+
+class CardError(IdCardError):
+    """The card could not be read or is not one the kiosk takes; the holder should try again or ask staff."""
