@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,13 +96,18 @@ def topic_problem(topic: str) -> str | None:
         return "the topic is not valid UTF-8"
     if size > TOPIC_MAX_BYTES:
         return f"the topic is {size} bytes long (at most {TOPIC_MAX_BYTES})"
-    if "+" in topic or "#" in topic:
+    bad = _TOPIC_BAD.search(topic)
+    if bad is None:
+        return None
+    c = bad.group()
+    if c in "+#":
         return "the topic holds a wildcard (+ or #)"
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in topic):
-        return "the topic holds a control character"
-    if any(0xD800 <= ord(c) <= 0xDFFF or c in "\ufffe\uffff" for c in topic):
+    if c in "\ufffe\uffff":
         return "the topic holds a non-character"
-    return None
+    return "the topic holds a control character"
+
+
+_TOPIC_BAD = re.compile("[+#\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 Kind = Literal["cmd", "reply", "state", "event", "device", "controller", "audit", "other"]
