@@ -20,6 +20,9 @@ FLAG_TEXT = {
     "staff_operating": "rated while staff were pressing keys at the window",
     "burst": "one of many ratings at the window in a short time",
     "same_rater": "the same person rated many services today",
+    "after_staff_finish": "rated on the evaluator seconds after staff pressed finish",
+    "page_from_hall": "rated through the ticket's page from the hall's own network right after service",
+    "page_burst": "one of many page ratings for the window in a short time",
 }
 
 
@@ -27,16 +30,20 @@ class RatingWatch:
     def __init__(self, cfg: HallConfig) -> None:
         self.cfg = cfg
         self.last_key: dict[str, datetime] = {}
+        self.last_finish: dict[str, datetime] = {}     # window -> the staff's last explicit finish
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
+        self.recent_page: dict[str, deque[datetime]] = defaultdict(deque)
         self.by_holder: dict[tuple[date, str], int] = defaultdict(int)
 
     def apply(self, ev: Event, ticket: Ticket | None) -> None:
         at = datetime.fromisoformat(ev["at"])
         if ev["type"] in STAFF_KEY_EVENTS and ev.get("window"):
             self.last_key[ev["window"]] = at
+        elif ev["type"] == "ticket.finished" and ev.get("window") and ev.get("prompt", True):
+            self.last_finish[ev["window"]] = at
         elif ev["type"] == "evaluation.recorded":
-            if ev.get("window") and not ev.get("supplementary"):
-                q = self.recent[ev["window"]]
+            if ev.get("window"):
+                q = (self.recent if not ev.get("supplementary") else self.recent_page)[ev["window"]]
                 q.append(at)
                 # older than the burst window seen from this rating: `flags` (at a later `now`) drops them too
                 while at - q[0] > timedelta(seconds=self.cfg.evaluation.fraud_burst_window_s):
@@ -49,9 +56,24 @@ class RatingWatch:
         for key in [k for k in self.by_holder if k[0] in days]:
             del self.by_holder[key]
 
-    def flags(self, t: Ticket, window: str | None, on_prompt: bool, now: datetime) -> list[str]:
+    def flags(self, t: Ticket, window: str | None, on_prompt: bool, now: datetime,
+              origin: str | None = None) -> list[str]:
+        """`origin` "hall": a page rating from the hall's own network (the console knows the address)."""
         e = self.cfg.evaluation
         out = []
+        finish = self.last_finish.get(window or "")
+        if on_prompt and finish is not None and t.finished_at == finish and \
+                (now - finish).total_seconds() < e.fraud_after_finish_s:
+            out.append("after_staff_finish")
+        if not on_prompt and origin == "hall" and t.finished_at is not None and \
+                (now - t.finished_at).total_seconds() < e.fraud_page_after_s:
+            out.append("page_from_hall")
+        if not on_prompt and window:
+            pq = self.recent_page[window]
+            while pq and now - pq[0] > timedelta(seconds=e.fraud_burst_window_s):
+                pq.popleft()
+            if len(pq) + 1 >= e.fraud_burst_count:
+                out.append("page_burst")
         if on_prompt and t.finished_at is not None and (now - t.finished_at).total_seconds() < e.fraud_min_rating_s:
             out.append("too_fast")
         key = self.last_key.get(window or "")

@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[Arg, ...]] = {
     "rate": (_a("ticket"), _a("date", "date", False), _a("level", "int"), _a("window", required=False),
              _a("reasons", "str_list", False), _a("channel", required=False), _a("comment", required=False,
                                                                                    max_len=500),
-             _a("code", required=False)),
+             _a("code", required=False), _a("origin", required=False, max_len=16)),
     "ticket": (_a("number"), _a("date", "date", False), _a("code", required=False)),
     # v2 (CONTRACT §3.7): 挂起 / call-back, call by number, cancel, alerts
     "hold": (_a("window"), _a("note", required=False, max_len=200)),

@@ -402,7 +402,8 @@ class Engine:
 
     def _cmd_rate(self, now: datetime, ticket: str, level: int, date: date | None = None, window: str | None = None,
                   reasons: list[str] | None = None, channel: str | None = None,
-                  comment: str | None = None, code: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+                  comment: str | None = None, code: str | None = None,
+                  origin: str | None = None) -> tuple[dict[str, Any], list[Event]]:
         if not 1 <= level <= 5:
             raise CommandFailed("BAD_REQUEST", f"rate: level must be 1–5 (5 非常满意 … 1 非常不满意), not {level}")
         w = self._window(window) if window is not None else None
@@ -430,7 +431,7 @@ class Engine:
         ch = channel or ("evaluator" if on_prompt else "qr")
         fields = {"ticket": t.number, "date": t.date.isoformat(), "window": t.window, "staff": t.staff,
                   "service": t.service, "level": level, "channel": ch, "reasons": reasons or [],
-                  "supplementary": not on_prompt, "flags": self.watch.flags(t, t.window, on_prompt, now)}
+                  "supplementary": not on_prompt, "flags": self.watch.flags(t, t.window, on_prompt, now, origin)}
         if comment:
             fields["comment"] = comment
         if t.rater:  # real-name rating: the identity stays sealed in the log

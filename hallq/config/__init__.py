@@ -133,6 +133,9 @@ class EvaluationSection(Strict):
     fraud_burst_count: int = Field(default=5, ge=2)              # this many ratings at one window ...
     fraud_burst_window_s: float = Field(default=60.0, gt=0)      # ... within this time
     fraud_same_rater_per_day: int = Field(default=3, ge=2)       # the same holder rating this many services a day
+    fraud_after_finish_s: float = Field(default=4.0, ge=0)       # on the evaluator this soon after staff pressed finish
+    fraud_page_after_s: float = Field(default=120.0, ge=0)       # through the page this soon after service ...
+    hall_networks: list[str] = []                                # ... from these networks (CIDR): the hall's own LAN
     web_port: int | None = Field(default=None, ge=1, le=65535)   # 补充评价 page served by the controller
     web_host: str = "127.0.0.1"
     rater_public_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{43}$")  # `hallq rater new-key`
