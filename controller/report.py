@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -299,6 +300,16 @@ def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _csv_text(v: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe (CSV has no types)."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "@", "\t", "\r", "-") and not _NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
 def _brief(v: Any) -> str:
     return " / ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, dict) else str(v)
 
@@ -339,6 +350,11 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
             chart.add_data(Reference(sh, min_col=2, max_col=3, min_row=1, max_row=n + 1), titles_from_data=True)
             chart.set_categories(Reference(sh, min_col=1, min_row=2, max_row=n + 1))
             sh.add_chart(chart, "N2")
+    for sheet in wb.worksheets:   # stored text is data: "=…" written by a rater or in a name never becomes a formula
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     wb.save(out)
 
 
@@ -361,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
         out.write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
     elif args.format == "csv":
         with out.open("w", newline="", encoding="utf-8-sig") as f:
-            csv.writer(f).writerows(_flat_rows(rep))
+            csv.writer(f).writerows([[_csv_text(v) for v in row] for row in _flat_rows(rep)])
     elif args.format == "png":
         from controller.report_png import write_png
 

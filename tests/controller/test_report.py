@@ -138,3 +138,32 @@ def test_report_counts_held_cancelled_and_alerts(tmp_path: Path) -> None:
     _report(data, "xlsx", tmp_path / "r.xlsx")
     summary = [[c.value for c in row] for row in load_workbook(tmp_path / "r.xlsx")["汇总 Summary"].iter_rows()]
     assert ["alerts", "open", 4] in summary
+
+
+def test_stored_text_never_becomes_a_formula(tmp_path: Path) -> None:
+    raw = small_hall()
+    raw["staff"][0]["name"] = '=HYPERLINK("http://evil.example","点我")'
+    raw["hall"]["name"]["zh"] = "=SUM(1,2)中心"
+    cfg = parse_config(raw)
+    data = tmp_path / "data"
+    eng, store = Engine(cfg), EventStore(data).open()
+    store.record_config(yaml.safe_dump(raw, allow_unicode=True))
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    plan: list[tuple[str, dict[str, Any]]] = [
+        ("issue", {"service": "general"}), ("login", {"window": "1", "staff": "S001"}), ("call", {"window": "1"}),
+        ("finish", {"window": "1"}), ("rate", {"ticket": "A001", "level": 1, "window": "1", "reasons": ["=1+2"],
+                                               "comment": "=cmd|' /C calc'!A0"})]
+    for i, (name, args) in enumerate(plan):
+        out = eng.handle(name, args, now + timedelta(minutes=i))
+        assert out.ok, out.reply
+        store.append([(out.events, StoredCommand(f"c{i}", name, out.reply))])
+    store.close()
+    _report(data, "xlsx", tmp_path / "r.xlsx")
+    wb = load_workbook(tmp_path / "r.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert any(t.startswith("=") for t in texts), "the stored '=' text should still be in the report as written"
+    _report(data, "csv", tmp_path / "r.csv")
+    rows = list(csv.reader((tmp_path / "r.csv").open(encoding="utf-8")))
+    assert not [v for row in rows for v in row if v.startswith(("=", "+", "@"))]
