@@ -115,8 +115,9 @@ class Checkpointer:
         held = self.store.hash_at(seq) if seq > 0 else None
         if (seq > 0 and held != hash_) or log_id != self.store.log:
             if self._fresh_segment_since_noted():
-                log.info("controller %s: %s was restored (`hallq restore` began segment %s): not the head this "
-                         "controller last wrote here, as expected", self.cfg.hall.id, self.store.path, self.store.log)
+                log.warning("controller %s: %s does not hold seq %d of segment %s, the last this controller wrote "
+                            "here — restored or replaced; it began segment %s since, events from now on carry it",
+                            self.cfg.hall.id, self.store.path, seq, log_id, self.store.log)
                 return
             reason = (f"restored or replaced: the log no longer holds seq {seq} of segment {log_id}, the last this "
                       f"controller wrote here (the log ends at seq {self.store.head_seq})")

@@ -249,7 +249,7 @@ class ControllerService:
         to_write = [(p.events, p.stored) for p in pending if p.events or p.stored]
         if to_write:
             try:
-                written = await asyncio.to_thread(self.store.append, to_write)
+                written = await asyncio.to_thread(self.store.append, to_write, now)
             except (sqlite3.Error, OSError) as e:
                 self._storage_failed(pending, e, now)
                 return

@@ -33,7 +33,6 @@ def key_dir(cfg: HallConfig, data_dir: Path) -> Path:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Create `path` 0600 with `data` (never over an existing file: two starts must not make two keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -44,6 +43,16 @@ def _write_private(path: Path, data: bytes) -> None:
         os.link(tmp, path)        # fails if another start made it meanwhile
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create(path: Path, data: bytes, what: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            _write_private(path, data)
+    except OSError as e:
+        raise KeyFileError(f"cannot create the {what} {path}: {e} — the folder beside the config must be writable "
+                           "at the first start (or put the key there yourself)") from None
 
 
 def _check_private(path: Path) -> None:
@@ -63,8 +72,7 @@ def load_ticket_key(path: Path, legacy_hex: str | None = None) -> bytes:
     try:
         if not path.exists():
             secret = bytes.fromhex(legacy_hex) if legacy_hex else os.urandom(32)
-            with contextlib.suppress(FileExistsError):
-                _write_private(path, secret.hex().encode() + b"\n")
+            _create(path, secret.hex().encode() + b"\n", "ticket-code key")
         _check_private(path)
         text = path.read_text(encoding="ascii").strip()
         secret = bytes.fromhex(text)
@@ -120,8 +128,7 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
             key = Ed25519PrivateKey.generate()
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-            with contextlib.suppress(FileExistsError):
-                _write_private(path, pem)
+            _create(path, pem, "checkpoint signing key")
         _check_private(path)
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as e:

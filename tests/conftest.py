@@ -20,6 +20,51 @@ from hallq.mqtt import BlockingClient
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Every process a test starts inherits this mark; at the end of the run none may be left (tests leave nothing
+# running). The mark survives re-parenting, so orphans of a killed parent are found too.
+RUN_MARK = f"HALLQ_TEST_RUN={os.getpid()}-{os.urandom(4).hex()}"
+os.environ["HALLQ_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
+
+
+def _marked_processes() -> list[tuple[int, str]]:
+    mark = RUN_MARK.encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                state = f.read().split(b") ", 1)[1][:1]
+        except OSError:
+            continue
+        if mark in env.split(b"\0") and state != b"Z":
+            out.append((int(entry), cmd))
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a child process running (and kill it, so the machine stays clean)."""
+    import time
+    deadline = time.monotonic() + 10
+    left = _marked_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = _marked_processes()
+    if not left:
+        return
+    for pid, _cmd in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in left)
+    sys.stderr.write(f"\nhallq tests: {len(left)} process(es) were left running by the tests (killed now):\n{lines}\n")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 def small_hall(port: int = 1883, **extra: Any) -> dict[str, Any]:
     """A 3-window hall: window 1 takes general+tax, 2 takes tax, 3 takes general."""

@@ -306,3 +306,12 @@ def test_one_large_batch_is_checkpointed_every_n_records(tmp_path: Path) -> None
     assert [c["seq"] for c in svc.checkpoints.stop(AT)] == [23]
     svc.close()
     assert audit(tmp_path / "data", "--config", str(config)).returncode == 0
+
+
+def test_a_key_that_cannot_be_made_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the key's folder should be")
+    config = write_config(tmp_path, audit={"signing_key": "blocker/audit.key"})
+    proc = subprocess.run([sys.executable, "-m", "hallq", "controller", "--config", str(config), "--data",
+                           str(tmp_path / "data")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot create the checkpoint signing key" in proc.stderr and "blocker/audit.key" in proc.stderr
