@@ -10,11 +10,20 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from datetime import date, datetime, timedelta
 
+from controller.events import (
+    EvaluationRecorded,
+    HallEvent,
+    TicketCalled,
+    TicketFinished,
+    TicketSkipped,
+    TicketTransferred,
+    WindowPaused,
+    WindowResumed,
+)
 from controller.model import Ticket
-from controller.state import Event
 from hallq.config import HallConfig
 
-STAFF_KEY_EVENTS = ("ticket.called", "ticket.skipped", "ticket.transferred", "window.paused", "window.resumed")
+STAFF_KEY_EVENTS = (TicketCalled, TicketSkipped, TicketTransferred, WindowPaused, WindowResumed)
 FLAG_TEXT = {
     "too_fast": "rated faster than a person can read the prompt",
     "staff_operating": "rated while staff were pressing keys at the window",
@@ -35,15 +44,17 @@ class RatingWatch:
         self.recent_page: dict[str, deque[datetime]] = defaultdict(deque)
         self.by_holder: dict[tuple[date, str], int] = defaultdict(int)
 
-    def apply(self, ev: Event, ticket: Ticket | None) -> None:
-        at = datetime.fromisoformat(ev["at"])
-        if ev["type"] in STAFF_KEY_EVENTS and ev.get("window"):
-            self.last_key[ev["window"]] = at
-        elif ev["type"] == "ticket.finished" and ev.get("window") and ev.get("prompt", True):
-            self.last_finish[ev["window"]] = at
-        elif ev["type"] == "evaluation.recorded":
-            if ev.get("window"):
-                q = (self.recent if not ev.get("supplementary") else self.recent_page)[ev["window"]]
+    def apply(self, ev: HallEvent, ticket: Ticket | None) -> None:
+        if isinstance(ev, STAFF_KEY_EVENTS):
+            if ev.window:
+                self.last_key[ev.window] = ev.at
+        elif isinstance(ev, TicketFinished):
+            if ev.window and ev.prompt is not False:
+                self.last_finish[ev.window] = ev.at
+        elif isinstance(ev, EvaluationRecorded):
+            at = ev.at
+            if ev.window:
+                q = (self.recent if not ev.supplementary else self.recent_page)[ev.window]
                 q.append(at)
                 # older than the burst window seen from this rating: `flags` (at a later `now`) drops them too
                 while at - q[0] > timedelta(seconds=self.cfg.evaluation.fraud_burst_window_s):

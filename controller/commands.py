@@ -1,17 +1,22 @@
-"""The command table of CONTRACT §3.2: argument names, types and which are required.
+"""The commands of CONTRACT §3.2 and §3.7, each declared once as a typed dataclass.
 
-`parse_args` turns a decoded JSON object into clean keyword arguments for the engine, or
-raises CommandFailed('BAD_REQUEST', ...) naming the argument and what was expected.
+A command's declaration gives its arguments (names, types, which are required, length limits): `parse_args`
+checks a decoded JSON object against it and raises CommandFailed('BAD_REQUEST', ...) naming the argument and
+what was expected; `parse_command` gives the typed command the engine's handler `Engine._cmd_{name}(now, cmd)`
+takes; docs/controller.md's command table is generated from the same declarations (`controller/docs.py`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sys
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from controller.model import CommandFailed
+from controller.model import CommandFailed, Priority
 
 MAX_ID_LEN = 64
 
@@ -24,46 +29,303 @@ class Arg:
     max_len: int = 64
 
 
-def _a(name: str, kind: str = "str", required: bool = True, max_len: int = 64) -> Arg:
-    return Arg(name, kind, required, max_len)
+def arg(max_len: int = 64, default: Any = None) -> Any:
+    """An optional argument (default None unless told) whose string is at most `max_len` characters."""
+    return field(default=default, metadata={"max_len": max_len})
 
 
-COMMANDS: dict[str, tuple[Arg, ...]] = {
-    "issue": (_a("service"), _a("priority", "priority", False), _a("source", required=False),
-              _a("holder", required=False, max_len=128), _a("rater", required=False, max_len=1000),
-              _a("reason", required=False, max_len=200)),
-    "login": (_a("window"), _a("staff")),
-    "logout": (_a("window"),),
-    "call": (_a("window"),),
-    "recall": (_a("window"),),
-    "skip": (_a("window"),),
-    "finish": (_a("window"),),
-    "transfer": (_a("window"), _a("service")),
-    "pause": (_a("window"), _a("reason", required=False, max_len=200)),
-    "resume": (_a("window"), _a("reason", required=False, max_len=200)),
-    "rate": (_a("ticket"), _a("date", "date", False), _a("level", "int"), _a("window", required=False),
-             _a("reasons", "str_list", False), _a("channel", required=False), _a("comment", required=False,
-                                                                                   max_len=500),
-             _a("code", required=False), _a("origin", required=False, max_len=16)),
-    "ticket": (_a("number"), _a("date", "date", False), _a("code", required=False)),
-    # v2 (CONTRACT §3.7): 挂起 / call-back, call by number, cancel, alerts
-    "hold": (_a("window"), _a("note", required=False, max_len=200)),
-    "callback": (_a("window"), _a("number"), _a("date", "date", False)),
-    "call_number": (_a("window"), _a("number"), _a("date", "date", False)),
-    "cancel": (_a("number"), _a("date", "date", False), _a("reason", required=False, max_len=200)),
-    "alerts": (_a("state", required=False), _a("since", "date", False), _a("limit", "int", False)),
-    # `by`: who acknowledges in an open hall; in a secure hall the acting staff (actor) or principal wins
-    "alert_ack": (_a("alert"), _a("note", max_len=1000), _a("by", required=False)),
-    # 差评 work orders (docs/evaluation.md): `by` is who acts (staff id or a manager's name)
-    "wo_verify": (_a("order"), _a("by"), _a("note", required=False, max_len=1000), _a("complex", "bool", False)),
-    "wo_feedback": (_a("order"), _a("by"), _a("note", required=False, max_len=1000)),
-    "wo_revisit": (_a("order"), _a("by"), _a("note", required=False, max_len=1000), _a("satisfied", "bool", False)),
-    "wo_appeal": (_a("order"), _a("by"), _a("reason"), _a("note", required=False, max_len=1000)),
-    "wo_decide": (_a("order"), _a("by"), _a("uphold", "bool"), _a("note", required=False, max_len=1000)),
-    "workorders": (_a("state", required=False), _a("since", "date", False), _a("limit", "int", False)),
-    # the sealed identity of a ticket's rater, for 回访; every access is an `identity.accessed` event
-    "rater_access": (_a("ticket"), _a("date", "date", False), _a("by"), _a("reason", max_len=200)),
-}
+def required(max_len: int) -> Any:
+    """A required string argument of at most `max_len` characters."""
+    return field(metadata={"max_len": max_len})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A parsed command; its fields are its arguments in the order they are checked."""
+
+    NAME: ClassVar[str] = ""
+    ARGS: ClassVar[tuple[Arg, ...]] = ()
+
+
+COMMANDS: dict[str, type[Command]] = {}
+C = TypeVar("C", bound=type[Command])
+_KINDS = {"str": "str", "int": "int", "bool": "bool", "date": "date", "Priority": "priority",
+          "tuple[str, ...]": "str_list"}
+
+
+def command(name: str) -> Callable[[C], C]:
+    """Register a command class under its name; its argument table comes from its fields."""
+    def register(cls: C) -> C:
+        ns = vars(sys.modules[__name__])
+        hints = typing.get_type_hints(cls, ns, ns)
+        out = []
+        for f in fields(cls):
+            hint = hints[f.name]
+            parts = [a for a in typing.get_args(hint) if a is not type(None)] \
+                if isinstance(hint, type(int | None)) else [hint]
+            base = parts[0]
+            kind = _KINDS[getattr(base, "__name__", "") if typing.get_origin(base) is None else str(base)]
+            out.append(Arg(f.name, kind, f.default is MISSING and f.default_factory is MISSING,
+                           f.metadata.get("max_len", 64)))
+        cls.NAME, cls.ARGS = name, tuple(out)
+        COMMANDS[name] = cls
+        return cls
+    return register
+
+
+_c = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@command("issue")
+@_c
+class Issue(Command):
+    """Take a ticket for a service (`holder`: a holder key or its hash; `rater`: a sealed identity)."""
+
+    service: str
+    priority: Priority = arg(default=Priority.NORMAL)
+    source: str | None = arg()
+    holder: str | None = arg(128)
+    rater: str | None = arg(1000)
+    reason: str | None = arg(200)
+
+
+@command("login")
+@_c
+class Login(Command):
+    """Log a staff member in at a window (replaces whoever was there; B-post takeover)."""
+
+    window: str
+    staff: str
+
+
+@command("logout")
+@_c
+class Logout(Command):
+    """Log the window out; a ticket still being served is finished first."""
+
+    window: str
+
+
+@command("call")
+@_c
+class Call(Command):
+    """Call the next ticket (the current one is finished first)."""
+
+    window: str
+
+
+@command("recall")
+@_c
+class Recall(Command):
+    """Call the window's ticket again (up to `rules.recall_limit` times)."""
+
+    window: str
+
+
+@command("skip")
+@_c
+class Skip(Command):
+    """The window's ticket did not come: no-show (过号)."""
+
+    window: str
+
+
+@command("finish")
+@_c
+class Finish(Command):
+    """The window's ticket is served; the rating prompt opens."""
+
+    window: str
+
+
+@command("transfer")
+@_c
+class Transfer(Command):
+    """Send the window's ticket to the queue of another service."""
+
+    window: str
+    service: str
+
+
+@command("pause")
+@_c
+class Pause(Command):
+    """Pause the window (暂停服务)."""
+
+    window: str
+    reason: str | None = arg(200)
+
+
+@command("resume")
+@_c
+class Resume(Command):
+    """Resume a paused window."""
+
+    window: str
+    reason: str | None = arg(200)
+
+
+@command("rate")
+@_c
+class Rate(Command):
+    """Rate a served ticket (at the window's evaluator, or later by the ticket's QR code with `code`)."""
+
+    ticket: str
+    date: date | None = arg()
+    level: int
+    window: str | None = arg()
+    reasons: tuple[str, ...] | None = arg()
+    channel: str | None = arg()
+    comment: str | None = arg(500)
+    code: str | None = arg()
+    origin: str | None = arg(16)   # "hall": a page rating from the hall's own network (the console knows)
+
+
+@command("ticket")
+@_c
+class TicketQuery(Command):
+    """A ticket's state (with `code`: only if it is that ticket's code)."""
+
+    number: str
+    date: date | None = arg()
+    code: str | None = arg()
+
+
+@command("hold")
+@_c
+class Hold(Command):
+    """挂起: the window's serving ticket leaves every queue until a window calls it back."""
+
+    window: str
+    note: str | None = arg(200)
+
+
+@command("callback")
+@_c
+class Callback(Command):
+    """Call a held ticket back."""
+
+    window: str
+    number: str
+    date: date | None = arg()
+
+
+@command("call_number")
+@_c
+class CallNumber(Command):
+    """Call a waiting ticket out of turn by its number."""
+
+    window: str
+    number: str
+    date: date | None = arg()
+
+
+@command("cancel")
+@_c
+class Cancel(Command):
+    """Cancel a waiting or held ticket (the citizen left)."""
+
+    number: str
+    date: date | None = arg()
+    reason: str | None = arg(200)
+
+
+@command("alerts")
+@_c
+class Alerts(Command):
+    """The hall's alerts (open by default), in raise order."""
+
+    state: str | None = arg()
+    since: date | None = arg()
+    limit: int | None = arg()
+
+
+@command("alert_ack")
+@_c
+class AlertAck(Command):
+    """督查督办: acknowledge an alert with a note (`by`: who, in an open hall)."""
+
+    alert: str
+    note: str = required(1000)
+    by: str | None = arg()
+
+
+@command("wo_verify")
+@_c
+class WoVerify(Command):
+    """差评 work order: verified (待核实 → 整改中); `complex` gives it the longer deadline."""
+
+    order: str
+    by: str
+    note: str | None = arg(1000)
+    complex: bool | None = arg()
+
+
+@command("wo_feedback")
+@_c
+class WoFeedback(Command):
+    """差评 work order: the rater was given feedback (整改中 → 已反馈)."""
+
+    order: str
+    by: str
+    note: str | None = arg(1000)
+
+
+@command("wo_revisit")
+@_c
+class WoRevisit(Command):
+    """差评 work order: the rater was called back (已反馈 → 已回访)."""
+
+    order: str
+    by: str
+    note: str | None = arg(1000)
+    satisfied: bool | None = arg()
+
+
+@command("wo_appeal")
+@_c
+class WoAppeal(Command):
+    """差评 work order: the staff member appeals (误评 / 恶意差评)."""
+
+    order: str
+    by: str
+    reason: str
+    note: str | None = arg(1000)
+
+
+@command("wo_decide")
+@_c
+class WoDecide(Command):
+    """差评 work order: a reviewer other than the rated staff member decides the appeal."""
+
+    order: str
+    by: str
+    uphold: bool
+    note: str | None = arg(1000)
+
+
+@command("workorders")
+@_c
+class WorkOrders(Command):
+    """The 差评 work orders, in opening order."""
+
+    state: str | None = arg()
+    since: date | None = arg()
+    limit: int | None = arg()
+
+
+@command("rater_access")
+@_c
+class RaterAccess(Command):
+    """The sealed identity of a ticket's rater, for 回访; every access is an `identity.accessed` event."""
+
+    ticket: str
+    date: date | None = arg()
+    by: str
+    reason: str = required(200)
+
+
+WorkOrderCommand = WoVerify | WoFeedback | WoRevisit | WoAppeal | WoDecide
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -95,18 +357,25 @@ def parse_envelope(body: Any) -> tuple[str, str]:
 
 
 def parse_args(name: str, body: dict[str, Any]) -> dict[str, Any]:
-    spec = COMMANDS.get(name)
-    if spec is None:
+    """The arguments of command `name` given in `body`, checked and converted (absent ones left out)."""
+    cls = COMMANDS.get(name)
+    if cls is None:
         raise bad(f"unknown command {name!r} (known: {', '.join(COMMANDS)})")
     out: dict[str, Any] = {}
-    for arg in spec:
-        v = body.get(arg.name)
+    for a in cls.ARGS:
+        v = body.get(a.name)
         if v is None:
-            if arg.required:
-                raise bad(f"{name}: argument '{arg.name}' is required")
+            if a.required:
+                raise bad(f"{name}: argument '{a.name}' is required")
             continue
-        out[arg.name] = _convert(name, arg, v)
+        out[a.name] = _convert(name, a, v)
     return out
+
+
+def parse_command(name: str, body: dict[str, Any]) -> tuple[Command, dict[str, Any]]:
+    """The typed command, and its arguments as `parse_args` gives them (for authorization)."""
+    args = parse_args(name, body)
+    return COMMANDS[name](**args), args
 
 
 def _convert(cmd: str, arg: Arg, v: Any) -> Any:
@@ -116,8 +385,10 @@ def _convert(cmd: str, arg: Arg, v: Any) -> Any:
             raise bad(f"{where} must be a non-empty string of at most {arg.max_len} characters")
         if "\0" in v:
             raise bad(f"{where} must not contain U+0000")
-        if arg.kind == "priority" and v not in ("normal", "green"):
-            raise bad(f"{where} must be 'normal' or 'green', not {v!r}")
+        if arg.kind == "priority":
+            if v not in ("normal", "green"):
+                raise bad(f"{where} must be 'normal' or 'green', not {v!r}")
+            return Priority(v)
         return v
     if arg.kind == "bool":
         if not isinstance(v, bool):
@@ -138,5 +409,5 @@ def _convert(cmd: str, arg: Arg, v: Any) -> Any:
         if not isinstance(v, list) or len(v) > 20 or not all(isinstance(x, str) and 0 < len(x) <= 64
                                                                and "\0" not in x for x in v):
             raise bad(f"{where} must be a list of at most 20 short strings (without U+0000)")
-        return list(v)
+        return tuple(v)
     raise AssertionError(arg.kind)

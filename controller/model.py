@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -31,39 +31,88 @@ class Priority(StrEnum):
     GREEN = "green"
 
 
-# Which window states each window command may start from. Commands not listed here
-# (login, logout) are allowed from every state. The error for a state outside the set
-# comes from WINDOW_STATE_ERRORS, unless WINDOW_STATE_ERROR_EXCEPTIONS names one for the
-# command; docs/controller.md is generated from these tables (`state_error`).
-WINDOW_COMMAND_STATES: dict[str, frozenset[WindowStatus]] = {
-    "call": frozenset({WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING}),
-    "callback": frozenset({WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING}),
-    "call_number": frozenset({WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING}),
-    "recall": frozenset({WindowStatus.SERVING}),
-    "skip": frozenset({WindowStatus.SERVING}),
-    "finish": frozenset({WindowStatus.SERVING}),
-    "transfer": frozenset({WindowStatus.SERVING}),
-    "hold": frozenset({WindowStatus.SERVING}),
-    "pause": frozenset({WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING, WindowStatus.PAUSED}),
-    "resume": frozenset({WindowStatus.IDLE, WindowStatus.SERVING, WindowStatus.RATING, WindowStatus.PAUSED}),
+class OrderState(StrEnum):
+    """A 差评 work order's state (controller/workorders.py has its transition table)."""
+
+    PENDING = "pending"            # 待核实
+    RECTIFYING = "rectifying"      # 整改中 (or 解释说明 under way)
+    FED_BACK = "fed_back"          # 已反馈
+    REVISITED = "revisited"        # 已回访 (closed)
+    APPEALED = "appealed"          # 申诉复核中
+    SET_ASIDE = "set_aside"        # 申诉成立: 误评 / 恶意差评 (closed; the rating stays in the log)
+
+
+# -- the window machine ------------------------------------------------------------------------------------
+class Keep(Enum):
+    """A target that depends on the window: it stays as it is, or goes back to what it was before the pause."""
+
+    SAME = "stays"
+    BEFORE_PAUSE = "back to the state before the pause"
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """The command is refused in this state with this error code (CONTRACT §3.2)."""
+
+    code: str
+
+
+Target = WindowStatus | Keep | Refuse | None      # None: the move never happens from that state
+
+_CLOSED, _IDLE, _SERVING, _RATING, _PAUSED = (WindowStatus.CLOSED, WindowStatus.IDLE, WindowStatus.SERVING,
+                                              WindowStatus.RATING, WindowStatus.PAUSED)
+_NL, _PA, _NT = Refuse("NOT_LOGGED_IN"), Refuse("PAUSED"), Refuse("NO_CURRENT_TICKET")
+_SAME, _BACK = Keep.SAME, Keep.BEFORE_PAUSE
+_STATES = (_CLOSED, _IDLE, _SERVING, _RATING, _PAUSED)
+# One row per move: the target from each state, in the order closed, idle, serving, rating, paused. The
+# commands' rows give their errors too; the last rows are moves no command names (the engine makes them).
+_ROWS: dict[str, tuple[Target, Target, Target, Target, Target]] = {
+    #                 closed   idle      serving   rating    paused
+    "login":         (_IDLE,   _SAME,    _SAME,    _SAME,    _SAME),      # replaces whoever was there
+    "logout":        (_SAME,   _CLOSED,  _CLOSED,  _CLOSED,  _CLOSED),    # a served ticket is finished first
+    "call":          (_NL,     _SERVING, _SERVING, _SERVING, _PA),        # empty queue: the current is finished
+    "callback":      (_NL,     _SERVING, _SERVING, _SERVING, _PA),
+    "call_number":   (_NL,     _SERVING, _SERVING, _SERVING, _PA),
+    "recall":        (_NL,     _NT,      _SERVING, _NT,      _PA),
+    "skip":          (_NL,     _NT,      _IDLE,    _NT,      _PA),
+    "finish":        (_NL,     _NT,      _RATING,  _NT,      _PA),        # the rating prompt opens
+    "transfer":      (_NL,     _NT,      _IDLE,    _NT,      _PA),
+    "hold":          (_NL,     _NT,      _IDLE,    _NT,      _NT),        # a paused window has none to hold
+    "pause":         (_NL,     _PAUSED,  _PAUSED,  _PAUSED,  _SAME),
+    "resume":        (_NL,     _SAME,    _SAME,    _SAME,    _BACK),
+    "finish_unprompted": (None, None,    _IDLE,    None,     _IDLE),      # finished by a call, a logout, rated
+    "rated":         (None,    None,     None,     _IDLE,    None),       # the prompt's rating arrived
+    "prompt_closed": (None,    None,     None,     _IDLE,    None),       # the prompt timed out
 }
-WINDOW_STATE_ERRORS: dict[WindowStatus, str] = {
-    WindowStatus.CLOSED: "NOT_LOGGED_IN",
-    WindowStatus.PAUSED: "PAUSED",
-    WindowStatus.IDLE: "NO_CURRENT_TICKET",
-    WindowStatus.RATING: "NO_CURRENT_TICKET",
-}
-# CONTRACT §3.7: `hold` takes the window's serving ticket; a paused window has none to hold
-WINDOW_STATE_ERROR_EXCEPTIONS: dict[tuple[str, WindowStatus], str] = {
-    ("hold", WindowStatus.PAUSED): "NO_CURRENT_TICKET",
-}
+WINDOW_MACHINE: dict[tuple[WindowStatus, str], Target] = {
+    (s, move): row[i] for move, row in _ROWS.items() for i, s in enumerate(_STATES)}
+"""(window state, move) → target: a state, `Keep`, `Refuse(code)` for a command refused there, or None."""
+WINDOW_COMMANDS = tuple(m for m, row in _ROWS.items() if any(isinstance(t, Refuse) for t in row))
+"""The commands the window's state can refuse (login and logout are allowed everywhere)."""
+# where a move goes from a state it is refused in: where it goes from the others (resume: back from the pause)
+_FORCED: dict[str, WindowStatus | Keep] = {
+    move: next((t for t in row if isinstance(t, WindowStatus)), _BACK) for move, row in _ROWS.items()}
 
 
 def state_error(command: str, status: WindowStatus) -> str | None:
     """The error of `command` at a window in `status`; None when the command is allowed there."""
-    if status in WINDOW_COMMAND_STATES[command]:
-        return None
-    return WINDOW_STATE_ERROR_EXCEPTIONS.get((command, status), WINDOW_STATE_ERRORS[status])
+    target = WINDOW_MACHINE.get((status, command))
+    return target.code if isinstance(target, Refuse) else None
+
+
+def window_target(status: WindowStatus, move: str, paused_from: WindowStatus | None) -> WindowStatus:
+    """Where `move` takes a window in `status`. A logged event always applies: a move from a state it is
+    refused in (a log of an older version) goes where the move goes from the states it is allowed in."""
+    target = WINDOW_MACHINE[(status, move)]
+    if isinstance(target, WindowStatus):
+        return target
+    if target is Keep.SAME:
+        return status
+    if target is not Keep.BEFORE_PAUSE:
+        target = _FORCED[move]
+        if isinstance(target, WindowStatus):
+            return target
+    return paused_from or WindowStatus.IDLE
 
 
 # Error precedence of CONTRACT §3.2: when several apply, the first in this order wins.

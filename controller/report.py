@@ -109,13 +109,27 @@ def build_report(data_dir: Path, first: date, last: date, skip: bool = True) -> 
                 alerts.apply(ev)
             if lo <= ev.get("date", "") <= hi:
                 _project(tickets, ev)
+        checkpoint = _period_checkpoint(store, datetime.combine(last + timedelta(days=1), time(), cfg.zone))
     finally:
         store.close()
     rep = _summarise(cfg, first, last, tickets, verify(data_dir).ok)
+    rep["checkpoint"] = checkpoint
     rep["work_orders"] = _orders(orders, first, last, overdue, latest)
     rep["alerts"] = alerts.to_json()
     rep["service_names"] = {s.id: s.name.zh for s in cfg.services}
     return rep
+
+
+def _period_checkpoint(store: EventStore, end: datetime) -> dict[str, Any] | None:
+    """The signed checkpoint that covers the whole period: the first made at or after its end (the day change
+    signs the day's last event), else the newest so far. Printed with the figures, so a copy of the report
+    pins the log it was computed from (CONTRACT §3.8)."""
+    rows = store.db.execute("SELECT hall, log, seq, hash, at, key, sig FROM checkpoints ORDER BY n").fetchall()
+    keys = ("hall", "log", "seq", "hash", "at", "key", "sig")
+    for row in rows:
+        if datetime.fromisoformat(row[4]) >= end:
+            return dict(zip(keys, row, strict=True))
+    return dict(zip(keys, rows[-1], strict=True)) if rows else None
 
 
 def _start_seq(store: EventStore, since: datetime) -> int:
@@ -297,6 +311,10 @@ def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
                     rows += [[sec, key, f"{m}.{mm}", vv] for mm, vv in v.items()]
                 else:
                     rows.append([sec, key, m, v])
+    rows.append(["audit", "", "log_intact", rep["log_intact"]])
+    if rep.get("checkpoint"):
+        rows += [["audit", "", f"checkpoint.{k}", rep["checkpoint"][k]]
+                 for k in ("log", "seq", "hash", "at", "key", "sig")]
     return rows
 
 
@@ -329,6 +347,11 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
                 ws.append([sec, k, ", ".join(f"{kk} {_brief(vv)}" for kk, vv in v.items())])
             elif not isinstance(v, list):
                 ws.append([sec, k, v])
+    cp = rep.get("checkpoint")
+    ws.append(["audit", "log_intact", rep["log_intact"]])
+    if cp:   # the signed checkpoint the figures were computed up to: anyone can check it with the hall's key
+        for k in ("log", "seq", "hash", "at", "key", "sig"):
+            ws.append(["audit", f"checkpoint.{k}", cp[k]])
     orders = wb.create_sheet("差评工单 Work orders")
     orders.append(["order", "ticket", "window", "staff", "unit", "level", "opened", "deadline", "state"])
     for o in rep["work_orders"]["orders"]:

@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from controller.calendar import add_working_days
-from controller.model import CommandFailed
+from controller.model import CommandFailed, OrderState
 from controller.state import Event, event
 from hallq.config import HallConfig
-
-
-class OrderState(StrEnum):
-    PENDING = "pending"            # 待核实
-    RECTIFYING = "rectifying"      # 整改中 (or 解释说明 under way)
-    FED_BACK = "fed_back"          # 已反馈
-    REVISITED = "revisited"        # 已回访 (closed)
-    APPEALED = "appealed"          # 申诉复核中
-    SET_ASIDE = "set_aside"        # 申诉成立: 误评 / 恶意差评 (closed; the rating stays in the log)
 
 
 NAMES_ZH = {OrderState.PENDING: "待核实", OrderState.RECTIFYING: "整改中", OrderState.FED_BACK: "已反馈",

@@ -97,7 +97,10 @@ class Bridge:
         self.loop = asyncio.get_running_loop()
         self.inflight.open()
         status = self.status_topic
-        self.link = MqttLink(self.cfg, f"hallq-bridge-{self.cfg.hall.id}", clean=False,
+        # one persistent session per bridge: two bridges of one hall (other buses, other principals) never
+        # share a client id, or the broker would disconnect one whenever the other connects
+        client_id = f"hallq-bridge-{self.cfg.hall.id}" + (f"-{self.principal}" if self.principal else "")
+        self.link = MqttLink(self.cfg, client_id, clean=False,
                              will=(status, {"state": "lost"}),
                              on_connected=lambda: self._publish(status, {"state": "online"}, retain=True))
         self.client = CommandClient(self.link, "bridge")

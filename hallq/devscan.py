@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+SAFE = re.compile(r"^[A-Za-z0-9._:+-]{1,64}$")
 NAME = re.compile(r"^(bus|printer|scanner)-[A-Za-z0-9_-]{1,32}$")
 RULES_HEADER = ("# hallq: stable device names (hallq devices scan); /dev/hallq/<name> whatever the order the\n"
                 "# devices were plugged in. Reload with: udevadm control --reload && udevadm trigger\n")
@@ -64,8 +65,11 @@ def _usb_parent(dev: Path) -> Path | None:
 
 def _make(kind: str, node: str, usb: Path) -> UsbDevice:
     label = " ".join(x for x in (_read(usb / "manufacturer"), _read(usb / "product")) if x)
+    serial = _read(usb / "serial")
+    if not SAFE.match(serial):     # a serial udev cannot quote (or a blank one): pin the port instead
+        serial = ""
     return UsbDevice(kind, node, _read(usb / "idVendor").lower(), _read(usb / "idProduct").lower(),
-                     _read(usb / "serial"), usb.name, label or "(no name)")
+                     serial, usb.name, (label or "(no name)").replace("\n", " "))
 
 
 def _is_keyboard(event: Path) -> bool:
@@ -101,7 +105,7 @@ def rule(dev: UsbDevice, name: str) -> str:
     match = [f'ATTRS{{idVendor}}=="{dev.vendor}"', f'ATTRS{{idProduct}}=="{dev.product}"']
     match.append(f'ATTRS{{serial}}=="{dev.serial}"' if dev.serial else f'KERNELS=="{dev.port}"')
     group = _GROUP[dev.kind]
-    head = f"# {name}: {dev.label} ({dev.ids}; was {dev.node} when scanned)\n"
+    head = f"# {name}: {dev.label}, {dev.ids}, was {dev.node} when scanned\n"
     if not dev.serial:
         head += f"# no serial number: pinned to USB port {dev.port} — keep it plugged into the same socket\n"
     tail = f'SYMLINK+="hallq/{name}", GROUP="{group}", MODE="0660"'
@@ -113,7 +117,9 @@ def rule(dev: UsbDevice, name: str) -> str:
         return (head + ", ".join(['SUBSYSTEM=="usbmisc"', 'KERNEL=="lp[0-9]*"', *match, tail]) + "\n"
                 + ", ".join(['SUBSYSTEM=="usb"', 'ENV{DEVTYPE}=="usb_device"', *usb, f'GROUP="{group}"',
                              'MODE="0660"']) + "\n")
-    return head + ", ".join(['SUBSYSTEM=="input"', 'KERNEL=="event[0-9]*"', *match, tail]) + "\n"
+    # the scanner types like a keyboard: libinput (the kiosk's cage session) must not take it as one
+    return head + ", ".join(['SUBSYSTEM=="input"', 'KERNEL=="event[0-9]*"', *match, tail,
+                             'ENV{LIBINPUT_IGNORE_DEVICE}="1"']) + "\n"
 
 
 def config_line(dev: UsbDevice, name: str) -> str:

@@ -60,7 +60,11 @@ def check_broker(cfg: HallConfig, timeout_s: float = 5.0) -> tuple[list[Check], 
         if isinstance(body, dict):
             statuses[msg.topic] = body
 
+    def on_connect_fail(_c: Any, _u: Any) -> None:
+        done.set()              # refused at TCP level: no need to wait out the timeout
+
     c.on_connect = on_connect
+    c.on_connect_fail = on_connect_fail
     c.on_message = on_message
     try:
         c.connect_async(cfg.mqtt.host, cfg.mqtt.port, keepalive=10)
@@ -71,7 +75,7 @@ def check_broker(cfg: HallConfig, timeout_s: float = 5.0) -> tuple[list[Check], 
     finally:
         c.disconnect()
         c.loop_stop()
-    if not done.is_set():
+    if "rc" not in result:
         return [Check(FAIL, "broker", f"cannot reach the broker at {where} within {timeout_s:.0f} s — is "
                                       "hallq-broker running (systemctl status hallq-broker), the host/port right, "
                                       "a firewall in the way?")], statuses
@@ -235,6 +239,9 @@ def diagnose(cfg: HallConfig, data: Path, days: int, *, broker: bool = True) -> 
 
 def run(args: argparse.Namespace) -> int:
     cfg: HallConfig = args.cfg
+    mine = cfg.source_dir / "secure" / "credentials" / "controller.yaml"
+    if cfg.secure and not cfg.mqtt.credentials and mine.is_file():
+        cfg = cfg.with_credentials(str(mine))      # the install's layout: the controller's account sees devices
     data = Path(args.data or cfg.data_dir)
     checks = diagnose(cfg, data, args.days, broker=not args.no_broker)
     width = max(len(c.what) for c in checks)

@@ -18,6 +18,7 @@ KINDS = ("led", "hall_led")
 OTHERS = {
     "printer": "devices.printer.simcli:run",        # an ESC/POS printer on a pty or TCP port, paper to PNG
     "scanner": "devices.scanner.simcli:run",        # a keyboard-mode scanner typing into a FIFO
+    "idcard": "devices.idcard.simcli:run",          # a GA 467 ID card reader on a pty, cards placed from stdin
     "token": "kiosk.credentials_cli:run",           # 蒙速办 test keys, credential and appointment codes
     "keypad": "firmware_bridge.sim.keypad_cli:run",  # legacy caller keypads (FF 68 … 16) on a pty
     "evaluator": "firmware_bridge.sim.evaluator_cli:run",  # evaluators on a pty, keys and PIN login from stdin

@@ -345,6 +345,8 @@ class Ingest:
         if more or checkpoint_seq > new_pos:
             g = self.gaps.get(hall)
             if g is None or g.since != new_pos:
+                log.info("region ingest: hall %s: a gap after seq %d (%s)", hall, new_pos,
+                         "a later event is held" if more else f"its checkpoint is at seq {checkpoint_seq}")
                 self.gaps[hall] = _Gap(new_pos, time.monotonic())
         else:
             self.gaps.pop(hall, None)

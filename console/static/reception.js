@@ -51,7 +51,8 @@
         const tr = document.createElement("tr");
         for (const v of [names[q.id] || q.id, String(q.waiting),
                          q.est_wait_s == null ? "—" : HQ.ui("min", { m: Math.ceil(q.est_wait_s / 60) })]) {
-          const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+          const td = document.createElement("td"); const sp = document.createElement("span");
+          sp.className = "w"; sp.textContent = v; td.appendChild(sp); tr.appendChild(td);
         }
         rows.appendChild(tr);
       }
@@ -61,7 +62,7 @@
         const span = document.createElement("span");
         span.textContent = t.number + (t.status === "held" ? " (" + HQ.ui("hold") + ")" : "");
         if (t.priority === "green") span.className = "green-tag";
-        const b = document.createElement("button"); b.type = "button"; b.className = "small";
+        const b = document.createElement("button"); b.type = "button"; b.className = "small w";
         b.textContent = HQ.ui("cancel_ticket"); b.setAttribute("aria-label", HQ.ui("cancel_ticket") + " " + t.number);
         b.addEventListener("click", () => { cancelling = t; $("cancel-number").textContent = t.number;
                                              $("cancel-reason").value = ""; $("dlg-cancel").showModal(); });
@@ -69,7 +70,7 @@
       }
       const wl = $("window-list"); wl.textContent = "";
       for (const w of hall.windows) {
-        const li = document.createElement("li");
+        const li = document.createElement("li"); li.className = "w";
         li.textContent = HQ.ui("window_n", { window: w.id }) + " · " + HQ.ui("status_" + w.status)
           + (w.ticket ? " · " + w.ticket : "") + (w.staff ? " · " + w.staff.name : "");
         wl.appendChild(li);

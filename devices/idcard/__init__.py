@@ -10,8 +10,8 @@ from devices.idcard.errors import CardError, IdCardError, ReaderError
 from devices.idcard.reader import SamReader
 from devices.idcard.transport import SerialTransport, SimTransport, Transport
 
-__all__ = ["CardError", "IdCard", "IdCardError", "IdCardReader", "ReaderError", "SamReader", "URL_FORMS",
-           "reader_for_url"]
+__all__ = ["CardError", "CardPlaced", "CardRefused", "CardWatch", "IdCard", "IdCardError", "IdCardReader",
+           "ReaderDown", "ReaderError", "ReaderEvent", "ReaderUp", "SamReader", "URL_FORMS", "reader_for_url"]
 
 URL_FORMS = "serial:///dev/ttyUSB0?baud=115200, a pyserial URL (socket://host:port, loop://), sim://NAME or none://"
 PYSERIAL_SCHEMES = ("socket", "loop", "rfc2217", "spy", "alt")
@@ -58,3 +58,6 @@ def reader_for_url(url: str, *, name: str = "idcard", reply_timeout_s: float = 0
     else:
         raise ReaderError(f"ID card reader {name}: cannot use {url!r} — give {URL_FORMS}")
     return SamReader(transport, reply_timeout_s=reply_timeout_s, card_timeout_s=card_timeout_s, retries=retries)
+
+
+from devices.idcard.watch import CardPlaced, CardRefused, CardWatch, ReaderDown, ReaderEvent, ReaderUp  # noqa: E402

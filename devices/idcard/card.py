@@ -134,9 +134,9 @@ def decode_text(text: bytes, photo: bytes = b"") -> IdCard:
     kind_char = text[CARD_TYPE_OFFSET:CARD_TYPE_OFFSET + 2].decode("utf-16-le", "replace")
     if kind_char in CARD_TYPES:
         raise CardError(f"this card is a {CARD_TYPES[kind_char]}: the kiosk reads resident ID cards and "
-                        "residence permits only — ask at the reception desk")
+                        "residence permits only — ask at the reception desk", "unsupported")
     if kind_char not in (" ", "\x00", "J"):
-        raise CardError(f"unknown card type {kind_char!r} — ask at the reception desk")
+        raise CardError(f"unknown card type {kind_char!r} — ask at the reception desk", "unsupported")
     f = _fields(text)
     idn = f["id_number"]
     if not id_number_valid(idn):

@@ -5,6 +5,12 @@ Messages name the reader and say what to do; none ever carries a card's ID numbe
 
 from __future__ import annotations
 
+from typing import Literal
+
+# moved: lifted while read; not_genuine: authentication failed; unsupported: a card type the kiosk does not
+# take; unreadable: anything else about the card
+CardProblem = Literal["moved", "not_genuine", "unsupported", "unreadable"]
+
 
 class IdCardError(Exception):
     """Base of the reader's errors."""
@@ -16,3 +22,7 @@ class ReaderError(IdCardError):
 
 class CardError(IdCardError):
     """The card could not be read or is not one the kiosk takes; the holder should try again or ask staff."""
+
+    def __init__(self, message: str, problem: CardProblem = "unreadable") -> None:
+        super().__init__(message)
+        self.problem: CardProblem = problem

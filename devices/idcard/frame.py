@@ -35,6 +35,7 @@ class Message:
     para: int
     ok: frozenset[int]
     slow: bool = False  # talks to the card (RF authentication + transfer): give it the long timeout
+    ok_min_len: int = 0  # data bytes a successful answer carries at least
 
     def encode(self, data: bytes = b"") -> bytes:
         return encode_command(self.cmd, self.para, data)
@@ -47,7 +48,7 @@ MESSAGES: dict[str, Message] = {m.name: m for m in (
     Message("sam-id", 0x12, 0xFF, frozenset({0x90})),
     Message("find-card", 0x20, 0x01, frozenset({0x9F}), slow=True),
     Message("select-card", 0x20, 0x02, frozenset({0x90}), slow=True),
-    Message("read-text", 0x30, 0x01, frozenset({0x90}), slow=True),        # text (256 B) + photo (1024 B)
+    Message("read-text", 0x30, 0x01, frozenset({0x90}), slow=True, ok_min_len=4 + 256),  # text 256 B, photo
     Message("read-new-address", 0x30, 0x03, frozenset({0x90, 0x91}), slow=True),  # 91: no added address
 )}
 BY_CODE: dict[tuple[int, int], Message] = {(m.cmd, m.para): m for m in MESSAGES.values()}
@@ -79,6 +80,10 @@ READ_FAILED = 0x41
 BAD_CHECK_RECEIVED = 0x10
 
 
+# statuses only one command gives: an answer with one of them to another command is a late answer to an earlier one
+OWNED_STATUS = {0x9F: "find-card", 0x80: "find-card", 0x81: "select-card"}
+
+
 def status_text(sw3: int) -> str:
     return STATUS.get(sw3, f"unknown status 0x{sw3:02X}")
 
@@ -97,6 +102,9 @@ class RawFrame:
 
     body: bytes
     check_ok: bool
+
+    def __repr__(self) -> str:  # the body may be a citizen's card text: never in a log line
+        return f"RawFrame({len(self.body)} bytes, check {'ok' if self.check_ok else 'BAD'})"
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,14 @@ class Answer:
 
     def __repr__(self) -> str:  # the data may be a citizen's card text: never in a log line
         return f"Answer(sw=({self.sw1:02X} {self.sw2:02X} {self.sw3:02X}), {len(self.data)} data bytes)"
+
+
+def answers(msg: Message, a: Answer) -> bool:
+    """Whether `a` can be the answer to `msg` (rather than a late one to an earlier command)."""
+    owner = OWNED_STATUS.get(a.sw3)
+    if owner is not None and owner != msg.name:
+        return False
+    return a.sw3 not in msg.ok or len(a.data) >= msg.ok_min_len
 
 
 class FrameError(ValueError):

@@ -20,6 +20,8 @@ from devices.idcard.frame import (
     Answer,
     FrameDecoder,
     FrameError,
+    Message,
+    answers,
     parse_answer,
     split_read_text,
     status_text,
@@ -82,7 +84,7 @@ class SamReader:
             self.transport.discard_input()
             self._decoder.clear()
             self.transport.write(frame)
-            got = self._await(timeout_s)
+            got = self._await(msg, timeout_s)
             if isinstance(got, str):
                 problems.append(got)
                 continue
@@ -95,10 +97,10 @@ class SamReader:
         kinds = sorted(set(problems), key=problems.index)
         what = "; ".join(f"{k} ×{problems.count(k)}" if problems.count(k) > 1 else k for k in kinds)
         advice = ADVICE.get(problems[-1].split(" within")[0], ADVICE["garbled"])
-        raise ReaderError(f"{self.describe()}: no valid answer to {name} after {len(problems)} tries ({what}) "
-                          f"— {advice}")
+        tries = f"{len(problems)} tries" if len(problems) > 1 else "1 try"
+        raise ReaderError(f"{self.describe()}: no valid answer to {name} after {tries} ({what}) — {advice}")
 
-    def _await(self, timeout_s: float) -> Answer | str:
+    def _await(self, msg: Message, timeout_s: float) -> Answer | str:
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
             chunk = self.transport.read(4096, left)
@@ -106,9 +108,13 @@ class SamReader:
                 if not raw.check_ok:
                     return "bad check byte"
                 try:
-                    return parse_answer(raw)
+                    a = parse_answer(raw)
                 except FrameError:
                     return "garbled (short answer)"
+                if answers(msg, a):
+                    return a
+                log.debug("%s: %s: dropped a late answer to an earlier command (SW3 %02X)", self.describe(),
+                          msg.name, a.sw3)
         if self._decoder.pending or self._decoder.skipped:
             return f"garbled (no whole frame within {timeout_s:g} s)"
         return f"no answer within {timeout_s:g} s"
@@ -118,7 +124,8 @@ class SamReader:
             return a
         text = f"{self.describe()}: {name} answered SW3 0x{a.sw3:02X}: {status_text(a.sw3)}"
         if a.sw3 in CARD_STATUSES:
-            raise CardError(f"{text} — place the card again; if it keeps failing, ask staff (damaged card?)")
+            raise CardError(f"{text} — place the card again; if it keeps failing, ask staff (damaged card?)",
+                            "not_genuine" if a.sw3 in (0x31, 0x32, 0x33) else "unreadable")
         raise ReaderError(f"{text} — restart the reader (unplug it for 5 s); if it persists, call support")
 
     def read_card(self) -> IdCard | None:
@@ -138,7 +145,7 @@ class SamReader:
         answer = self.transact("read-text")
         if answer.sw3 == READ_FAILED:
             raise CardError(f"{self.describe()}: the card was moved away while it was read — place it on the "
-                            "reader again and leave it there until the screen changes")
+                            "reader again and leave it there until the screen changes", "moved")
         self._expect("read-text", answer)
         try:
             text, photo = split_read_text(answer.data)
@@ -148,7 +155,7 @@ class SamReader:
         try:
             return decode_text(text, photo)
         except CardError as e:
-            raise CardError(f"{self.describe()}: {e}") from None
+            raise CardError(f"{self.describe()}: {e}", e.problem) from None
 
     def poll(self) -> IdCard | None:
         """A card newly placed on the reader, else None: a card left lying there is reported once."""

@@ -1,8 +1,8 @@
 """A GA 467 SAM module simulator (the device side): cards placed and lifted on demand, faults on demand.
 
 One core, `SamSimulator.feed(bytes) -> [(delay_s, bytes)]`, runs in-process (`sim://NAME`) or behind a pty
-(`PtySamReader`, for serial:// URLs and `hallq sim idcard`). Like the modules it models, a card that has
-been read is not found again until it is lifted and placed again.
+(`PtySamReader`, for serial:// URLs and `hallq sim idcard`). As many modules do, it does not find a card
+that has been read until the card is lifted and placed again.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SPLIT_GAP_S = 0.02
 @dataclass
 class Faults:
     bad_check: int = 0               # the next N answers carry a wrong check byte (-1: all of them)
+    bad_check_only: str | None = None  # ... only answers to this command (e.g. "read-text")
     lift_during_read: bool = False   # the next read-text finds the card gone (SW3 41) and the card is lifted
     slow_s: float = 0.0              # every answer comes this late
     silent: bool = False             # no answers at all
@@ -95,7 +96,7 @@ class SamSimulator:
                     except FrameError:
                         self.commands.append("?short")
                         answer = encode_answer(0x11)
-                out += self._misbehave(answer)
+                out += self._misbehave(answer, self.commands[-1])
         return out
 
     def _answer(self, cmd: Command) -> bytes:
@@ -129,11 +130,11 @@ class SamSimulator:
             return encode_answer(0x91) if card and self._selected else encode_answer(READ_FAILED)
         return encode_answer(0x21)
 
-    def _misbehave(self, answer: bytes) -> list[tuple[float, bytes]]:
+    def _misbehave(self, answer: bytes, command: str) -> list[tuple[float, bytes]]:
         f = self.faults
         if f.silent:
             return []
-        if f.bad_check:
+        if f.bad_check and f.bad_check_only in (None, command):
             answer = answer[:-1] + bytes([answer[-1] ^ 0x5A])
             f.bad_check = f.bad_check - 1 if f.bad_check > 0 else -1
         if f.noise:

@@ -51,7 +51,7 @@ class SerialTransport(_Base):
     def __init__(self, name: str, port: str, baud: int = 115200) -> None:
         super().__init__(name, f"serial {port} {baud} baud")
         self.port, self.baud = port, baud
-        self._ser: serial.SerialBase | None = None
+        self._ser: serial.Serial | None = None
 
     def open(self) -> None:
         import serial
@@ -116,6 +116,7 @@ class SimTransport(_Base):
         self.simulator: SamSimulator | None = None
         self._pending: list[tuple[float, bytes]] = []   # (monotonic time it arrives, bytes)
         self._cond = threading.Condition()
+        self._busy_until = 0.0
         self._open = False
 
     def open(self) -> None:
@@ -133,8 +134,10 @@ class SimTransport(_Base):
             raise self._closed()
         now = time.monotonic()
         with self._cond:
+            start = max(now, self._busy_until)   # a module answers one command after the other
             for delay_s, chunk in self.simulator.feed(data):
-                self._pending.append((now + delay_s, chunk))
+                self._pending.append((start + delay_s, chunk))
+                self._busy_until = start + delay_s
             self._cond.notify_all()
 
     def read(self, n: int, timeout_s: float) -> bytes:

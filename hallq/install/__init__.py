@@ -124,7 +124,7 @@ def install(args: argparse.Namespace) -> Plan:
         if not args.yes:
             answers = ask(answers, input_fn=input, out=sys.stdout)
         text = yaml.safe_dump(hall_config(answers, shape), allow_unicode=True, sort_keys=False)
-    plan.mkdir(etc, 0o770)
+    plan.mkdir(etc, 0o771)     # the controller writes its keys here; the broker passes through to secure/
     cfg_path = plan.write(config_abs, text, 0o640, keep=args.keep_config)
     try:
         cfg = load_config(cfg_path)
@@ -197,8 +197,11 @@ def _secure(plan: Plan, cfg: HallConfig, paths: units.Paths, real: bool) -> None
         sys.stderr.write("hallq install: warning: the hall config is OPEN (security.mode: open): anyone on the LAN "
                          "can issue and call — no broker accounts are made\n")
         return
-    # the broker runs as mosquitto; a dry run by someone else keeps the files its own
-    user = "mosquitto" if _user_exists("mosquitto") and os.geteuid() == 0 else None
+    # the broker runs as mosquitto; a dry run (--root) writes the files as its runner and lists the real step
+    user = "mosquitto" if real and _user_exists("mosquitto") else None
+    if not real:
+        plan.todo.append(["hallq", "secure", "init", "--config", f"{paths.etc}/hall.yaml", "--out", paths.secure,
+                          "--broker-user", "mosquitto"])
     try:
         layout = generate(cfg, plan.path(paths.secure), broker_user=user)
     except (SecureError, OSError) as e:
@@ -212,6 +215,8 @@ def _secure(plan: Plan, cfg: HallConfig, paths: units.Paths, real: bool) -> None
     plan.system("chgrp", units.USER, *[str(p) for p in sorted(
         paths.credentials(a) for a in layout.accounts)])
     plan.system("chmod", "0640", *[paths.credentials(a) for a in layout.accounts])
+    plan.system("chgrp", units.USER, f"{paths.secure}/console.key")      # the console (user hallq) serves HTTPS
+    plan.system("chmod", "0640", f"{paths.secure}/console.key")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -73,6 +73,7 @@ def hall_config(a: Answers, shape: str) -> dict[str, Any]:
                    "roles": ["window", "manager"]}],
         "kiosks": kiosks,
         "displays": [{"id": "hall"}],
+        "console": {"listen": "0.0.0.0:8443"},    # HTTPS with secure init's console certificate
     }
     if a.bus:
         cfg["devices"] = {"buses": [{"id": "1", "port": a.bus, "rs485": True}]}

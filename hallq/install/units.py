@@ -176,7 +176,6 @@ def _session(p: Paths, what: str, command: str, groups: str) -> str:
 Description=hallq {what} %i (full screen in cage on tty1)
 {_broker_deps(p)}After=systemd-user-sessions.service plymouth-quit-wait.service
 Conflicts=getty@tty1.service display-manager.service
-OnFailure=
 
 [Service]
 Type=notify

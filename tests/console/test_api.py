@@ -10,10 +10,10 @@ from datetime import date
 
 import httpx
 import pytest
-from conftest import PASSWORDS, Desk
 
 from hallq.mqtt import BlockingClient
 from tests.conftest import REPO
+from tests.console.desk import PASSWORDS, Desk
 
 
 def post(c: httpx.Client, csrf: str, url: str, body: object | None = None) -> httpx.Response:
@@ -293,3 +293,8 @@ def test_twenty_failures_from_any_addresses_lock_the_id_for_everyone(desk: Desk)
     for sid in ("X1", "X2", "X3", "X4"):
         assert fresh.post("/api/session", json={"staff": sid, "password": "guess guess"}).status_code == 401
     assert fresh.post("/api/session", json={"staff": "S001", "password": PASSWORDS["S001"]}).status_code == 200
+    # the console asked the controller for alert login_failures naming S002 (command alert_raise)
+    deadline = time.monotonic() + 10
+    while "staff id S002" not in desk.console.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "staff id S002" in desk.console.log() or "alert_raise" in desk.hall.controller.log()

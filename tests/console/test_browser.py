@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import PASSWORDS, Desk
 
 from hallq.mqtt import BlockingClient
 from tests.conftest import REPO
+from tests.console.desk import PASSWORDS, Desk
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed")
@@ -104,7 +103,7 @@ def test_reception_issues_green_ticket_with_reason(browser: Any, desk: Desk) -> 
         sign_in(page, desk, "R001")
         page.wait_for_url("**/reception")
         page.get_by_label("税务").check()
-        page.get_by_label("绿色通道").check()
+        page.get_by_label("绿色通道", exact=True).check()
         page.get_by_role("button", name="取号").click()      # no reason yet: the page asks for one
         assert page.evaluate("document.getElementById('reason').validity.valueMissing")
         page.get_by_label("绿色通道原因（必填）").fill("现役军人")
@@ -115,6 +114,10 @@ def test_reception_issues_green_ticket_with_reason(browser: Any, desk: Desk) -> 
         page.locator("#open-tickets", has_text="S001").wait_for()
         page.locator("#queue-rows", has_text="税务").wait_for()
         shot(page, "console-reception-zh.png")
+        page.goto(desk.url + "/lang?to=mn&next=/reception")
+        page.locator("#open-tickets", has_text="S001").wait_for()
+        page.wait_for_function("document.fonts.ready.then(() => true)")
+        shot(page, "console-reception-mn.png")
     finally:
         watch.close()
         ctx.close()
@@ -145,7 +148,7 @@ def test_citizen_page_live_from_ahead_to_called_to_rating(browser: Any, desk: De
         wc.post("/api/windows/2/finish", json={}, headers=wh)
         page.locator("#rate").wait_for(state="visible")
         assert page.evaluate("performance.getEntriesByType('navigation').length") == loads   # no reload
-        page.get_by_role("radio", name="不满意").click()
+        page.locator('.level[data-level="2"]').click()
         page.get_by_label("效率低").check()
         shot(page, "console-ticket-rating.png")
         page.get_by_role("button", name="提交评价").click()

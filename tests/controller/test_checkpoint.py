@@ -12,7 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -315,3 +315,29 @@ def test_a_key_that_cannot_be_made_is_one_clear_line(tmp_path: Path) -> None:
                            str(tmp_path / "data")], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "cannot create the checkpoint signing key" in proc.stderr and "blocker/audit.key" in proc.stderr
+
+
+def test_the_days_report_prints_its_checkpoint(tmp_path: Path) -> None:
+    import json as _json
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    svc = ControllerService(load_config(config), data, FixedClock(AT), config.read_text(encoding="utf-8"),
+                            snapshots=False)
+    svc.open()
+    for i in range(3):
+        out = svc.engine.handle("issue", {"service": "general"}, AT)
+        svc.store.append([(out.events, StoredCommand(f"r{i}", "issue", out.reply))], AT)
+    svc.checkpoints.due(AT, svc.engine.state.today)
+    nxt = AT + timedelta(days=1)
+    svc.store.append([(svc.engine.tick(nxt), None)], nxt)
+    made = svc.checkpoints.due(nxt, svc.engine.state.today)
+    assert made, "the day change is checkpointed"
+    svc.close()
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "hallq", "report", "--data", str(data), "--date", AT.date().isoformat(),
+                        "--format", "json", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    cp = _json.loads(out.read_text(encoding="utf-8"))["checkpoint"]
+    assert cp == made[-1] and cp["seq"] >= 3
+    pub = (tmp_path / "audit-signing.key.pub").read_text().strip()
+    assert signature_ok(cp, Ed25519PublicKey.from_public_bytes(base64.b64decode(pub)))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from display.runtime import DisplayRuntime
 from hallq.broker import Mosquitto
 from hallq.config import parse_config
-from hallq.mqtt import BlockingClient, Message
+from hallq.mqtt import Message
 from tests.conftest import REPO, Hall, small_hall
 from tests.display.poison import CALLED, QUEUES, REPLY, STATUS, corpus
 
@@ -158,9 +158,9 @@ _fields = st.fixed_dictionaries({}, optional={
     | _json, "id": st.text(max_size=6) | _json, "ok": _json, "result": _json, "error": _json, "log": _json})
 _payload = (_fields.map(lambda d: json.dumps(d).encode()) | _json.map(lambda v: json.dumps(v).encode())
             | st.binary(max_size=64))
-_topic = st.sampled_from(["hallq/test-hall/event/ticket.called", "hallq/test-hall/event/x", "hallq/test-hall/state/queues",
-                          "hallq/test-hall/controller/status", "hallq/test-hall/reply/display-tv",
-                          "hallq/test-hall/state/window/1", "elsewhere"])
+_topic = st.sampled_from([f"hallq/test-hall/{t}" for t in ("event/ticket.called", "event/x", "state/queues",
+                                                           "controller/status", "reply/display-tv", "state/window/1")]
+                         + ["elsewhere"])
 
 
 @settings(max_examples=400, deadline=None)

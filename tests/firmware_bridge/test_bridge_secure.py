@@ -225,3 +225,17 @@ def test_a_pin_login_in_flight_survives_kill_9_of_the_bridge(tmp_path: Path) -> 
         logins = [line for line in (sb.tmp / "bridge.log").read_text().splitlines() if "login" in line]
         assert any("with the same id" in line or "-> ok" in line for line in logins), logins
         _no_pin_anywhere(sb)
+
+
+def test_a_bridge_with_credentials_of_another_role_stops_with_one_line(tmp_path: Path) -> None:
+    with secure_hall(tmp_path, _hall_dict(tmp_path)) as h:
+        res = subprocess.run([sys.executable, "-m", "hallq", "bridge", "--config", str(h.config_path),
+                              "--data", str(tmp_path / "bridge"), "--credentials", str(h.credentials("kiosk-1"))],
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2, res.stderr
+        assert "role bridge" in res.stderr and "Traceback" not in res.stderr, res.stderr
+        missing = subprocess.run([sys.executable, "-m", "hallq", "bridge", "--config", str(h.config_path),
+                                  "--data", str(tmp_path / "bridge")], cwd=REPO, capture_output=True, text=True,
+                                 timeout=60)
+        assert missing.returncode == 2 and "credentials" in missing.stderr and "Traceback" not in missing.stderr, \
+            missing.stderr

@@ -145,12 +145,13 @@ def test_controller_ready_only_when_online_and_watchdog_stops_when_stalled(tmp_p
             seen.append(msg)
         assert all("READY=1" not in m for m in seen), seen
         broker.start()
-        with BlockingClient(parse_config(small_hall(port)), "watcher",
-                            (f"hall/{'test-hall'}/controller/status",)) as watcher:
+        cfg = parse_config(small_hall(port))
+        status_topic = cfg.topic("controller", "status")
+        with BlockingClient(cfg, "watcher", (status_topic,)) as watcher:
             got = systemd.wait_for("READY=1", 30)
             ready = got[-1]
             assert "STATUS=online: hall test-hall" in ready, ready
-            status = watcher.wait_for("hall/test-hall/controller/status", lambda b: b.get("state") == "online",
+            status = watcher.wait_for(status_topic, lambda b: b.get("state") == "online",
                                       timeout_s=10)
             assert status["state"] == "online", "READY came after the controller announced itself online"
             # it answers commands: READY meant it serves

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from hallq.config.kiosk import CredentialConfig
-from kiosk import credentials_cli
 from hallq.msb.credentials import (
     CredentialError,
     ErrorCode,
@@ -32,6 +31,7 @@ from hallq.msb.credentials import (
 )
 from hallq.msb.replay import MemoryReplayStore, SqliteReplayStore
 from hallq.msb.tokens import APPOINTMENT_PREFIX, CREDENTIAL_PREFIX, b64url_encode, decode_unverified, mint
+from kiosk import credentials_cli
 from tests.conftest import REPO
 
 CST = timezone(timedelta(hours=8))

@@ -20,7 +20,10 @@ from kiosk.intents import ControllerChanged, QueuesChanged
 from kiosk.runtime import KioskRuntime
 from tests.conftest import Hall, small_hall
 from tests.display.poison import QUEUES, STATUS, corpus
-from tests.kiosk.test_kiosk_runtime import OFFLINE, HeadlessKiosk, kiosk_hall, printer  # noqa: F401 (fixtures)
+from tests.kiosk import test_kiosk_runtime
+from tests.kiosk.test_kiosk_runtime import HeadlessKiosk
+
+kiosk_hall, printer = test_kiosk_runtime.kiosk_hall, test_kiosk_runtime.printer     # the fixtures of that module
 
 REPLY = {"id": "x-1", "ok": True, "result": {"ticket": {"number": "Z001", "service": "general", "status": "waiting",
                                                           "issued_at": "2026-11-23T09:00:00+08:00", "ahead": 0}}}

@@ -28,12 +28,13 @@ OFFLINE = "系统连接中，请稍候"
 class HeadlessKiosk:
     """`hallq kiosk --headless` as a child process: send taps, read the views it prints."""
 
-    def __init__(self, h: Hall, stdin: int = subprocess.PIPE) -> None:
+    def __init__(self, h: Hall | Any, stdin: int = subprocess.PIPE, extra: tuple[str, ...] = ()) -> None:
+        """`h`: anything with `config_path` and `tmp` (a Hall, a SecureHall); `extra`: e.g. --credentials."""
         self.log = h.tmp / "kiosk.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path), "--kiosk", "k1", "--headless"],
-            cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdin=stdin, stdout=subprocess.PIPE,
-            stderr=open(self.log, "ab"), text=True)  # noqa: SIM115
+            [sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path), "--kiosk", "k1", "--headless",
+             *extra], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdin=stdin, stdout=subprocess.PIPE,
+            stderr=open(self.log, "ab"), text=True, start_new_session=True)  # noqa: SIM115
         self.views: queue.Queue[dict[str, Any]] = queue.Queue()
         self.last: dict[str, Any] = {}
         threading.Thread(target=self._read, daemon=True).start()
@@ -70,11 +71,11 @@ class HeadlessKiosk:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             return self.proc.wait(20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             raise
 
 

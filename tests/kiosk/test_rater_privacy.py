@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devices.printer.simulator import PrinterSimulator, PtyPrinter
 from hallq.broker import Mosquitto
-from hallq.sealed import SealError, load_private_key, open_sealed
 from hallq.msb.tokens import CREDENTIAL_PREFIX, mint
+from hallq.sealed import SealError, load_private_key, open_sealed
 from tests.conftest import REPO, Hall, small_hall
 from tests.kiosk.test_kiosk_gui import _public
 from tests.kiosk.test_kiosk_runtime import HeadlessKiosk
