@@ -35,7 +35,7 @@ from controller.upstream_reporter import UpstreamReporter
 from controller.webrate import RatingPage
 from hallq import sdnotify
 from hallq.api import COMMAND_MAX_BYTES, BadPayload, DropLog, Topics, decode_object
-from hallq.clock import Clock
+from hallq.clock import Clock, SystemClock, clock_synchronised
 from hallq.config import HallConfig, PrincipalConfig
 from hallq.keys import ticket_key_path
 from hallq.mqtt import Message, MqttLink
@@ -171,6 +171,9 @@ class ControllerService:
         status = self.topic("controller", "status")
         self.link = MqttLink(self.cfg, f"hallq-controller-{self.cfg.hall.id}", clean=False,
                              will=(status, {"state": "lost"}), on_connected=self._on_connected)
+        if isinstance(self.clock, SystemClock) and clock_synchronised() is False:
+            log.warning("controller %s: the system clock is not synchronised (NTP): opening hours, the business day "
+                        "and every time in the log follow it — run `hallq doctor`", self.cfg.hall.id)
         if not self.cfg.secure:
             log.warning("controller %s: the hall is OPEN (no `security: {mode: secure}`): anyone who reaches the "
                         "broker %s:%d can issue, call, rate and read every reply — run `hallq secure init` and "

@@ -42,3 +42,25 @@ def parse_clock(spec: str | None) -> Clock:
         return SystemClock()
     start, _, speed = spec.partition("x")
     return ScaledClock(datetime.fromisoformat(start), float(speed or 1.0))
+
+
+def clock_synchronised() -> bool | None:
+    """Whether the kernel says the system clock is synchronised (NTP); None where it cannot be asked.
+
+    adjtimex(2) with no changes returns the clock state; TIME_ERROR (5) means "not synchronised".
+    """
+    import ctypes
+    import ctypes.util
+
+    class _Timex(ctypes.Structure):
+        _fields_ = [("modes", ctypes.c_uint), ("rest", ctypes.c_byte * 204)]   # struct timex is 208 bytes
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        tx = _Timex()
+        state = int(libc.adjtimex(ctypes.byref(tx)))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return state != 5
