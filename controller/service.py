@@ -291,11 +291,11 @@ class ControllerService:
         try:
             body = decode_object(msg.payload, max_bytes=COMMAND_MAX_BYTES)
         except BadPayload as e:
-            reply_to = self._readable_reply_to(msg.payload, sender_id)
-            if reply_to is None:
+            readable = self._readable_envelope(msg.payload, sender_id)
+            if readable is None:
                 self.drops.drop(msg.topic, f"{e} (and no usable reply_to)")
                 return None
-            return _Pending(None, reply_to, _error("BAD_REQUEST", str(e)), [], None)
+            return _Pending(readable[0], readable[1], _error("BAD_REQUEST", str(e)), [], None)
         raw_to = body.get("reply_to")
         problem = self.topics.reply_to_problem(raw_to, sender_id) if isinstance(raw_to, str) else "no reply_to"
         if problem is not None:
@@ -363,8 +363,9 @@ class ControllerService:
         body["log"] = self.store.log
         self.link.publish(self.topics.controller_status(), body, retain=True)
 
-    def _readable_reply_to(self, payload: bytes, sender: str | None) -> str | None:
-        """The reply_to of a payload the guarded decoder refused, when it can be read safely and is valid."""
+    def _readable_envelope(self, payload: bytes, sender: str | None) -> tuple[str | None, str] | None:
+        """The id and reply_to of a payload the guarded decoder refused, when they can be read safely and the
+        reply_to is valid (the BAD_REQUEST then reaches the sender, CONTRACT §3.7)."""
         if len(payload) > 4 * COMMAND_MAX_BYTES:
             return None
         try:
@@ -374,7 +375,9 @@ class ControllerService:
         to = body.get("reply_to") if isinstance(body, dict) else None
         if not isinstance(to, str) or self.topics.reply_to_problem(to, sender) is not None:
             return None
-        return to
+        cid = body.get("id")
+        ok_id = isinstance(cid, str) and 0 < len(cid) <= 64 and "\ufffd" not in cid and cid.isprintable()
+        return (cid if ok_id else None), to
 
     def _events(self, body: dict[str, Any], sender: Sender) -> dict[str, Any]:
         """`events` (CONTRACT §3.7): the log's events after `since_seq`, exactly as they were published."""
