@@ -207,6 +207,7 @@ def build_app(con: Console) -> Starlette:
             alert = r.get("alert") or {}
             if isinstance(alert, dict) and alert.get("id"):
                 hub.lockout_alerts[str(alert["id"])] = staff
+            log.warning("console: %s — alert login_failures raised", message)
         except ConsoleError as e:
             log.warning("console: %s — and the controller did not take alert_raise (%s: %s)", message, e.code,
                         e.message)
@@ -429,6 +430,8 @@ def build_app(con: Console) -> Starlette:
         comment = body.get("comment")
         if isinstance(comment, str) and comment.strip():
             args["comment"] = comment.strip()[:500]
+        if _from_hall(request, cfg.evaluation.hall_networks):
+            args["origin"] = "hall"   # anti-fraud: a page rating from the hall's own LAN right after service
         r = await hub.command("rate", **args)
         return JSONResponse({"evaluation": r.get("evaluation")})
 
@@ -516,3 +519,16 @@ def _event_stream(gen: AsyncIterator[str]) -> StreamingResponse:
 
 
 __all__ = ["Console", "build_app", "error_text"]
+
+
+def _from_hall(request: Request, networks: list[str]) -> bool:
+    """Whether the request comes from one of the hall's own networks (`evaluation.hall_networks`, CIDR)."""
+    import ipaddress
+    host = request.client.host if request.client else None
+    if not host or not networks:
+        return False
+    try:
+        addr = ipaddress.ip_address(host)
+        return any(addr in ipaddress.ip_network(n, strict=False) for n in networks)
+    except ValueError:
+        return False

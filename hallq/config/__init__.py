@@ -136,6 +136,17 @@ class EvaluationSection(Strict):
     fraud_after_finish_s: float = Field(default=4.0, ge=0)       # on the evaluator this soon after staff pressed finish
     fraud_page_after_s: float = Field(default=120.0, ge=0)       # through the page this soon after service ...
     hall_networks: list[str] = []                                # ... from these networks (CIDR): the hall's own LAN
+
+    @field_validator("hall_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+        for n in v:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError:
+                raise ValueError(f"{n!r} is not a network (use CIDR, e.g. 192.168.10.0/24)") from None
+        return v
     web_port: int | None = Field(default=None, ge=1, le=65535)   # 补充评价 page served by the controller
     web_host: str = "127.0.0.1"
     rater_public_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{43}$")  # `hallq rater new-key`
