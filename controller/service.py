@@ -32,7 +32,6 @@ from controller.snapshot import SnapshotStore
 from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
 from controller.timeguard import TimeGuard
 from controller.upstream_reporter import UpstreamReporter
-from controller.webrate import RatingPage
 from hallq import sdnotify
 from hallq.api import COMMAND_MAX_BYTES, BadPayload, DropLog, Topics, decode_object
 from hallq.clock import Clock, SystemClock, clock_synchronised
@@ -183,12 +182,13 @@ class ControllerService:
         self.link.subscribe(self.topic("device", "+", "status"), 1)
         await self.link.start()
         worker = asyncio.create_task(self._worker(stop))
-        web = asyncio.create_task(RatingPage(self.cfg, self.engine.secret).run(stop))
+        if self.cfg.evaluation.web_port is not None:
+            log.warning("controller %s: evaluation.web_port is ignored: the citizen's ticket page (补充评价) is served "
+                        "by `hallq console` at /t now; point kiosks' lookup_url there", self.cfg.hall.id)
         upstream = asyncio.create_task(self.upstream.run(stop), name="upstream")
         upstream.add_done_callback(_report_crash)
         await stop.wait()
         await worker
-        await web
         with contextlib.suppress(Exception):
             await upstream  # an in-flight POST finishes: at most upstream.timeout_s
         self._note_published()

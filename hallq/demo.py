@@ -88,15 +88,13 @@ def run(args: argparse.Namespace) -> int:
     raw.setdefault("mqtt", {})["port"] = port
     raw["mqtt"]["host"] = "127.0.0.1"
     raw["data_dir"] = str(data)
-    web = free_port()  # 补充评价 page behind the ticket QR
-    raw.setdefault("evaluation", {})["web_port"] = web
     platform = free_port()  # a fake regional 好差评 platform receiving every evaluation
     raw.setdefault("upstream", {})["url"] = f"http://127.0.0.1:{platform}/evaluations"
-    for k in raw.get("kiosks") or []:
-        k["lookup_url"] = f"http://127.0.0.1:{web}/t"
     console_port = free_port() if _have("console.main") else None
-    if console_port is not None:
+    if console_port is not None:   # the console serves the citizen's ticket page behind the ticket QR
         raw.setdefault("console", {})["listen"] = f"127.0.0.1:{console_port}"
+        for k in raw.get("kiosks") or []:
+            k["lookup_url"] = f"http://127.0.0.1:{console_port}/t"
     token_help = _demo_kiosks(raw, work)
     who = _secure_section(raw) if secure else None
     sim_stop = _start_simulated_buses(raw)
@@ -149,10 +147,10 @@ def run(args: argparse.Namespace) -> int:
     mode = "secure (every part with its own principal; hallq demo --open runs without)" if who else "open"
     print(f"hallq demo: hall {cfg.hall.id} ({cfg.hall.name.zh}); broker 127.0.0.1:{broker.port}, {mode}; "
           f"logs and data in {work}", flush=True)
-    print(f"hallq demo: 补充评价 page http://127.0.0.1:{web}/t ; fake 好差评 platform "
-          f"http://127.0.0.1:{platform}/_fake/records", flush=True)
+    print(f"hallq demo: fake 好差评 platform http://127.0.0.1:{platform}/_fake/records", flush=True)
     if console_port is not None:
-        print(f"hallq demo: staff console http://127.0.0.1:{console_port}/", flush=True)
+        print(f"hallq demo: staff console http://127.0.0.1:{console_port}/ ; the citizen's ticket page behind the "
+              f"ticket QR http://127.0.0.1:{console_port}/t?q=…", flush=True)
     if pins:
         print("hallq demo: demo staff PINs (evaluator login) " +
               ", ".join(f"{s} {p}" for s, p in pins.items()) +

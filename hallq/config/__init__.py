@@ -147,7 +147,7 @@ class EvaluationSection(Strict):
             except ValueError:
                 raise ValueError(f"{n!r} is not a network (use CIDR, e.g. 192.168.10.0/24)") from None
         return v
-    web_port: int | None = Field(default=None, ge=1, le=65535)   # 补充评价 page served by the controller
+    web_port: int | None = Field(default=None, ge=1, le=65535)   # ignored: the ticket page is `hallq console`'s /t
     web_host: str = "127.0.0.1"
     rater_public_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{43}$")  # `hallq rater new-key`
 
