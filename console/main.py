@@ -22,6 +22,7 @@ import yaml
 
 from console.app import Console, build_app
 from console.hub import Hub
+from hallq import sdnotify
 from hallq.config import ConfigError, HallConfig
 from hallq.staffauth import StaffSecrets
 
@@ -106,6 +107,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    dog = sdnotify.watchdog_task()      # systemd's WatchdogSec: pings while this loop runs
     try:
         waiter = asyncio.create_task(hub.wait_up())
         stopper = asyncio.create_task(stop.wait())
@@ -125,6 +127,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
         task = asyncio.create_task(server.serve(sockets=[sock]))
         print(f"hallq console: serving {'https' if https else 'http'}://{listen}/ for hall {cfg.hall.id}",
               file=sys.stderr, flush=True)
+        sdnotify.ready(f"serving {'https' if https else 'http'}://{listen}/")
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
@@ -132,6 +135,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
         stopper.cancel()
         return 0
     finally:
+        await sdnotify.stop_task(dog)
         await hub.stop()
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 
+from hallq import sdnotify
 from hallq.cli import UsageError
 from hallq.config import DisplayConfig, HallConfig
 
@@ -40,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from display.app import CallScreenApp
 
-    CallScreenApp(cfg, display).run()
+    app = CallScreenApp(cfg, display)
+    sdnotify.kivy_ready_after_first_frame(f"call screen {display.id} on screen")
+    sdnotify.kivy_watchdog()          # pings from Kivy's clock: a stalled frame stops them
+    app.run()
     return 0
 
 
@@ -57,6 +61,7 @@ def headless(cfg: HallConfig, display: DisplayConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     rt = DisplayRuntime.for_hall(cfg, display, wake=woken.set)
     rt.open()
+    sdnotify.ready(f"call screen {display.id} (headless)")
     shown: list[str] = []
     try:
         while not stop.is_set():

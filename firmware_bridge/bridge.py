@@ -31,6 +31,7 @@ from firmware_bridge.mapping import (
     window_state_of,
 )
 from firmware_bridge.master import BusMaster, Device
+from hallq import sdnotify
 from hallq.api import BadPayload, DropLog, decode_object
 from hallq.config import BusConfig, ConfigError, HallConfig, MqttDeviceConfig
 from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, topics_for
@@ -100,9 +101,12 @@ class Bridge:
         # one persistent session per bridge: two bridges of one hall (other buses, other principals) never
         # share a client id, or the broker would disconnect one whenever the other connects
         client_id = f"hallq-bridge-{self.cfg.hall.id}" + (f"-{self.principal}" if self.principal else "")
-        self.link = MqttLink(self.cfg, client_id, clean=False,
-                             will=(status, {"state": "lost"}),
-                             on_connected=lambda: self._publish(status, {"state": "online"}, retain=True))
+
+        def online() -> None:
+            self._publish(status, {"state": "online"}, retain=True)
+            sdnotify.ready(f"online: {len(self.buses)} buses, {len(self.mqtt_devices)} MQTT devices")
+
+        self.link = MqttLink(self.cfg, client_id, clean=False, will=(status, {"state": "lost"}), on_connected=online)
         self.client = CommandClient(self.link, "bridge")
         self.link.subscribe(self.client.reply_topic, 1)
         self.link.subscribe(self.topics.state_window("+"), 1)

@@ -223,8 +223,10 @@ def restore(backup_file: Path, data: Path) -> BackupInfo:
         tar = tarfile.open(backup_file, "r:*")  # noqa: SIM115  (closed by the with below)
     except (OSError, tarfile.TarError) as e:
         raise BackupError(f"{backup_file}: cannot read it as a hallq backup: {e}") from None
-    data.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".hallq-restore-", dir=data.parent))
+    into_existing = data.is_dir()     # an empty folder made for it (by root, owned by hallq): stage inside it
+    if not into_existing:
+        data.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".hallq-restore-", dir=data if into_existing else data.parent))
     try:
         with tar:
             manifest = read_manifest(tar, backup_file)
@@ -270,11 +272,15 @@ def restore(backup_file: Path, data: Path) -> BackupInfo:
             store.close()
         for p in stage.glob(f"{DB_NAME}-*"):
             p.unlink()
-        if data.exists():
-            data.rmdir()
-        os.chmod(stage, 0o750)
-        os.replace(stage, data)
-        _fsync_dir(data.parent)
+        if into_existing:
+            for p in sorted(stage.iterdir()):
+                os.replace(p, data / p.name)
+            stage.rmdir()
+            _fsync_dir(data)
+        else:
+            os.chmod(stage, 0o750)
+            os.replace(stage, data)
+            _fsync_dir(data.parent)
     except OSError as e:
         raise BackupError(f"cannot restore into {data}: {e}") from None
     except (sqlite3.Error, StoreError) as e:

@@ -192,13 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(run="hallq.devscan:run")
 
     rg = sub.add_parser("region", help="the league's region: ingest into PostgreSQL, its console, its broker")
-    rg.add_argument("what", choices=["ingest", "serve", "secure-init"])
+    rg.add_argument("what", choices=["ingest", "serve", "secure-init", "passwd"])
     rg.add_argument("--config", required=True, help="REGION.yaml (docs/region.md)")
     rg.add_argument("--credentials", help="the ingest account's credentials (hallq region secure-init)")
     rg.add_argument("--out", help="secure-init: folder for the regional broker's files")
     rg.add_argument("--broker-user", metavar="NAME", help="secure-init: the account mosquitto runs as")
     rg.add_argument("--name", help="ingest: this process's stable name when several run (default 1)")
     rg.add_argument("--listen", help="serve: HOST:PORT (overrides console.listen)")
+    rg.add_argument("--staff", metavar="STAFF_ID", help="passwd: the league staff id (the password is on stdin)")
     rg.set_defaults(run="region.cli:run")
 
     s = sub.add_parser("sim", help="device and hall simulators")

@@ -74,7 +74,8 @@ def watchdog_interval() -> float | None:
     pid = os.environ.get("WATCHDOG_PID", "")
     if not usec.isdigit() or int(usec) <= 0 or _address() is None:
         return None
-    if pid and pid != str(os.getpid()):   # the variables were meant for another process (our parent)
+    # meant for another process? systemd names the unit's main process: us, or the `cage` we run under
+    if pid and pid not in (str(os.getpid()), str(os.getppid())):
         return None
     return int(usec) / 2e6
 
@@ -111,3 +112,14 @@ def kivy_watchdog() -> Callable[[], None] | None:
     ev = Clock.schedule_interval(lambda _dt: notify("WATCHDOG=1"), every)
     notify("WATCHDOG=1")
     return ev.cancel  # type: ignore[no-any-return]
+
+
+def kivy_ready_after_first_frame(text: str) -> None:
+    """READY once the Kivy window has drawn its first frame (the kiosk or call screen really shows)."""
+    from kivy.core.window import Window
+
+    def first(*_: object) -> None:
+        Window.unbind(on_flip=first)
+        ready(text)
+
+    Window.bind(on_flip=first)

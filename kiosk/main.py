@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from devices.printer.transport import PrinterError
+from hallq import sdnotify
 from hallq.cli import UsageError
 from hallq.config import HallConfig, KioskConfig
 from hallq.runner import run_until_signal
@@ -62,6 +63,8 @@ async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
     app = KioskApp(runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    sdnotify.kivy_ready_after_first_frame(f"kiosk {runtime.kiosk.id} on screen")
+    dog = sdnotify.watchdog_task()       # Kivy runs on this loop: a stalled frame stops the pings
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.stop)
     rt = loop.create_task(runtime.run(stop))
@@ -79,6 +82,7 @@ async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
 
         pilot = loop.create_task(fly())
     await app.async_run(async_lib="asyncio")
+    await sdnotify.stop_task(dog)
     stop.set()
     if pilot is not None:
         pilot.cancel()

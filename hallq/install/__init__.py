@@ -19,12 +19,14 @@ from pathlib import Path
 
 import yaml
 
-from hallq.config import ConfigError, HallConfig, load_config
+from hallq.config import ConfigError, HallConfig, load_config, parse_config_text
 from hallq.install import units
 from hallq.install.questions import Answers, ask, hall_config
 
 SHAPES = ("village", "centre", "kiosk", "screen")
-GROUPS = {"village": ["dialout", "lp", "input", "video", "render", "audio"], "centre": ["dialout"],
+# mosquitto: to pass through /etc/hallq/secure (0710 root:mosquitto, as secure init makes it) to the credentials
+GROUPS = {"village": ["dialout", "lp", "input", "video", "render", "audio", "mosquitto"],
+          "centre": ["dialout", "mosquitto"],
           "kiosk": ["lp", "dialout", "input", "video", "render"], "screen": ["video", "render", "audio"]}
 UDEV_RULES = "etc/udev/rules.d/70-hallq.rules"
 
@@ -124,6 +126,11 @@ def install(args: argparse.Namespace) -> Plan:
         if not args.yes:
             answers = ask(answers, input_fn=input, out=sys.stdout)
         text = yaml.safe_dump(hall_config(answers, shape), allow_unicode=True, sort_keys=False)
+    if not (args.keep_config and plan.path(config_abs).exists()):
+        try:
+            parse_config_text(text, config_abs)      # a bad answer or file: nothing written
+        except ConfigError as e:
+            raise InstallError(str(e)) from None
     plan.mkdir(etc, 0o771)     # the controller writes its keys here; the broker passes through to secure/
     cfg_path = plan.write(config_abs, text, 0o640, keep=args.keep_config)
     try:

@@ -43,7 +43,11 @@ def ask(a: Answers, *, input_fn: Callable[[str], str], out: TextIO) -> Answers:
     for name, text in QUESTIONS:
         current = getattr(a, name)
         while True:
-            got = input_fn(f"{text} [{current}]: ").strip()
+            try:
+                got = input_fn(f"{text} [{current}]: ").strip()
+            except EOFError:          # no more answers (stdin closed): the defaults for the rest
+                out.write("\n")
+                return a
             if not got:
                 break
             try:

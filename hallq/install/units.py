@@ -233,8 +233,8 @@ User={USER}
 Group={USER}
 Nice=10
 IOSchedulingClass=idle
-ReadWritePaths={p.backups}
-ReadOnlyPaths={p.data}
+# SQLite reads a live WAL log through its shared-memory file: the data directory must stay writable
+ReadWritePaths={p.data} {p.backups}
 {HARDENING}
 """
 

@@ -213,6 +213,13 @@ def test_restore_refuses_what_does_not_verify(tmp_path: Path) -> None:
     assert res.returncode == 1 and "not an empty directory" in res.stderr
     assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
 
+    # an empty folder made for the restore (by root, for hallq): filled in place
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    info = restore(good, empty)
+    assert info.seq == len(rows(data)) and rows(empty, info.seq) == rows(data)
+    assert not [p for p in empty.iterdir() if p.name.startswith(".")]
+
     # not a backup at all
     (tmp_path / "junk.tar.gz").write_bytes(b"junk")
     res = hallq("restore", str(tmp_path / "junk.tar.gz"), "--data", str(tmp_path / "other"))

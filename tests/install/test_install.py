@@ -86,7 +86,7 @@ def test_village_station_into_a_temporary_root(tmp_path: Path) -> None:
     verify_units(units, tmp_path)
     plan = res.stdout
     assert "useradd --system --home-dir /var/lib/hallq --shell /usr/sbin/nologin --user-group hallq" in plan
-    assert "usermod --append --groups dialout,lp,input,video,render,audio hallq" in plan
+    assert "usermod --append --groups dialout,lp,input,video,render,audio,mosquitto hallq" in plan
     assert ("systemctl enable hallq-broker.service hallq-controller.service hallq-console.service "
             "hallq-bridge.service hallq-backup.timer hallq-kiosk@1.service") in plan
     assert "systemctl disable --now mosquitto.service" in plan
@@ -145,6 +145,7 @@ def test_questionnaire_answers_from_the_keyboard(tmp_path: Path) -> None:
 def test_bad_input_is_one_line(tmp_path: Path) -> None:
     res = install(tmp_path / "r", "--shape", "village", "--yes", "--hall-id", "Bad Id!")
     assert res.returncode == 2 and "hall.yaml" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "r").exists(), "nothing is written for a bad answer"
     res = install(tmp_path / "r2", "--shape", "screen", "--yes")
     assert res.returncode == 2 and "--from-config" in res.stderr
     res = install(tmp_path / "r3", "--shape", "centre", "--from-config", str(tmp_path / "missing.yaml"))

@@ -19,8 +19,8 @@ import yaml
 
 from hallq import sdnotify
 from hallq.broker import Mosquitto, free_port
-from hallq.mqtt import BlockingClient
 from hallq.config import parse_config
+from hallq.mqtt import BlockingClient
 from tests.conftest import REPO, small_hall
 
 
@@ -85,7 +85,9 @@ def test_ready_once_then_status_and_watchdog_interval(systemd: FakeSystemd, monk
     monkeypatch.setenv("WATCHDOG_USEC", "3000000")
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     assert sdnotify.watchdog_interval() == 1.5, "pings at half of WatchdogSec"
-    monkeypatch.setenv("WATCHDOG_PID", "1")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getppid()))
+    assert sdnotify.watchdog_interval() == 1.5, "the kiosk under cage: systemd's main process is our parent"
+    monkeypatch.setenv("WATCHDOG_PID", "999999999")
     assert sdnotify.watchdog_interval() is None, "the variables were meant for another process"
     monkeypatch.setenv("WATCHDOG_USEC", "junk")
     monkeypatch.delenv("WATCHDOG_PID")
@@ -105,7 +107,7 @@ def test_watchdog_task_pings_only_while_the_loop_runs(systemd: FakeSystemd, monk
         await asyncio.sleep(0.2)
         await sdnotify.stop_task(dog)
 
-    reader = threading.Thread(target=lambda: [systemd.next(2) for _ in range(200) if not done.is_set()])
+    reader = threading.Thread(target=lambda: [systemd.next(0.2) for _ in range(400) if not done.is_set()])
     done = threading.Event()
     reader.start()
     try:
@@ -173,3 +175,60 @@ def test_controller_ready_only_when_online_and_watchdog_stops_when_stalled(tmp_p
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         broker.stop()
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: run under xvfb-run")
+def test_kiosk_ready_after_its_first_frame_and_pings_from_the_kivy_loop(tmp_path: Path, systemd: FakeSystemd,
+                                                                        mosquitto: Mosquitto) -> None:
+    kiosk = {"id": "k1", "printer": {"url": f"sim://sd-printer?out={tmp_path / 'paper'}"}}
+    cfg_path = tmp_path / "hall.yaml"
+    cfg_path.write_text(yaml.safe_dump(small_hall(mosquitto.port, data_dir=str(tmp_path / "data"), kiosks=[kiosk]),
+                                       allow_unicode=True), encoding="utf-8")
+    env = dict(os.environ, KIVY_NO_ARGS="1", NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
+    log = tmp_path / "kiosk.log"
+    proc = subprocess.Popen([sys.executable, "-m", "hallq", "kiosk", "--config", str(cfg_path), "--kiosk", "k1"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
+                            start_new_session=True)
+    try:
+        got = systemd.wait_for("READY=1", 90)
+        assert "STATUS=kiosk k1 on screen" in got[-1], got
+        systemd.wait_for("WATCHDOG=1", 5)
+        systemd.wait_for("WATCHDOG=1", 5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: run under xvfb-run")
+def test_call_screen_ready_after_its_first_frame_and_pings_from_kivys_clock(tmp_path: Path, systemd: FakeSystemd,
+                                                                          mosquitto: Mosquitto) -> None:
+    cfg_path = tmp_path / "hall.yaml"
+    cfg_path.write_text(yaml.safe_dump(small_hall(mosquitto.port, data_dir=str(tmp_path / "data")),
+                                       allow_unicode=True), encoding="utf-8")
+    env = dict(os.environ, KIVY_NO_ARGS="1", NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
+    log = tmp_path / "display.log"
+    proc = subprocess.Popen([sys.executable, "-m", "hallq", "display", "--config", str(cfg_path)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
+                            start_new_session=True)
+    try:
+        got = systemd.wait_for("READY=1", 90)
+        assert "STATUS=call screen hall on screen" in got[-1], got
+        systemd.wait_for("WATCHDOG=1", 5)
+        systemd.wait_for("WATCHDOG=1", 5)
+        os.killpg(proc.pid, signal.SIGSTOP)
+        while systemd.next(0.05) is not None:
+            pass
+        assert systemd.next(1.5) is None, "a stopped screen must not ping"
+        os.killpg(proc.pid, signal.SIGCONT)
+        systemd.wait_for("WATCHDOG=1", 5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
