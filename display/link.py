@@ -21,7 +21,7 @@ import paho.mqtt.client as paho
 
 from hallq.api import Topics, dumps
 from hallq.config import DisplayConfig, HallConfig
-from hallq.mqtt import Message, make_client, topics_for
+from hallq.mqtt import Message, Throttle, make_client, topics_for
 
 log = logging.getLogger("hallq.display.link")
 
@@ -54,6 +54,7 @@ class SessionLink:
         self.up = False
         self._client: paho.Client | None = None
         self._sub_mid: int | None = None
+        self._throttle = Throttle(60.0)        # a broker that stays away is said once a minute, not per retry
 
     def open(self) -> None:
         c = make_client(self.cfg, self.client_id, False)
@@ -61,6 +62,7 @@ class SessionLink:
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_connect_fail = self._on_connect_fail
         self._client = c
         m = self.cfg.mqtt
         c.connect_async(m.host, m.port, keepalive=m.keepalive_s)
@@ -89,8 +91,9 @@ class SessionLink:
 
     def _on_connect(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any = None) -> None:
         if rc != 0 and getattr(rc, "is_failure", True):
-            log.warning("display %s: broker %s:%s refused the connection (%s); retrying", self.client_id,
-                        self.cfg.mqtt.host, self.cfg.mqtt.port, rc)
+            if self._throttle.ready(f"refused {rc}"):
+                log.warning("display %s: broker %s:%s refused the connection (%s); retrying", self.client_id,
+                            self.cfg.mqtt.host, self.cfg.mqtt.port, rc)
             return
         sock = client.socket()
         if isinstance(sock, socket.socket):
@@ -99,6 +102,12 @@ class SessionLink:
         log.info("display %s: connected to %s:%s (session %s)", self.client_id, self.cfg.mqtt.host,
                  self.cfg.mqtt.port, "resumed" if getattr(flags, "session_present", False) else "new")
         _rc, self._sub_mid = client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_connect_fail(self, _c: Any, _u: Any) -> None:
+        if self._throttle.ready("unreachable"):
+            log.warning("display %s: cannot reach the broker at %s:%s (not running, wrong host/port, or a "
+                        "firewall); retrying every few seconds", self.client_id, self.cfg.mqtt.host,
+                        self.cfg.mqtt.port)
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any = None) -> None:
         if mid == self._sub_mid:

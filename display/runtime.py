@@ -76,6 +76,7 @@ class Batch:
 
 FETCH_LIMIT = 1000          # events asked for per `events` command
 FETCH_TIMEOUT_S = 5.0      # an unanswered `events` command is sent again after this
+FETCH_GAP_S = 0.25         # at most one `events` command per this (held events wait; in-order ones never do)
 TICK_S = 0.5               # the runtime's own timer: probes, fetch timeouts, the believed controller state
 EVENT_MAX_BYTES = 256 * 1024
 
@@ -108,6 +109,8 @@ class DisplayRuntime:
         self._told_online: bool | None = None
         self._v1_controller = False
         self._forged = 0
+        self._deferred: tuple[int, int] | None = None            # a fetch waiting for FETCH_GAP_S
+        self._fetch_sent_at = float("-inf")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
 
@@ -222,10 +225,20 @@ class DisplayRuntime:
             if self._v1_controller:
                 self._do(self.sequence.trust_pushed())
                 return
-            cid = new_command_id(f"display-{self.display.id}")
-            self._fetches[cid] = (step.fetch, step.fetch_no, time.monotonic())
-            self.link.publish(self.topics.cmd("events"), {"id": cid, "reply_to": self.reply_topic,
-                                                          "since_seq": step.fetch, "limit": FETCH_LIMIT})
+            self._deferred = (step.fetch, step.fetch_no)
+            self._send_fetch(time.monotonic())
+
+    def _send_fetch(self, now: float) -> None:
+        """Send the fetch the sequence asked for; at most one per FETCH_GAP_S (a flood of forged events must
+        not become a flood of `events` commands: the rest wait for the timer)."""
+        if self._deferred is None or now - self._fetch_sent_at < FETCH_GAP_S:
+            return
+        (since, no), self._deferred = self._deferred, None
+        self._fetch_sent_at = now
+        cid = new_command_id(f"display-{self.display.id}")
+        self._fetches[cid] = (since, no, now)
+        self.link.publish(self.topics.cmd("events"), {"id": cid, "reply_to": self.reply_topic,
+                                                      "since_seq": since, "limit": FETCH_LIMIT})
 
     def _announce(self, call: TicketCalled) -> None:
         """On the receiving thread: speak a fresh call this screen shows, once per seq."""
@@ -255,6 +268,7 @@ class DisplayRuntime:
                 if now - sent >= FETCH_TIMEOUT_S:
                     del self._fetches[cid]
                     self._do(self.sequence.failed(no))
+            self._send_fetch(now)
             if self.link.up and self.watch.probe_due(now):
                 self.link.publish(self.topics.cmd("events"), {"id": new_command_id(f"display-{self.display.id}"),
                                                               "reply_to": self.reply_topic, "since_seq": 0,

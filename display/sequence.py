@@ -76,10 +76,11 @@ class EventSequence:
                     self._accept(ev, step)
             if self.last is None or page.next_seq > self.last:
                 self.last = page.next_seq
+            logged = {e.seq: e for e in page.events}
             for seq, (ev, n) in sorted(self.pending.items()):
                 if seq <= self.last:
                     del self.pending[seq]         # confirmed by the page (applied from it) or a duplicate
-                    known = next((e for e in page.events if e.seq == seq), None)
+                    known = logged.get(seq)
                     if known is not None and known.body != ev.body:
                         self.forged += 1
                 elif n < fetch_no and seq > page.head_seq:

@@ -15,10 +15,10 @@ import os
 import signal
 import stat
 import sys
-from typing import Any
 
 from devices.printer.transport import PrinterError
 from hallq import sdnotify
+from hallq.api import decode_object
 from hallq.cli import UsageError
 from hallq.config import HallConfig, KioskConfig
 from hallq.runner import run_until_signal
@@ -27,6 +27,8 @@ from kiosk.presenter import View
 from kiosk.runtime import KioskRuntime
 
 log = logging.getLogger("hallq.kiosk")
+
+STDIN_MAX_BYTES = 64 * 1024    # one input line: a tap or a scanned code
 
 
 def _kiosk(args: argparse.Namespace) -> KioskConfig:
@@ -95,7 +97,7 @@ async def _stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.StreamReader
     mode = os.fstat(sys.stdin.fileno()).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty()):
         return None
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=STDIN_MAX_BYTES)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     return reader
 
@@ -116,12 +118,17 @@ async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
         if not reading.done():
             reading.cancel()
             break
-        line = reading.result()
+        try:
+            line = reading.result()
+        except ValueError:    # a line longer than the stream's limit: skipped (asyncio drops it), never fatal
+            sys.stderr.write(f"hallq kiosk: ignoring an input line longer than {STDIN_MAX_BYTES} bytes\n")
+            continue
         if not line:  # no more input: go on serving the scanner and printer until a signal
             await stopped
             break
         try:
-            cmd: Any = json.loads(line)
+            cmd = decode_object(line if isinstance(line, bytes) else str(line).encode("utf-8", "replace"),
+                                max_bytes=STDIN_MAX_BYTES)     # the guarded decoder: no depth or size bombs
             if "tap" in cmd:
                 runtime.post(Tap(str(cmd["tap"]), str(cmd.get("arg", ""))))
             elif "scan" in cmd:
@@ -130,7 +137,7 @@ async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
                 runtime.post(runtime.scanner.route(Scan(str(cmd["scan"]), "stdin")))
             else:
                 raise ValueError("expected {\"tap\": ...} or {\"scan\": ...}")
-        except (ValueError, TypeError, AttributeError) as e:
+        except (ValueError, TypeError, AttributeError) as e:     # BadPayload is a ValueError
             sys.stderr.write(f"hallq kiosk: ignoring input line {line[:80]!r}: {e}\n")
     stop.set()
     await rt

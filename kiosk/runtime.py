@@ -73,6 +73,7 @@ class KioskRuntime:
         self.watch = ControllerWatch()
         self.drops = DropLog(f"kiosk {kiosk.id}")
         self._believed: bool | None = None
+        self._probe_unanswered = False
         # the printer's status: device/{P}/status in a secure hall (CONTRACT §5.2), device/{kiosk}-printer open
         self.printer = KioskPrinter(cfg, kiosk, self.data_dir, self.post, self.link, self.principal)
         self.scanner = KioskScanner(cfg, kiosk, self.data_dir, self.post, self.clock)
@@ -164,9 +165,14 @@ class KioskRuntime:
         try:
             await self.client.call("events", since_seq=0, limit=1, timeout_s=COMMAND_TIMEOUT_S)
         except CommandError as err:
-            if err.code == "TIMEOUT":
-                log.info("kiosk %s: the controller did not answer a probe (status %s)", self.kiosk.id,
-                         self.watch.status.state if self.watch.status else "unknown")
+            if err.code == "TIMEOUT" and not self._probe_unanswered:
+                self._probe_unanswered = True           # said once until the controller answers again
+                log.warning("kiosk %s: the controller does not answer (status %s); asking every %g s",
+                            self.kiosk.id, self.watch.status.state if self.watch.status else "unknown",
+                            self.watch.probe_every_s)
+                self._believe()
+                return
+        self._probe_unanswered = False
         self._believe()
 
     async def _messages(self) -> None:

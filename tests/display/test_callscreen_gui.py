@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ import pytest
 from PIL import Image
 
 from hallq.broker import Mosquitto
-from hallq.mqtt import CommandError
-from tests.conftest import REPO, Hall, small_hall
+from hallq.mqtt import BlockingClient, CommandError
+from tests.conftest import REPO, ControllerProc, Hall, small_hall
+from tests.secure_hall import secure_hall
 
 pytestmark = [pytest.mark.gui,
               pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: run under xvfb-run")]
@@ -33,8 +36,9 @@ CALL = "请 {} 号到 {} 号窗口办理"
 class Screen:
     """`hallq display --board ID` as a child process, and what its trace says it showed."""
 
-    def __init__(self, hall: Hall, board: str, extra_env: dict[str, str] | None = None) -> None:
-        self.hall, self.board = hall, board
+    def __init__(self, hall: Hall | Any, board: str, extra_env: dict[str, str] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.hall, self.board, self.extra_args = hall, board, extra_args
         self.trace = hall.tmp / f"trace-{board}.jsonl"
         self.log = hall.tmp / f"display-{board}.log"
         self.env = dict(os.environ, HALLQ_DISPLAY_TRACE=str(self.trace), KIVY_NO_ARGS="1", **(extra_env or {}))
@@ -42,13 +46,14 @@ class Screen:
 
     def start(self) -> Screen:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hallq", "display", "--config", str(self.hall.config_path), "--board", self.board],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))  # noqa: SIM115
+            [sys.executable, "-m", "hallq", "display", "--config", str(self.hall.config_path), "--board", self.board,
+             *self.extra_args], cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),  # noqa: SIM115
+            start_new_session=True)
         return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     def entries(self) -> list[dict[str, Any]]:
@@ -90,25 +95,57 @@ def _hall(tmp_path: Path, mosquitto: Mosquitto, displays: list[dict[str, Any]]) 
     return Hall(tmp_path, mosquitto, small_hall(mosquitto.port, displays=displays))
 
 
-def test_call_screen_shows_the_call(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    hall = _hall(tmp_path, mosquitto, [{"id": "tv", "voice": False,
-                                       "notice": {"mn": "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "zh": "欢迎光临本中心"}}])
-    hall.start_controller()
-    shot = hall.tmp / "callscreen.png"
-    screen = Screen(hall, "tv", {"HALLQ_SCREENSHOT": str(shot),
-                                   "HALLQ_SCREENSHOT_WHEN": CALL.format("A001", "1")}).start()
-    try:
-        screen.wait_link(True)
-        with hall.client("staff") as c:
-            c.command("issue", service="general")
-            c.command("issue", service="tax")
-            c.command("login", window="1", staff="S001")
-            c.command("call", window="1")
-        shown = screen.wait_shows(CALL.format("A001", "1"))
-        assert screen.proc is not None
-        screen.proc.wait(WAIT_S)
-    finally:
-        screen.kill()
+@contextmanager
+def _running(tmp_path: Path, request: pytest.FixtureRequest, mode: str,
+             displays: list[dict[str, Any]]) -> Iterator[tuple[Any, tuple[str, ...], BlockingClient, BlockingClient]]:
+    """A hall with its controller running, open or secure (CONTRACT §5: tests/secure_hall.py): the hall (for
+    `tmp` and `config_path`), the screen's extra arguments, a staff client (console-1 acting as S001 in a
+    secure hall) and a kiosk client."""
+    if mode == "open":
+        hall = _hall(tmp_path, request.getfixturevalue("mosquitto"), displays)
+        hall.start_controller()
+        try:
+            with hall.client("staff") as staff, hall.client("kiosk") as kiosk:
+                yield hall, (), staff, kiosk
+        finally:
+            hall.controller.kill()
+        return
+    base = small_hall(data_dir=str(tmp_path / "data"), displays=displays)
+    with secure_hall(tmp_path / "hall", base) as h:
+        ctl = ControllerProc(h.config_path, tmp_path / "data", tmp_path / "controller.log",
+                             ("--credentials", str(h.credentials("controller"))))
+        status = h.cfg.topic("controller", "status")
+        try:
+            with h.client("display-1", "waiter", subscribe=(status,)) as c:
+                t0 = datetime.now(UTC) - timedelta(milliseconds=5)
+                ctl.start()
+                c.wait_for(status, lambda b: b.get("state") == "online"
+                           and datetime.fromisoformat(b["at"]) >= t0, timeout_s=WAIT_S)
+            with h.client("console-1") as staff, h.client("kiosk-1") as kiosk:
+                yield h, ("--credentials", str(h.credentials("display-1"))), staff, kiosk
+        finally:
+            ctl.kill()
+
+
+@pytest.mark.parametrize("mode", ["open", "secure"])
+def test_call_screen_shows_the_call(tmp_path: Path, request: pytest.FixtureRequest, mode: str) -> None:
+    with _running(tmp_path, request, mode, [{"id": "tv", "voice": False,
+                                             "notice": {"mn": "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "zh": "欢迎光临本中心"}}]) as (
+            hall, extra, staff, kiosk):
+        shot = hall.tmp / "callscreen.png"
+        screen = Screen(hall, "tv", {"HALLQ_SCREENSHOT": str(shot),
+                                     "HALLQ_SCREENSHOT_WHEN": CALL.format("A001", "1")}, extra).start()
+        try:
+            screen.wait_link(True)
+            kiosk.command("issue", service="general")
+            kiosk.command("issue", service="tax")
+            staff.command("login", window="1", staff="S001", actor="S001")
+            staff.command("call", window="1", actor="S001")
+            shown = screen.wait_shows(CALL.format("A001", "1"))
+            assert screen.proc is not None
+            screen.proc.wait(WAIT_S)
+        finally:
+            screen.kill()
     assert "ᠲᠤᠷᠰᠢᠯᠲᠠ" in shown["mn"], "the hall's Mongolian name is on the screen"
     assert "A001 ᠳ᠋ᠤᠭᠠᠷ ᠂ 1 ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ" in shown["mn"]
     assert shown["texts"][-1] == "欢迎光临本中心" and shown["mn"][-1] == "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "the notice, both languages"

@@ -176,3 +176,36 @@ def test_any_message_is_checked_in_the_receiving_thread(messages: list[tuple[str
     shown = {s.id for s in cfg.services}
     assert set(rt.board.waiting) <= shown | set(rt.board.waiting)    # only parsed, typed counts
     assert all(isinstance(n, int) and n >= 0 for n in rt.board.waiting.values())
+
+
+def test_a_flood_of_forged_calls_is_not_a_flood_of_events_commands() -> None:
+    """Held events need the controller's log, but at most one `events` command per FETCH_GAP_S goes out;
+    calls in seq order are shown without waiting for it."""
+    cfg = parse_config(small_hall(displays=[{"id": "tv", "voice": False}]))
+    rt = DisplayRuntime(cfg, cfg.displays[0])
+    rt.sequence.last, rt.sequence.log = 7, "L"
+    sent: list[dict[str, object]] = []
+
+    def publish(_topic: str, payload: dict[str, object], *, retain: bool = False) -> bool:
+        sent.append(payload)
+        return True
+
+    rt.link.publish = publish  # type: ignore[method-assign,assignment]   # what it sends, without a broker
+    topic = "hallq/test-hall/event/ticket.called"
+    for i in range(500):
+        rt._put(Message(topic, json.dumps({**CALLED, "seq": 10 ** 6 + i, "ticket": "Z999", "log": "L"}).encode()))
+    assert len(sent) == 1 and sent[0]["since_seq"] == 7
+    rt._put(Message(topic, json.dumps({**CALLED, "seq": 8, "ticket": "A008", "log": "L"}).encode()))
+    rt.pump()
+    assert [c.number for c in rt.board.calls] == ["A008"], "the next real call is shown at once"
+    log8 = {"events": [{**CALLED, "seq": 8, "ticket": "A008", "log": "L"}], "next_seq": 8, "head_seq": 8,
+            "first_seq": 1}
+    rt._put(Message(rt.reply_topic, json.dumps({"id": sent[0]["id"], "ok": True, "result": log8}).encode()))
+    assert rt.sequence.forged == 1, "the one that came before the question is not in the log"
+    assert len(sent) == 1, "those that came after it wait for the next question (the timer's)"
+    rt.tick(time.monotonic() + 1)
+    assert len(sent) == 2 and sent[1]["since_seq"] == 8
+    rt._put(Message(rt.reply_topic, json.dumps({"id": sent[1]["id"], "ok": True, "result": log8}).encode()))
+    assert rt.sequence.pending == {} and rt.sequence.forged == 500
+    rt.pump()
+    assert [c.number for c in rt.board.calls] == ["A008"]

@@ -21,7 +21,7 @@ from kiosk.runtime import KioskRuntime
 from tests.conftest import Hall, small_hall
 from tests.display.poison import QUEUES, STATUS, corpus
 from tests.kiosk import test_kiosk_runtime
-from tests.kiosk.test_kiosk_runtime import HeadlessKiosk
+from tests.kiosk.test_kiosk_runtime import OFFLINE, HeadlessKiosk
 
 kiosk_hall, printer = test_kiosk_runtime.kiosk_hall, test_kiosk_runtime.printer     # the fixtures of that module
 
@@ -60,12 +60,20 @@ def test_poison_on_every_topic_the_kiosk_reads(kiosk_hall: Hall, printer: Printe
             c.publish(t("controller", "status"), STATUS, retain=True)
             c.publish(t("state", "queues"), QUEUES, retain=True)
             assert sent > 200
-            _issue(k, "A002")
+            assert k.proc.stdin is not None          # its own input lines are checked the same way
+            for line in ("[" * 100_000, '{"tap": ' + "[" * 50_000, '"\\ud800"', "{}",
+                         '{"scan": "' + "A" * 70_000 + '"}'):
+                k.proc.stdin.write(line + "\n")
+            k.proc.stdin.flush()
+            k.wait(lambda v: OFFLINE in v["texts"], "the retained 'offline' seen")
+            _issue(k, "A002")       # ... and disproved by the controller's answer to the kiosk's probe
             assert k.proc.poll() is None, "the kiosk is alive"
         finally:
             assert k.stop() == 0
         log = k.log.read_text(errors="replace")
         assert "Traceback" not in log, log[-3000:]
+        assert log.count("hallq kiosk: ignoring input line") == 3, "nested, surrogate, neither tap nor scan"
+        assert log.count("hallq kiosk: ignoring an input line longer than") == 2
         assert "dropped a message on hallq/test-hall/state/queues" in log
         # restarted with the lies still retained: it comes online (its probe is answered) and issues
         again = HeadlessKiosk(h)

@@ -13,8 +13,9 @@ from devices.scanner import Scan
 from hallq.clock import SystemClock
 from hallq.config import parse_config
 from hallq.text.words import WORDS
+from hallq.ticketqr import TicketRef
 from kiosk.intents import ScanRejected
-from kiosk.payload import TicketRef, classify
+from kiosk.payload import classify
 from kiosk.peripherals import KioskScanner
 from tests.conftest import small_hall
 
