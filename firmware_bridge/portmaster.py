@@ -107,12 +107,8 @@ class PortMaster(Generic[D]):
                     self._all_offline(f"port {self.bus.port} unavailable: {e}")
                     self._stop.wait(OFFLINE_RETRY_S)
                     continue
-            dev = self._pick()
-            if dev is None:
-                self._idle()
-                continue
             try:
-                self._serve(dev)
+                self._turn()
             except (OSError, serial.SerialException, termios.error) as e:
                 log.warning("bus %s: port %s failed (%s) — is the USB adapter unplugged? retrying",
                             self.bus.id, self.bus.port, e)
@@ -120,8 +116,16 @@ class PortMaster(Generic[D]):
                 self._close_port()
                 self._all_offline(f"port {self.bus.port} failed: {e}")
             except Exception:   # noqa: BLE001 (a bug must not end the bus thread: log it, go on)
-                log.exception("bus %s: serving device %s failed; continuing", self.bus.id, dev.id)
+                log.exception("bus %s: a turn of the bus thread failed; continuing", self.bus.id)
                 self._stop.wait(0.1)
+
+    def _turn(self) -> None:
+        """One turn of the bus thread (the port is open): serve the device that is due, or wait."""
+        dev = self._pick()
+        if dev is None:
+            self._idle()
+            return
+        self._serve(dev)
 
     def _all_offline(self, why: str) -> None:
         for d in self.devices.values():
