@@ -118,7 +118,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
             return 0
         stopper.cancel()
         sock = bind(host, port)
-        console = Console(cfg, hub, StaffSecrets(data_dir), https=https)
+        console = Console(cfg, hub, StaffSecrets(data_dir), https=https, data_dir=data_dir)
         config = uvicorn.Config(build_app(console), log_level="warning", lifespan="off", access_log=False,
                                 limit_concurrency=cfg.console.max_connections, timeout_keep_alive=10,
                                 timeout_graceful_shutdown=3, server_header=False,
@@ -140,7 +140,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
 
 
 def run(args: Any) -> int:
-    from hallq.cli import UsageError
+    from hallq.errors import UsageError
 
     cfg: HallConfig = args.cfg
     listen = args.listen or cfg.console.listen

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from controller.service import ControllerService
 from controller.store import StoreError
-from hallq.cli import UsageError
 from hallq.clock import parse_clock
+from hallq.errors import UsageError
 from hallq.runner import run_until_signal
 
 

@@ -14,8 +14,8 @@ import stat
 import sys
 from pathlib import Path
 
-from hallq.cli import UsageError
 from hallq.config import HallConfig, load_config
+from hallq.errors import UsageError
 from hallq.mqtt import BlockingClient, CommandError
 from hallq.sealed import SealError, load_private_key, new_private_key_pem, open_sealed
 

@@ -8,8 +8,8 @@ import signal
 import threading
 
 from hallq import sdnotify
-from hallq.cli import UsageError
 from hallq.config import DisplayConfig, HallConfig
+from hallq.errors import UsageError
 
 
 def check(cfg: HallConfig, display: DisplayConfig, config: str, index: int) -> None:

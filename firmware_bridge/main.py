@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from firmware_bridge.bridge import Bridge, bridge_scope
-from hallq.cli import UsageError
 from hallq.config import HallConfig
+from hallq.errors import UsageError
 from hallq.runner import run_until_signal
 
 

@@ -14,10 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from hallq.config import ConfigError, HallConfig, load_config
-
-
-class UsageError(Exception):
-    """A mistake of the user's that the CLI reports as one line and exit code 2."""
+from hallq.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,12 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     av.add_argument("--against", metavar="FILE", help="checkpoints held elsewhere, one JSON object per line")
     av.set_defaults(run="controller.audit:run")
 
-    r = sub.add_parser("report", help="the day's report")
+    r = sub.add_parser("report", help="the report of a day, week, month, quarter or any range")
     r.add_argument("--data", required=True)
-    r.add_argument("--date", required=True)
+    r.add_argument("--date", help="the day (YYYY-MM-DD); with --week, --month or --quarter: the period holding it")
     r.add_argument("--format", required=True, choices=["xlsx", "csv", "json", "png"])
     r.add_argument("--out", required=True)
+    r.add_argument("--week", action="store_true", help="the ISO week (Monday to Sunday) of --date")
     r.add_argument("--month", action="store_true", help="the whole month of --date")
+    r.add_argument("--quarter", action="store_true", help="the quarter of --date")
+    r.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first day of a range (with --to)")
+    r.add_argument("--to", metavar="YYYY-MM-DD", help="last day of a range")
     r.set_defaults(run="controller.report:run")
 
     pt = sub.add_parser("print-test", help="an installer's test print")
@@ -198,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--out", help="secure-init: folder for the regional broker's files")
     rg.add_argument("--broker-user", metavar="NAME", help="secure-init: the account mosquitto runs as")
     rg.add_argument("--name", help="ingest: this process's stable name when several run (default 1)")
+    rg.add_argument("--shared", action="store_true", help="ingest: join the shared subscription (ingest.shared)")
+    rg.add_argument("--part", metavar="K/N", help="ingest: take every N-th hall of REGION.yaml from the K-th")
     rg.add_argument("--listen", help="serve: HOST:PORT (overrides console.listen)")
     rg.add_argument("--staff", metavar="STAFF_ID", help="passwd: the league staff id (the password is on stdin)")
     rg.set_defaults(run="region.cli:run")

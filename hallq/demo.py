@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 
 from hallq.broker import BrokerError, Mosquitto, free_port
-from hallq.cli import UsageError
 from hallq.config import ConfigError, HallConfig, load_config, parse_config
+from hallq.errors import UsageError
 
 log = logging.getLogger("hallq.demo")
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import importlib.util
 
-from hallq.cli import UsageError
+from hallq.errors import UsageError
 from hallq.runner import stop_on_signal
 
 KINDS = ("led", "hall_led")

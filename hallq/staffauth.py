@@ -188,7 +188,7 @@ def data_dir_of(args: Any) -> Path:
 
 def run(args: Any) -> int:
     """`hallq staff passwd|pin --config FILE [--data DIR] STAFF_ID`: the secret is one line of stdin."""
-    from hallq.cli import UsageError
+    from hallq.errors import UsageError
 
     cfg = args.cfg
     if not any(s.id == args.staff_id for s in cfg.staff):

@@ -16,11 +16,11 @@ import signal
 import stat
 import sys
 
-from devices.printer.transport import PrinterError
+from devices.printer.base import PrinterError
 from hallq import sdnotify
 from hallq.api import decode_object
-from hallq.cli import UsageError
 from hallq.config import HallConfig, KioskConfig
+from hallq.errors import UsageError
 from hallq.runner import run_until_signal
 from kiosk.intents import Tap
 from kiosk.presenter import View

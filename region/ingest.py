@@ -41,6 +41,7 @@ from psycopg.types.json import Jsonb
 
 from hallq.api import BadPayload, DropLog, decode, dumps
 from hallq.config.region import RegionConfig
+from hallq.errors import UsageError
 from hallq.mqtt import Credentials
 from region import project, schema
 
@@ -84,7 +85,7 @@ def mqtt_client(cfg: RegionConfig, cred: Credentials | None, client_id: str, cle
         c.tls_set(ca_certs=cred.ca if cred is not None and cred.ca else None)
     c.reconnect_delay_set(min_delay=1, max_delay=5)
     c.max_queued_messages_set(0)
-    c.max_inflight_messages_set(1000)
+    c.max_inflight_messages_set(1000)   # (what this client sends: commands)
     return c
 
 
@@ -102,13 +103,18 @@ def verify_checkpoint(public_key_b64: str | None, cp: dict[str, Any]) -> bool | 
 
 
 class Ingest:
-    def __init__(self, cfg: RegionConfig, cred: Credentials | None, name: str = "1") -> None:
+    def __init__(self, cfg: RegionConfig, cred: Credentials | None, name: str = "1", *,
+                 shared: bool | None = None, part: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
         self.cred = cred
         self.name = name
+        self.shared = cfg.ingest.shared if shared is None else shared
+        self.part = part
+        if part is not None and self.shared:
+            raise ValueError("--part and a shared subscription exclude each other")
         self.client_id = f"hallq-ingest-{cfg.region.id}-{name}"[:64]
         self.zone = ZoneInfo(cfg.region.timezone)
-        self.halls = {h.id: h for h in cfg.halls}
+        self.halls = {h.id: h for i, h in enumerate(cfg.halls) if part is None or i % part[1] == part[0]}
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self.drops = DropLog("region ingest")
         self.gaps: dict[str, _Gap] = {}
@@ -119,12 +125,18 @@ class Ingest:
         self.client: paho.Client | None = None
         self.reply_prefix = f"reply/region/{self.client_id}"
         self._unfillable: dict[str, int] = {}     # hall -> first_seq its log still holds (from an `events` reply)
+        self._checked: set[str] = set()           # halls whose held rows were read back since this process began
+        self._urgent: set[str] = set()            # halls whose `events` reply said there is more
 
     # -- MQTT (paho's thread) --------------------------------------------------------------------------------------
     def _subscriptions(self) -> list[tuple[str, int]]:
-        share = f"$share/{SHARE_GROUP}/" if self.cfg.ingest.shared else ""
-        return [(share + "hallq/+/event/#", 1), (share + "hallq/+/audit/checkpoint", 1),
-                (f"hallq/+/{self.reply_prefix}/#", 1)]
+        """Own (one ingest), per hall (`part`), or shared. Checkpoints are never shared: each process sees every
+        hall's retained checkpoint when it (re)subscribes, which reveals a tail it missed."""
+        replies = [(f"hallq/+/{self.reply_prefix}/#", 1)]
+        if self.part is not None:
+            return [(f"hallq/{h}/{t}", 1) for h in self.halls for t in ("event/#", "audit/checkpoint")] + replies
+        share = f"$share/{SHARE_GROUP}/" if self.shared else ""
+        return [(share + "hallq/+/event/#", 1), ("hallq/+/audit/checkpoint", 1)] + replies
 
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if rc != 0 and getattr(rc, "is_failure", True):
@@ -163,6 +175,17 @@ class Ingest:
 
     # -- the loop --------------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():            # the schema first: no message is taken before it can be written
+            try:
+                self._db()
+                break
+            except psycopg.Error as e:
+                log.warning("region ingest: PostgreSQL not reachable yet (%s); retrying in %.1f s",
+                            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, delay)
+                self.conn = None
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
         self.start_mqtt()
         last_check = 0.0
         try:
@@ -173,6 +196,11 @@ class Ingest:
                 if time.monotonic() - last_check >= 0.5:
                     last_check = time.monotonic()
                     self._fill_gaps(stop)
+                    try:
+                        self.rollups()
+                    except psycopg.Error as e:
+                        log.warning("region ingest: rollups: %s (retried)", str(e).strip()[:200])
+                        self.conn = None
         finally:
             if self.client is not None:
                 self.client.disconnect()
@@ -263,6 +291,9 @@ class Ingest:
             return []
         out = [(hall, ev, json.dumps(ev, ensure_ascii=False)) for ev in evs if isinstance(ev, dict) and _event_ok(ev)]
         self.stats.backfills += 1
+        nxt, head = result.get("next_seq"), result.get("head_seq")
+        if isinstance(nxt, int) and isinstance(head, int) and nxt < head:
+            self._urgent.add(hall)          # more pages: ask again at once, not after gap_wait_s
         first = result.get("first_seq")
         if isinstance(first, int) and first > 1:
             self._unfillable[hall] = first
@@ -296,10 +327,13 @@ class Ingest:
                                   str(cp_["key"]), str(cp_["sig"]), verify_checkpoint(h.public_key, cp_)))
             unfillable, self._unfillable = self._unfillable, {}
             touched = sorted({h for h, _e, _t in events} | {c["hall"] for c in cps} | set(unfillable))
+            by_hall: dict[str, list[dict[str, Any]]] = {}
+            for hid, ev, _t in events:
+                by_hall.setdefault(hid, []).append(ev)
             for hall in touched:
                 self._advance(conn, hall, unfillable.get(hall),
                               max((int(c["seq"]) for c in cps if c["hall"] == hall and isinstance(c.get("seq"), int)),
-                                  default=0))
+                                  default=0), by_hall.get(hall, []))
         self.stats.events += len(events)
         self.stats.batches += 1
         for _h, ev, _t in events:
@@ -308,12 +342,27 @@ class Ingest:
         if len(self.stats.lag) > 200_000:
             del self.stats.lag[:100_000]
 
-    def _advance(self, conn: psycopg.Connection[Any], hall: str, first_held: int | None, checkpoint_seq: int) -> None:
-        """Move the hall's position over every contiguous event now in the table; project them; note a gap."""
-        conn.execute("INSERT INTO hallq_ingest_state (hall) VALUES (%s) ON CONFLICT DO NOTHING", (hall,))
-        row = conn.execute("SELECT log, seq FROM hallq_ingest_state WHERE hall = %s FOR UPDATE", (hall,)).fetchone()
+    def _advance(self, conn: psycopg.Connection[Any], hall: str, first_held: int | None, checkpoint_seq: int,
+                 mine: list[dict[str, Any]]) -> None:
+        """Move the hall's position over every contiguous event now in the table; project them; note a gap.
+        `mine`: this batch's events of the hall — when they continue the position without a hole and nothing else
+        can be waiting (one ingest, no gap known), they are the run and the table is not read back."""
+        row = conn.execute("INSERT INTO hallq_ingest_state (hall) VALUES (%s) ON CONFLICT (hall) DO UPDATE SET "
+                           "hall = excluded.hall RETURNING log, seq", (hall,)).fetchone()   # and locks the row
         assert row is not None
         pos_log, pos = row[0], int(row[1])
+        fast = self._fast_run(hall, pos, first_held, mine)
+        if fast is not None:
+            run = fast
+            if run:
+                self._project(conn, hall, run)
+                self.stats.projected += len(run)
+                conn.execute("UPDATE hallq_ingest_state SET log = %s, seq = %s, updated_at = now() WHERE hall = %s",
+                             (run[-1]["log"], run[-1]["seq"], hall))
+            new_pos = run[-1]["seq"] if run else pos
+            if checkpoint_seq > new_pos:
+                self.gaps[hall] = _Gap(new_pos, time.monotonic())
+            return
         if first_held is not None and first_held > pos + 1:
             # the hall's log no longer holds pos+1 …: the gap cannot be filled; note it and move past it
             conn.execute("INSERT INTO hallq_gaps (hall, log, from_seq, to_seq, reason) VALUES (%s,%s,%s,%s,%s) "
@@ -322,9 +371,10 @@ class Ingest:
             log.warning("region ingest: hall %s: events %d..%d are no longer in its log; noted in hallq_gaps",
                         hall, pos + 1, first_held - 1)
             pos = first_held - 1
+        self._checked.add(hall)
         rows = conn.execute("SELECT seq, log, body FROM hallq_events WHERE hall = %s AND seq > %s "
                             "ORDER BY seq, ingested_at LIMIT 50000", (hall, pos)).fetchall()
-        run: list[dict[str, Any]] = []
+        run = []
         expect = pos + 1
         more = False
         for seq, lg, body in rows:
@@ -347,9 +397,27 @@ class Ingest:
             if g is None or g.since != new_pos:
                 log.info("region ingest: hall %s: a gap after seq %d (%s)", hall, new_pos,
                          "a later event is held" if more else f"its checkpoint is at seq {checkpoint_seq}")
-                self.gaps[hall] = _Gap(new_pos, time.monotonic())
+                urgent = hall in self._urgent
+                self._urgent.discard(hall)
+                self.gaps[hall] = _Gap(new_pos, 0.0 if urgent else time.monotonic())
         else:
             self.gaps.pop(hall, None)
+            self._urgent.discard(hall)
+
+    def _fast_run(self, hall: str, pos: int, first_held: int | None,
+                  mine: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        if self.shared or hall in self.gaps or first_held is not None or hall not in self._checked:
+            return None
+        run: list[dict[str, Any]] = []
+        expect = pos + 1
+        for ev in sorted(mine, key=lambda e: int(e["seq"])):
+            if ev["seq"] < expect:
+                continue
+            if ev["seq"] != expect:
+                return None
+            run.append(ev)
+            expect += 1
+        return run
 
     def _project(self, conn: psycopg.Connection[Any], hall: str, events: list[dict[str, Any]]) -> None:
         ch = project.Changes()
@@ -379,10 +447,24 @@ class Ingest:
                     [{**o, "history": Jsonb(o["history"]), "forwarded": Jsonb(o["forwarded"]) if o["forwarded"]
                       else None} for o in ch.orders.values()])
             days = sorted({d for h, d in ch.days if h == hall})
-            if days:
-                cur.execute("DELETE FROM hallq_rollup_day WHERE hall = %s AND day = ANY(%s)", (hall, days))
-                cur.execute(schema.ROLLUP, {"hall": hall, "days": days})
-                cur.execute(schema.ROLLUP_ALERTS, {"hall": hall, "days": days})
+            if days:        # the day rollups are recomputed from the rows soon after (`rollups`), at most 2× a second
+                cur.executemany("INSERT INTO hallq_rollup_dirty (hall, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                [(hall, d) for d in days])
+
+    def rollups(self) -> int:
+        """Recompute the day rollups marked dirty (one transaction: a crash leaves the marks for the next run)."""
+        conn = self._db()
+        with conn.transaction():
+            dirty = conn.execute("DELETE FROM hallq_rollup_dirty RETURNING hall, day").fetchall()
+            by_hall: dict[str, list[date]] = {}
+            for hall, day in dirty:
+                by_hall.setdefault(hall, []).append(day)
+            with conn.cursor() as cur:
+                for hall, days in sorted(by_hall.items()):
+                    cur.execute("DELETE FROM hallq_rollup_day WHERE hall = %s AND day = ANY(%s)", (hall, days))
+                    cur.execute(schema.ROLLUP, {"hall": hall, "days": days})
+                    cur.execute(schema.ROLLUP_ALERTS, {"hall": hall, "days": days})
+        return len(dirty)
 
     # -- gaps ------------------------------------------------------------------------------------------------------
     def _fill_gaps(self, stop: threading.Event) -> None:
@@ -441,9 +523,16 @@ def run(args: argparse.Namespace, cfg: RegionConfig, cred: Credentials | None) -
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_a: stop.set())
-    ing = Ingest(cfg, cred, args.name or "1")
-    log.info("region ingest %s: %d halls into PostgreSQL (%s subscription)", ing.name, len(cfg.halls),
-             "shared" if cfg.ingest.shared else "own")
+    part = None
+    if args.part:
+        k, _, n = args.part.partition("/")
+        if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+            raise UsageError(f"--part {args.part!r}: give K/N with 0 <= K < N (this process takes every N-th hall)")
+        part = (int(k), int(n))
+    shared = True if args.shared else (False if part else None)
+    ing = Ingest(cfg, cred, args.name or (f"part{part[0]}of{part[1]}" if part else "1"), shared=shared, part=part)
+    log.info("region ingest %s: %d halls into PostgreSQL (%s)", ing.name, len(ing.halls),
+             "shared subscription" if ing.shared else f"part {args.part}" if part else "one ingest")
     ing.run(stop)
     log.info("region ingest %s: stopped (%d events, %d new rows)", ing.name, ing.stats.events, ing.stats.inserted)
     return 0

@@ -7,11 +7,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from devices.printer.base import PrinterError
 from devices.printer.driver import TicketPrinter
 from devices.printer.escpos import PROFILES, TicketData, render_ticket_bytes
-from devices.printer.transport import PrinterError
-from hallq.cli import UsageError
 from hallq.config import HallConfig
+from hallq.errors import UsageError
 from hallq.ticketqr import TicketRef
 
 

@@ -12,7 +12,7 @@ from evdev import ecodes
 
 from devices.scanner.keys import keystrokes
 from devices.scanner.records import pack_event
-from hallq.cli import UsageError
+from hallq.errors import UsageError
 
 
 def _parser() -> argparse.ArgumentParser:

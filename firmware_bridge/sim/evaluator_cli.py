@@ -16,7 +16,7 @@ import threading
 from firmware_bridge.hallbus.messages import KEY, WSTATE
 from firmware_bridge.sim.bus import Faults, SimBus
 from firmware_bridge.sim.device import SimEvaluator
-from hallq.cli import UsageError
+from hallq.errors import UsageError
 from hallq.runner import stop_on_signal
 
 KEYS = {k.name.lower(): k for k in KEY}

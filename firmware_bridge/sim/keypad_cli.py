@@ -12,8 +12,8 @@ import sys
 import threading
 
 from firmware_bridge.sim.keypad import KeypadFaults, SimKeypad, SimKeypadLink
-from hallq.cli import UsageError
 from hallq.config.devices import PIN_KEY_CODES
+from hallq.errors import UsageError
 from hallq.runner import stop_on_signal
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from hallq.api import BadPayload, decode_object, dumps
-from hallq.cli import UsageError
 from hallq.config import HallConfig
+from hallq.errors import UsageError
 from hallq.mqtt import make_client, topics_for
 
 log = logging.getLogger("hallq.sim.mqtt_device")

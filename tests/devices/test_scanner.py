@@ -35,7 +35,7 @@ from devices.scanner.evdev_reader import EvdevScanner, InputEventPipeScanner
 from devices.scanner.keys import keystrokes
 from devices.scanner.records import EVENT_SIZE, pack_event, unpack_events
 from devices.scanner.simcli import run as sim_run
-from hallq.cli import UsageError
+from hallq.errors import UsageError
 
 TOKEN = "MSB1.eyJhbGciOiJIUzI1NiJ"  # the head of a credential token, as a phone shows it
 TICKET = "HQ1:test-hall:2026-11-23:A001:K7Q2"
