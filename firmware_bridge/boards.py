@@ -1,4 +1,4 @@
-"""Bitmap hall boards: the latest calls rendered with display/led.py, packed into BITMAP row chunks.
+"""Bitmap hall boards: the latest calls rendered with hallq/led.py, packed into BITMAP row chunks.
 
 Pure functions: calls -> a 1-bit picture; picture -> rows; (rows on the board, new rows) -> the
 BITMAP requests that change only what differs, each within hallbus's 250-byte payload.
@@ -25,7 +25,7 @@ def board_lines(size: tuple[int, int]) -> int:
 
 def fit_line(text: str, width: int, height: int) -> np.ndarray:
     """One line of text, as large as fits `width` (a board of calls does not scroll), centred in `height`."""
-    from display.led import render_led
+    from hallq.led import render_led
 
     h = height
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,10 +58,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not left:
         return
     for pid, _cmd in left:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in left)
     sys.stderr.write(f"\nhallq tests: {len(left)} process(es) were left running by the tests (killed now):\n{lines}\n")
     session.exitstatus = pytest.ExitCode.TESTS_FAILED

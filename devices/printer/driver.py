@@ -6,8 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 
+from devices.printer.base import PrinterError, Transport
 from devices.printer.status import PrinterStatus, State, poll_status
-from devices.printer.transport import PrinterError, Transport, transport_for_url
+from devices.printer.transport import transport_for_url
 from hallq.config.kiosk import PrinterConfig
 
 log = logging.getLogger(__name__)

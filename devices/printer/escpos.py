@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from hallq.text import bilingual_block, render_line, render_mongolian_vertical
-from hallq.text.words import WORDS, join, msg
+from hallq.text.words import WORDS, Msg, join, msg
 
 ESC, GS, FS = b"\x1b", b"\x1d", b"\x1c"
 INIT = ESC + b"@"
@@ -52,6 +52,8 @@ class TicketData:
     notice_zh: str = WORDS["ticket_notice"].zh
     notice_mn: str = WORDS["ticket_notice"].mn
     wait_mn: str = ""         # people ahead and the wait in Mongolian, printed above the Chinese line
+    area_zh: str = ""         # where to go (二楼B区): printed under the service when the hall names areas
+    area_mn: str = ""
 
 
 def align(n: int) -> bytes:
@@ -115,6 +117,11 @@ def render_ticket_bytes(t: TicketData, profile: Profile) -> bytes:
     out += bilingual_raster(t.hall_mn, t.hall_zh, 26 if profile.width_dots > 400 else 20, profile)
     out += b"\n" + size(4, 4) + t.number.encode("ascii") + b"\n" + size(1, 1)
     out += bilingual_raster(t.service_mn, t.service_zh, 24 if profile.width_dots > 400 else 20, profile)
+    if t.area_zh:             # nothing at all without an area: such tickets stay byte-identical
+        where = msg("area_at", area=Msg(t.area_zh, t.area_mn))
+        if t.area_mn:
+            out += mongolian_raster(where.mn, 20, profile)
+        out += size(1, 2) + text(where.zh, profile) + size(1, 1)
     wait = msg("est_wait", m=t.est_wait_min) if t.est_wait_min is not None else msg("est_wait_unknown")
     if t.wait_mn:
         out += mongolian_raster(t.wait_mn, 20, profile)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from devices.printer.transport import Transport
+    from devices.printer.base import Transport
 
 State = Literal["ok", "paper_near_end", "paper_out", "cover_open", "error", "offline", "unknown"]
 
@@ -62,7 +62,7 @@ def parse_status(replies: Mapping[int, int | None]) -> PrinterStatus:
 
 def poll_status(transport: Transport, timeout_s: float = 0.5) -> PrinterStatus:
     """Ask DLE EOT 1, 2, 4 and parse; `unknown` (never `ok`) when the printer does not answer."""
-    from devices.printer.transport import PrinterError
+    from devices.printer.base import PrinterError
 
     if not transport.answers_status:
         return PrinterStatus("unknown", f"{transport.describe()} cannot report its status")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import select
 import socket
 import time
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
+
+from devices.printer.base import PrinterError, Transport
 
 if TYPE_CHECKING:
     import serial
@@ -15,31 +17,6 @@ if TYPE_CHECKING:
 
 URL_FORMS = "usb://VID:PID, serial:///dev/ttyUSB0?baud=9600, tcp://host:9100, file:///path or sim://NAME"
 PYSERIAL_SCHEMES = ("socket", "loop", "rfc2217", "spy", "hwgrep", "alt", "cp2110")
-
-
-class PrinterError(Exception):
-    """A printer could not be reached or used; the message names it and says what to do."""
-
-
-class Transport(Protocol):
-    @property
-    def answers_status(self) -> bool:
-        """False where nothing can come back (a file): status queries are not written into it."""
-        ...
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def read(self, n: int, timeout_s: float) -> bytes:
-        """Up to n bytes, b"" when nothing arrives within timeout_s (0 = only what is already there)."""
-        ...
-
-    def describe(self) -> str:
-        """'printer NAME (how it is reached)', the start of every message about it."""
-        ...
 
 
 class _Base:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from devices.printer.transport import PrinterError
+from devices.printer.base import PrinterError
 
 
 class UsbTransport:

@@ -180,7 +180,7 @@ class SimLed(SimDevice):
 
     def save_png(self, path: str | os.PathLike[str], width: int, height: int, line: int = 0) -> None:
         """A picture of the board, rendered with the display's LED renderer."""
-        from display.led import render_led
+        from hallq.led import render_led
 
         render_led(self.text(line), width, height).to_png(path)
 
@@ -231,6 +231,6 @@ class SimBitmapBoard(SimLed):
     def save_png(self, path: str | os.PathLike[str], width: int = 0, height: int = 0, line: int = 0) -> None:
         import numpy as np
 
-        from display.led import Bitmap
+        from hallq.led import Bitmap
 
         Bitmap(np.array(self.pixels(), dtype=bool), self.size[0]).to_png(path)

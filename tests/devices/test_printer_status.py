@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from devices.printer.base import Transport
 from devices.printer.simulator import Faults, PrinterSimulator, PtyPrinter, TcpPrinter, status_byte
 from devices.printer.status import PrinterStatus, StatusWatcher, parse_status, poll_status
-from devices.printer.transport import Transport, transport_for_url
+from devices.printer.transport import transport_for_url
 
 OK = {1: 0x12, 2: 0x12, 4: 0x12}
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 import zbar
 
+from devices.printer.base import PrinterError
 from devices.printer.cli import sample_ticket
 from devices.printer.driver import PrintFailed, TicketPrinter
 from devices.printer.escpos import PROFILES, render_ticket_bytes
@@ -27,7 +28,7 @@ from devices.printer.simulator import (
     register,
     unregister,
 )
-from devices.printer.transport import PrinterError, transport_for_url
+from devices.printer.transport import transport_for_url
 from hallq.config import load_config
 from hallq.config.kiosk import PrinterConfig
 from tests.conftest import REPO

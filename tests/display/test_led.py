@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from display.led import render_led
 from firmware_bridge.hallbus.messages import Show
 from firmware_bridge.sim.device import SimLed
+from hallq.led import render_led
 
 DATA = Path(__file__).parent / "data"
 

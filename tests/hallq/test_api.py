@@ -4,6 +4,7 @@ for an unreachable broker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -43,10 +44,8 @@ def test_decode_object_needs_an_object() -> None:
                     | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=30))
 def test_decoder_never_raises_anything_but_bad_payload(value: object) -> None:
     raw = json.dumps(value).encode()
-    try:
+    with contextlib.suppress(BadPayload):   # refusing (too deep) is allowed; anything else must round-trip
         assert decode(raw) == value
-    except BadPayload:
-        pass
 
 
 @pytest.mark.parametrize(("topic", "ok"), [
