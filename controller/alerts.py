@@ -16,6 +16,7 @@ import zlib
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from controller.events import AlertAcknowledged, AlertRaised
 from controller.model import ALERT_EXTRA, Alert
 
 ALERT_KEEP_DAYS = 2
@@ -32,10 +33,13 @@ def logged_alert_id(ev: dict[str, Any]) -> str | None:
     return f"e{ev['seq']}" if "seq" in ev else None
 
 
-def new_alert_id(n: int, ev: dict[str, Any]) -> str:
+def new_alert_id(n: int, ev: dict[str, Any] | AlertRaised) -> str:
     """The id of the n-th alert of the hall: its place in the log, and a digest of what and when, so an alert
     raised after a data directory was restored from a backup never reuses the id of one raised before."""
-    what = f"{ev['at']}|{ev.get('kind')}|{ev.get('key') or ev.get('message')}"
+    if isinstance(ev, AlertRaised):
+        what = f"{ev.at.isoformat()}|{ev.kind}|{ev.key or ev.message}"
+    else:
+        what = f"{ev['at']}|{ev.get('kind')}|{ev.get('key') or ev.get('message')}"
     return f"A{n}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
@@ -96,19 +100,23 @@ class AlertBook:
         return sorted(old + live, key=lambda a: a.n)[:limit], total
 
     # -- the projection ---------------------------------------------------------------------------
-    def on_raised(self, ev: dict[str, Any]) -> None:
+    def on_raised(self, ev: AlertRaised) -> None:
         self.raised += 1
-        aid = logged_alert_id(ev) or new_alert_id(self.raised, ev)
-        extra = {k: ev[k] for k in ALERT_EXTRA if ev.get(k) is not None}
-        self.live[aid] = Alert(aid, self.raised, str(ev.get("kind", "")), str(ev.get("message", "")), ev["at"],
-                               ev.get("window"), ev.get("ticket"), extra or None)
+        aid = ev.id if ev.id is not None else f"e{ev.seq}" if ev.seq is not None else new_alert_id(self.raised, ev)
+        extra: dict[str, Any] = {}
+        for k in ALERT_EXTRA:
+            v = getattr(ev, k)
+            if v is not None:
+                extra[k] = v.isoformat() if k == "date" else v
+        self.live[aid] = Alert(aid, self.raised, str(ev.kind), str(ev.message), ev.at.isoformat(), ev.window,
+                               ev.ticket, extra or None)
         self.open += 1
 
-    def on_acknowledged(self, ev: dict[str, Any]) -> None:
-        a = self.live.get(ev["alert"]) or self._revive(ev["alert"])
+    def on_acknowledged(self, ev: AlertAcknowledged) -> None:
+        a = self.live.get(ev.alert) or self._revive(ev.alert)
         if a is None or a.ack is not None:   # (the engine refuses both; a replay never sees them)
             return
-        a.ack = {"by": ev.get("by"), "actor": ev.get("actor"), "at": ev["at"], "note": ev.get("note", "")}
+        a.ack = {"by": ev.by, "actor": ev.actor, "at": ev.at.isoformat(), "note": ev.note}
         self.open -= 1
 
     def _revive(self, aid: str) -> Alert | None:

@@ -23,7 +23,7 @@ from controller.events import (
 from controller.model import Ticket
 from hallq.config import HallConfig
 
-STAFF_KEY_EVENTS = (TicketCalled, TicketSkipped, TicketTransferred, WindowPaused, WindowResumed)
+STAFF_KEY_EVENTS = frozenset({TicketCalled, TicketSkipped, TicketTransferred, WindowPaused, WindowResumed})
 FLAG_TEXT = {
     "too_fast": "rated faster than a person can read the prompt",
     "staff_operating": "rated while staff were pressing keys at the window",
@@ -45,9 +45,11 @@ class RatingWatch:
         self.by_holder: dict[tuple[date, str], int] = defaultdict(int)
 
     def apply(self, ev: HallEvent, ticket: Ticket | None) -> None:
-        if isinstance(ev, STAFF_KEY_EVENTS):
-            if ev.window:
-                self.last_key[ev.window] = ev.at
+        kind = type(ev)
+        if kind in STAFF_KEY_EVENTS:
+            window = getattr(ev, "window", None)
+            if window:
+                self.last_key[window] = ev.at
         elif isinstance(ev, TicketFinished):
             if ev.window and ev.prompt is not False:
                 self.last_finish[ev.window] = ev.at

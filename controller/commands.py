@@ -39,9 +39,10 @@ def required(max_len: int) -> Any:
     return field(metadata={"max_len": max_len})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Command:
-    """A parsed command; its fields are its arguments in the order they are checked."""
+    """A parsed command; its fields are its arguments in the order they are checked. (Not frozen: a frozen
+    dataclass sets each field through object.__setattr__, a cost on every command; nothing changes one.)"""
 
     NAME: ClassVar[str] = ""
     ARGS: ClassVar[tuple[Arg, ...]] = ()
@@ -73,11 +74,10 @@ def command(name: str) -> Callable[[C], C]:
     return register
 
 
-_c = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 @command("issue")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Issue(Command):
     """Take a ticket for a service (`holder`: a holder key or its hash; `rater`: a sealed identity)."""
 
@@ -90,7 +90,7 @@ class Issue(Command):
 
 
 @command("login")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Login(Command):
     """Log a staff member in at a window (replaces whoever was there; B-post takeover)."""
 
@@ -99,7 +99,7 @@ class Login(Command):
 
 
 @command("logout")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Logout(Command):
     """Log the window out; a ticket still being served is finished first."""
 
@@ -107,7 +107,7 @@ class Logout(Command):
 
 
 @command("call")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Call(Command):
     """Call the next ticket (the current one is finished first)."""
 
@@ -115,7 +115,7 @@ class Call(Command):
 
 
 @command("recall")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Recall(Command):
     """Call the window's ticket again (up to `rules.recall_limit` times)."""
 
@@ -123,7 +123,7 @@ class Recall(Command):
 
 
 @command("skip")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Skip(Command):
     """The window's ticket did not come: no-show (过号)."""
 
@@ -131,7 +131,7 @@ class Skip(Command):
 
 
 @command("finish")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Finish(Command):
     """The window's ticket is served; the rating prompt opens."""
 
@@ -139,7 +139,7 @@ class Finish(Command):
 
 
 @command("transfer")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Transfer(Command):
     """Send the window's ticket to the queue of another service."""
 
@@ -148,7 +148,7 @@ class Transfer(Command):
 
 
 @command("pause")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Pause(Command):
     """Pause the window (暂停服务)."""
 
@@ -157,7 +157,7 @@ class Pause(Command):
 
 
 @command("resume")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Resume(Command):
     """Resume a paused window."""
 
@@ -166,7 +166,7 @@ class Resume(Command):
 
 
 @command("rate")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Rate(Command):
     """Rate a served ticket (at the window's evaluator, or later by the ticket's QR code with `code`)."""
 
@@ -182,7 +182,7 @@ class Rate(Command):
 
 
 @command("ticket")
-@_c
+@dataclass(slots=True, kw_only=True)
 class TicketQuery(Command):
     """A ticket's state (with `code`: only if it is that ticket's code)."""
 
@@ -192,7 +192,7 @@ class TicketQuery(Command):
 
 
 @command("hold")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Hold(Command):
     """挂起: the window's serving ticket leaves every queue until a window calls it back."""
 
@@ -201,7 +201,7 @@ class Hold(Command):
 
 
 @command("callback")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Callback(Command):
     """Call a held ticket back."""
 
@@ -211,7 +211,7 @@ class Callback(Command):
 
 
 @command("call_number")
-@_c
+@dataclass(slots=True, kw_only=True)
 class CallNumber(Command):
     """Call a waiting ticket out of turn by its number."""
 
@@ -221,7 +221,7 @@ class CallNumber(Command):
 
 
 @command("cancel")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Cancel(Command):
     """Cancel a waiting or held ticket (the citizen left)."""
 
@@ -231,7 +231,7 @@ class Cancel(Command):
 
 
 @command("alerts")
-@_c
+@dataclass(slots=True, kw_only=True)
 class Alerts(Command):
     """The hall's alerts (open by default), in raise order."""
 
@@ -241,7 +241,7 @@ class Alerts(Command):
 
 
 @command("alert_ack")
-@_c
+@dataclass(slots=True, kw_only=True)
 class AlertAck(Command):
     """督查督办: acknowledge an alert with a note (`by`: who, in an open hall)."""
 
@@ -251,7 +251,7 @@ class AlertAck(Command):
 
 
 @command("wo_verify")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WoVerify(Command):
     """差评 work order: verified (待核实 → 整改中); `complex` gives it the longer deadline."""
 
@@ -262,7 +262,7 @@ class WoVerify(Command):
 
 
 @command("wo_feedback")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WoFeedback(Command):
     """差评 work order: the rater was given feedback (整改中 → 已反馈)."""
 
@@ -272,7 +272,7 @@ class WoFeedback(Command):
 
 
 @command("wo_revisit")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WoRevisit(Command):
     """差评 work order: the rater was called back (已反馈 → 已回访)."""
 
@@ -283,7 +283,7 @@ class WoRevisit(Command):
 
 
 @command("wo_appeal")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WoAppeal(Command):
     """差评 work order: the staff member appeals (误评 / 恶意差评)."""
 
@@ -294,7 +294,7 @@ class WoAppeal(Command):
 
 
 @command("wo_decide")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WoDecide(Command):
     """差评 work order: a reviewer other than the rated staff member decides the appeal."""
 
@@ -305,7 +305,7 @@ class WoDecide(Command):
 
 
 @command("workorders")
-@_c
+@dataclass(slots=True, kw_only=True)
 class WorkOrders(Command):
     """The 差评 work orders, in opening order."""
 
@@ -315,7 +315,7 @@ class WorkOrders(Command):
 
 
 @command("rater_access")
-@_c
+@dataclass(slots=True, kw_only=True)
 class RaterAccess(Command):
     """The sealed identity of a ticket's rater, for 回访; every access is an `identity.accessed` event."""
 

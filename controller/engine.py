@@ -5,6 +5,10 @@ its reply and the events it produced; `Engine.tick(now)` returns the events that
 causes (rating prompts timing out, the business day ending). No I/O, no threads, no clock:
 time is always passed in. Every event is applied to the state as it is produced, and the
 same `apply` rebuilds the state from the log at start-up.
+
+Inside, commands are the typed dataclasses of `controller/commands.py` (handler `_cmd_{name}(now, cmd)`)
+and events those of `controller/events.py`; at the boundary (the service, the store, snapshots) events
+are the dicts they have always been: `handle`/`tick` return `to_json()` of each, `apply` takes a logged dict.
 """
 
 from __future__ import annotations
@@ -12,15 +16,60 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from controller.alerts import new_alert_id
 from controller.antifraud import RatingWatch
 from controller.authz import Sender, authorize
 from controller.calendar import add_working_days, issue_refusal
-from controller.commands import parse_args
+from controller.commands import (
+    AlertAck,
+    Alerts,
+    Call,
+    Callback,
+    CallNumber,
+    Cancel,
+    Finish,
+    Hold,
+    Issue,
+    Login,
+    Logout,
+    Pause,
+    Rate,
+    RaterAccess,
+    Recall,
+    Resume,
+    Skip,
+    TicketQuery,
+    Transfer,
+    WorkOrderCommand,
+    WorkOrders,
+    parse_command,
+)
+from controller.events import (
+    AlertAcknowledged,
+    AlertRaised,
+    DayClosed,
+    EvaluationRecorded,
+    HallEvent,
+    IdentityAccessed,
+    TicketCalled,
+    TicketCancelled,
+    TicketFinished,
+    TicketHeld,
+    TicketIssued,
+    TicketSkipped,
+    TicketTransferred,
+    WindowLogin,
+    WindowLogout,
+    WindowPaused,
+    WindowPromptClosed,
+    WindowResumed,
+    WorkorderChanged,
+    WorkorderOpened,
+)
 from controller.model import (
     ALERT_STATES,
     TICKET_COMMAND_STATUSES,
@@ -31,12 +80,14 @@ from controller.model import (
     WindowStatus,
     state_error,
 )
-from controller.state import Event, HallState, event
+from controller.state import Event, HallState
 from controller.supervision import device_alert, supervise
 from controller.workorders import WorkOrderBook
 from hallq.config import HallConfig
 
 BAD_LEVELS = (1, 2)
+Done = tuple[dict[str, Any], list[Event]]   # a command's result and the events it caused (as dicts)
+_FIXED: dict[timedelta, timezone] = {}   # fixed-offset time zones by offset (Engine._at)
 
 
 @dataclass
@@ -92,26 +143,51 @@ class Engine:
         self._staff = {s.id: s for s in cfg.staff}
         self._sender = Sender()
         self._ticked_at: datetime | None = None
+        self._now_in: datetime | None = None     # the last `now` given, and its fixed-offset form (`_at`)
+        self._now_at: datetime | None = None
         self.login_failures: dict[str, list[datetime]] = {}   # window -> recent failed device logins (not logged)
         self.login_locked: dict[str, datetime] = {}           # window -> refused until
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
-        """Apply a logged event to every projection the engine keeps (replay at start)."""
+        """Apply a logged event to every projection the engine keeps (replay at start). An event of a type
+        this controller does not know raises `controller.events.UnknownEvent`."""
+        self._apply(HallEvent.from_json(ev))
+
+    def _apply(self, ev: HallEvent) -> None:
         day = self.state.today
         self.state.apply(ev)
-        self.orders.apply(ev)
-        t = self.state.ticket(date.fromisoformat(ev["date"]), ev["ticket"]) \
-            if ev["type"] == "evaluation.recorded" else None
+        kind = type(ev)
+        if kind is WorkorderOpened or kind is WorkorderChanged:
+            self.orders.apply(ev)
+        t = self.state.ticket(ev.date, ev.ticket) if isinstance(ev, EvaluationRecorded) else None
         self.watch.apply(ev, t)
         if self.state.compact and self.state.today != day and self.watch.by_holder:
             self.watch.forget_days(self.state.archived_days())
+
+    def _at(self, now: datetime) -> datetime:
+        """`now` with a fixed UTC offset, as an event's time reads back from the log: live and replayed
+        state hold the same datetimes (and add durations the same way in zones with summer time)."""
+        tz = now.tzinfo
+        if tz is None or type(tz) is timezone:
+            return now
+        if now is not self._now_in:
+            offset = now.utcoffset()
+            if offset is None:
+                return now
+            fixed = _FIXED.get(offset)
+            if fixed is None:
+                fixed = _FIXED[offset] = timezone(offset) if offset else UTC   # (as datetime.fromisoformat)
+            self._now_in, self._now_at = now, now.replace(tzinfo=fixed)
+        assert self._now_at is not None
+        return self._now_at
 
     def local_date(self, now: datetime) -> date:
         return now.astimezone(self.cfg.zone).date()
 
     def tick(self, now: datetime) -> list[Event]:
         """Events caused by time alone, already applied."""
+        now = self._at(now)
         self._ticked_at = now
         out: list[Event] = []
         today = self.local_date(now)
@@ -120,37 +196,35 @@ class Engine:
             stale += [self.state.tickets[k] for k in self.state.held if k[0] < today]   # held: closed as no-show
             for day in sorted({t.date for t in stale}):
                 left = sorted((t for t in stale if t.date == day), key=lambda t: t.order)
-                out.append(self._emit(event("day.closed", now, date=day.isoformat(), next=today.isoformat(),
-                                            no_show=[t.number for t in left])))
+                out.append(self._emit(DayClosed(at=now, date=day, next=today, no_show=tuple(t.number for t in left))))
             if not out:
-                out.append(self._emit(event("day.closed", now, date=self.state.today.isoformat(),
-                                            next=today.isoformat(), no_show=[])))
+                out.append(self._emit(DayClosed(at=now, date=self.state.today, next=today)))
         for w in self.state.windows.values():
             if w.status is WindowStatus.RATING and w.prompt_deadline is not None and now >= w.prompt_deadline:
                 t = self.state.window_ticket(w)
-                out.append(self._emit(event("window.prompt_closed", now, window=w.id, reason="timeout",
-                                            ticket=t.number if t else None,
-                                            date=t.date.isoformat() if t else None)))
+                out.append(self._emit(WindowPromptClosed(at=now, window=w.id, reason="timeout",
+                                                         ticket=t.number if t else None, date=t.date if t else None)))
         out += [self._emit(ev) for ev in supervise(self.state, now)]
         out += [self._emit(ev) for ev in self.orders.overdue(now, self.state.alerted)]
         return out
 
     def device_status(self, device: str, status: str, now: datetime) -> list[Event]:
         """A device reported its status (CONTRACT §3.5): alerts for offline devices and paper."""
-        return [self._emit(ev) for ev in device_alert(self.state, device, status, now)]
+        return [self._emit(ev) for ev in device_alert(self.state, device, status, self._at(now))]
 
     def handle(self, name: str, body: dict[str, Any], now: datetime, sender: Sender | None = None) -> Outcome:
         """Run one command. Time-caused events come first, so the outcome reflects `now`.
 
         `sender` (secure halls, CONTRACT §5): who sent it; authorization is checked right after the
         arguments, and every event the command causes carries `principal` (and `actor`)."""
+        now = self._at(now)
         # the service ticks once per batch at the batch's time: the same instant needs no second pass
         events = self.tick(now) if self._ticked_at is None or now > self._ticked_at else []
         self._sender = sender or Sender()
         try:
-            args = parse_args(name, body)
+            cmd, args = parse_command(name, body)
             authorize(self.cfg, self._sender, name, args)
-            result, produced = getattr(self, "_cmd_" + name)(now, **args)
+            result, produced = getattr(self, "_cmd_" + name)(now, cmd)
         except CommandFailed as e:
             return Outcome({"ok": False, "error": {"code": e.code, "message": e.message}}, events + e.events)
         finally:
@@ -163,11 +237,12 @@ class Engine:
                 ev["actor"] = sender.actor
         return Outcome({"ok": True, "result": result}, events + produced)
 
-    def _emit(self, ev: Event) -> Event:
-        if ev["type"] == "alert.raised" and "id" not in ev:
-            ev["id"] = new_alert_id(self.state.alerts.raised + 1, ev)
-        self.apply(ev)
-        return ev
+    def _emit(self, ev: HallEvent) -> Event:
+        """Apply a new event; its dict (the logged and published form)."""
+        if type(ev) is AlertRaised and ev.id is None:
+            ev = replace(ev, id=new_alert_id(self.state.alerts.raised + 1, ev))
+        self._apply(ev)
+        return ev.to_json()
 
     def holder_hash(self, holder_key: str) -> str:
         """A keyed hash of a citizen's holder key: lets the controller enforce one open ticket per person
@@ -204,15 +279,11 @@ class Engine:
     def _tj(self, t: Ticket) -> dict[str, Any]:
         return self.state.ticket_json(t)
 
-    def _ticket_fields(self, t: Ticket, w: ServiceWindow | None) -> dict[str, Any]:
-        return {"ticket": t.number, "date": t.date.isoformat(), "service": t.service,
-                "window": w.id if w else None, "priority": t.priority.value}
 
     # -- commands ------------------------------------------------------------------------------
-    def _cmd_issue(self, now: datetime, service: str, priority: str = "normal", source: str | None = None,
-                   holder: str | None = None, rater: str | None = None,
-                   reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        sid = self._service(service)
+    def _cmd_issue(self, now: datetime, c: Issue) -> Done:
+        sid = self._service(c.service)
+        holder, rater = c.holder, c.rater
         cred = self._sender.credential
         if cred is not None and cred.ok:   # the controller's own check of the scanned code wins over any claim
             holder, rater = cred.holder, cred.rater or rater
@@ -235,23 +306,16 @@ class Engine:
                 if t.holder == holder and t.date == day:
                     raise CommandFailed("ALREADY_WAITING", f"this person already holds ticket {t.number} for "
                                         f"service {sid!r} (one open ticket per person and service)")
-        fields: dict[str, Any] = {"ticket": number_of(self._prefix[sid], seq), "date": day.isoformat(),
-                                  "service": sid, "window": None, "priority": priority, "source": source}
-        if holder is not None:
-            fields["holder"] = holder
-        if reason is not None:
-            fields["reason"] = reason
-        if rater is not None:
-            if not rater.startswith("RID1.") or not rater.isascii():
-                raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), "
-                                    "never clear text")
-            fields["rater"] = rater
-        ev = self._emit(event("ticket.issued", now, **fields))
-        t = self.state.tickets[(day, ev["ticket"])]
+        if rater is not None and (not rater.startswith("RID1.") or not rater.isascii()):
+            raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), never clear text")
+        number = number_of(self._prefix[sid], seq)
+        ev = self._emit(TicketIssued(at=now, ticket=number, date=day, service=sid, priority=c.priority,
+                                     source=c.source, holder=holder, reason=c.reason, rater=rater))
+        t = self.state.tickets[(day, number)]
         return {"ticket": self._tj(t), "code": ticket_code(self.secret, day, t.number)}, [ev]
 
-    def _cmd_login(self, now: datetime, window: str, staff: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window(window)
+    def _cmd_login(self, now: datetime, c: Login) -> Done:
+        w, staff = self._window(c.window), c.staff
         person = self._staff.get(staff)
         if person is None:
             raise CommandFailed("UNKNOWN_STAFF", f"staff id {staff!r} is not in the hall configuration")
@@ -263,7 +327,7 @@ class Engine:
         other = self.state.staff_at.get(staff)
         if other is not None and other != w.id:
             events += self._leave(now, self.state.windows[other], reason="login elsewhere")
-        events.append(self._emit(event("window.login", now, window=w.id, staff=staff, replaced=w.staff)))
+        events.append(self._emit(WindowLogin(at=now, window=w.id, staff=staff, replaced=w.staff)))
         return {"window": self.state.window_json(w.id)}, events
 
     def _check_device_pin(self, now: datetime, w: ServiceWindow, staff: str) -> None:
@@ -285,8 +349,8 @@ class Engine:
         if len(recent) >= LOGIN_FAILURES_MAX:
             self.login_locked[w.id] = now + LOGIN_LOCK
             self.login_failures.pop(w.id, None)
-            events.append(self._emit(event(
-                "alert.raised", now, kind="login_failures", key=f"login_failures:{w.id}:{now.isoformat()}",
+            events.append(self._emit(AlertRaised(
+                at=now, kind="login_failures", key=f"login_failures:{w.id}:{now.isoformat()}",
                 window=w.id, message=f"window {w.id}: {len(recent)} device logins with a wrong PIN within 10 minutes "
                                      f"(last for staff {staff}); logins there are refused for 10 minutes")))
         what = "no PIN was given" if self._sender.pin_ok is None else "the PIN is wrong"
@@ -294,14 +358,16 @@ class Engine:
 
     def clock_alert(self, now: datetime, kind: str, message: str) -> list[Event]:
         """An alert of the time guard (the machine's clock stepped back or jumped ahead)."""
-        return [self._emit(event("alert.raised", now, kind=kind, key=f"{kind}:{now.isoformat()}", message=message))]
+        now = self._at(now)
+        return [self._emit(AlertRaised(at=now, kind=kind, key=f"{kind}:{now.isoformat()}", message=message))]
 
     def recovered_storage(self, now: datetime, since: datetime, reason: str) -> list[Event]:
         """The `storage` alert of a time the log could not be written, logged once it can be again."""
-        return [self._emit(event("alert.raised", now, kind="storage", key=f"storage:{since.isoformat()}",
-                                 message=f"from {since.astimezone(self.cfg.zone):%H:%M:%S} to "
-                                         f"{now.astimezone(self.cfg.zone):%H:%M:%S} {reason}; commands were "
-                                         "answered UNAVAILABLE and nothing was lost"))]
+        now = self._at(now)
+        return [self._emit(AlertRaised(at=now, kind="storage", key=f"storage:{since.isoformat()}",
+                                       message=f"from {since.astimezone(self.cfg.zone):%H:%M:%S} to "
+                                               f"{now.astimezone(self.cfg.zone):%H:%M:%S} {reason}; commands were "
+                                               "answered UNAVAILABLE and nothing was lost"))]
 
     def unlock_logins(self, window: str | None) -> None:
         """An acknowledged `login_failures` alert lifts the lock of its window."""
@@ -314,81 +380,83 @@ class Engine:
         if w.status is WindowStatus.SERVING or (w.status is WindowStatus.PAUSED and w.paused_from is
                                                  WindowStatus.SERVING):
             t = self._current(w)
-            events.append(self._emit(event("ticket.finished", now, **self._ticket_fields(t, w), staff=w.staff,
-                                           prompt=False)))
-        events.append(self._emit(event("window.logout", now, window=w.id, staff=w.staff, reason=reason)))
+            events.append(self._emit(TicketFinished(at=now, ticket=t.number, date=t.date, service=t.service,
+                                                    window=w.id, priority=t.priority, staff=w.staff, prompt=False)))
+        events.append(self._emit(WindowLogout(at=now, window=w.id, staff=w.staff, reason=reason)))
         return events
 
-    def _cmd_logout(self, now: datetime, window: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window(window)
+    def _cmd_logout(self, now: datetime, c: Logout) -> Done:
+        w = self._window(c.window)
         events = [] if w.status is WindowStatus.CLOSED else self._leave(now, w, reason="logout")
         return {"window": self.state.window_json(w.id)}, events
 
-    def _cmd_call(self, now: datetime, window: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("call", window)
+    def _cmd_call(self, now: datetime, c: Call) -> Done:
+        w = self._window_for("call", c.window)
         events: list[Event] = []
         current = self.state.window_ticket(w) if w.status is WindowStatus.SERVING else None
         nxt = self._next_for(w)
         if current is not None:
-            events.append(self._emit(event("ticket.finished", now, **self._ticket_fields(current, w),
-                                           staff=w.staff, prompt=nxt is None)))
+            events.append(self._emit(TicketFinished(at=now, ticket=current.number, date=current.date,
+                                                    service=current.service, window=w.id, priority=current.priority,
+                                                    staff=w.staff, prompt=nxt is None)))
         if nxt is None:
             return {"ticket": None}, events
-        events.append(self._emit(event("ticket.called", now, **self._ticket_fields(nxt, w), staff=w.staff,
-                                       recall=0)))
+        events.append(self._emit(TicketCalled(at=now, ticket=nxt.number, date=nxt.date, service=nxt.service,
+                                              window=w.id, priority=nxt.priority, staff=w.staff, recall=0)))
         return {"ticket": self._tj(nxt)}, events
 
     def _next_for(self, w: ServiceWindow) -> Ticket | None:
         heads = [q[0] for q in (self.state.waiting[s] for s in w.services) if q]
         return min(heads, key=Ticket.sort_key) if heads else None
 
-    def _cmd_recall(self, now: datetime, window: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("recall", window)
+    def _cmd_recall(self, now: datetime, c: Recall) -> Done:
+        w = self._window_for("recall", c.window)
         t = self._current(w)
         limit = self.cfg.rules.recall_limit
         if t.recalls >= limit:
             raise CommandFailed("RECALL_LIMIT", f"ticket {t.number} was already recalled {t.recalls} times "
                                 f"(limit {limit}); skip it (过号) or finish it")
-        ev = self._emit(event("ticket.called", now, **self._ticket_fields(t, w), staff=w.staff,
-                              recall=t.recalls + 1))
+        ev = self._emit(TicketCalled(at=now, ticket=t.number, date=t.date, service=t.service, window=w.id,
+                                     priority=t.priority, staff=w.staff, recall=t.recalls + 1))
         return {"ticket": self._tj(t), "recalls": t.recalls}, [ev]
 
-    def _cmd_skip(self, now: datetime, window: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("skip", window)
+    def _cmd_skip(self, now: datetime, c: Skip) -> Done:
+        w = self._window_for("skip", c.window)
         t = self._current(w)
-        ev = self._emit(event("ticket.skipped", now, **self._ticket_fields(t, w), staff=w.staff))
+        ev = self._emit(TicketSkipped(at=now, ticket=t.number, date=t.date, service=t.service, window=w.id,
+                                      priority=t.priority, staff=w.staff))
         return {"ticket": self._tj(t)}, [ev]
 
-    def _cmd_finish(self, now: datetime, window: str) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("finish", window)
+    def _cmd_finish(self, now: datetime, c: Finish) -> Done:
+        w = self._window_for("finish", c.window)
         t = self._current(w)
-        ev = self._emit(event("ticket.finished", now, **self._ticket_fields(t, w), staff=w.staff))
+        ev = self._emit(TicketFinished(at=now, ticket=t.number, date=t.date, service=t.service, window=w.id,
+                                       priority=t.priority, staff=w.staff))
         return {"ticket": self._tj(t)}, [ev]
 
-    def _cmd_transfer(self, now: datetime, window: str, service: str) -> tuple[dict[str, Any], list[Event]]:
-        self._window(window)
-        sid = self._service(service)
-        w = self._window_for("transfer", window)
+    def _cmd_transfer(self, now: datetime, c: Transfer) -> Done:
+        self._window(c.window)
+        sid = self._service(c.service)
+        w = self._window_for("transfer", c.window)
         t = self._current(w)
-        fields = {**self._ticket_fields(t, w), "service": sid, "from_service": t.service}
-        ev = self._emit(event("ticket.transferred", now, **fields, staff=w.staff))
+        ev = self._emit(TicketTransferred(at=now, ticket=t.number, date=t.date, service=sid, window=w.id,
+                                          priority=t.priority, from_service=t.service, staff=w.staff))
         return {"ticket": self._tj(t)}, [ev]
 
-    def _cmd_pause(self, now: datetime, window: str, reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("pause", window)
+    def _cmd_pause(self, now: datetime, c: Pause) -> Done:
+        w = self._window_for("pause", c.window)
         events = [] if w.status is WindowStatus.PAUSED else [
-            self._emit(event("window.paused", now, window=w.id, staff=w.staff, reason=reason))]
+            self._emit(WindowPaused(at=now, window=w.id, staff=w.staff, reason=c.reason))]
         return {"window": self.state.window_json(w.id)}, events
 
-    def _cmd_resume(self, now: datetime, window: str, reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("resume", window)
+    def _cmd_resume(self, now: datetime, c: Resume) -> Done:
+        w = self._window_for("resume", c.window)
         events = [] if w.status is not WindowStatus.PAUSED else [
-            self._emit(event("window.resumed", now, window=w.id, staff=w.staff))]
+            self._emit(WindowResumed(at=now, window=w.id, staff=w.staff))]
         return {"window": self.state.window_json(w.id)}, events
 
-    def _cmd_ticket(self, now: datetime, number: str, date: date | None = None,
-                    code: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t = self._find(number, date or self.local_date(now), code)
+    def _cmd_ticket(self, now: datetime, c: TicketQuery) -> Done:
+        t = self._find(c.number, c.date or self.local_date(now), c.code)
         return {"ticket": self._tj(t)}, []
 
     def _find(self, number: str, day: date, code: str | None = None) -> Ticket:
@@ -400,14 +468,12 @@ class Engine:
             raise CommandFailed("UNKNOWN_TICKET", f"no ticket {number} was issued on {day.isoformat()}")
         return t
 
-    def _cmd_rate(self, now: datetime, ticket: str, level: int, date: date | None = None, window: str | None = None,
-                  reasons: list[str] | None = None, channel: str | None = None,
-                  comment: str | None = None, code: str | None = None,
-                  origin: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+    def _cmd_rate(self, now: datetime, c: Rate) -> Done:
+        level, window = c.level, c.window
         if not 1 <= level <= 5:
             raise CommandFailed("BAD_REQUEST", f"rate: level must be 1–5 (5 非常满意 … 1 非常不满意), not {level}")
         w = self._window(window) if window is not None else None
-        t = self._find(ticket, date or self.local_date(now), code)
+        t = self._find(c.ticket, c.date or self.local_date(now), c.code)
         if t.rated:
             raise CommandFailed("ALREADY_RATED", f"ticket {t.number} of {t.date.isoformat()} was already rated; "
                                 "each service is rated once (一次一评)")
@@ -428,61 +494,44 @@ class Engine:
         if self._sender.from_window_device and not on_prompt:
             raise CommandFailed("NOT_PROMPTED", f"ticket {t.number} is not the one window {window} is serving or "
                                 "asking to rate; a later rating comes through the ticket's page")
-        ch = channel or ("evaluator" if on_prompt else "qr")
-        fields = {"ticket": t.number, "date": t.date.isoformat(), "window": t.window, "staff": t.staff,
-                  "service": t.service, "level": level, "channel": ch, "reasons": reasons or [],
-                  "supplementary": not on_prompt, "flags": self.watch.flags(t, t.window, on_prompt, now, origin)}
-        if comment:
-            fields["comment"] = comment
-        if t.rater:  # real-name rating: the identity stays sealed in the log
-            fields["rater"] = t.rater
-        events = [self._emit(event("evaluation.recorded", now, **fields))]
+        ch = c.channel or ("evaluator" if on_prompt else "qr")
+        # the comment only when not empty; the rater's identity (real-name rating) stays sealed in the log
+        events = [self._emit(EvaluationRecorded(
+            at=now, ticket=t.number, date=t.date, window=t.window, staff=t.staff, service=t.service, level=level,
+            channel=ch, reasons=c.reasons or (), supplementary=not on_prompt,
+            flags=tuple(self.watch.flags(t, t.window, on_prompt, now, c.origin)), comment=c.comment or None,
+            rater=t.rater or None))]
         if level in BAD_LEVELS:
-            opened = self._emit(self.orders.open_for(now, t.number, t.date, t.window, t.staff, t.service, level))
-            events.append(opened)
-            events.append(self._emit(event(
-                "alert.raised", now, kind="bad_review", ticket=t.number, date=t.date.isoformat(), window=t.window,
-                staff=t.staff, level=level, order=opened["order"],
+            wo = self.orders.open_for(now, t.number, t.date, t.window, t.staff, t.service, level)
+            events.append(self._emit(wo))
+            events.append(self._emit(AlertRaised(
+                at=now, kind="bad_review", ticket=t.number, date=t.date, window=t.window, staff=t.staff, level=level,
+                order=wo.order,
                 message=f"差评 (level {level}) for ticket {t.number} at window {t.window}"
-                        f"{' by staff ' + t.staff if t.staff else ''}: work order {opened['order']}, feedback to "
-                        f"the rater by {opened['deadline']} (核实整改)")))
+                        f"{' by staff ' + t.staff if t.staff else ''}: work order {wo.order}, feedback to "
+                        f"the rater by {wo.deadline.isoformat()} (核实整改)")))
         return {"evaluation": self.state.evaluations[t.key].to_json()}, events
 
     # -- 差评 work orders (controller/workorders.py) ----------------------------------------------
-    def _order_command(self, name: str, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        _result, produced = self.orders.command(name, now, **args)
-        events = [self._emit(ev) for ev in produced]
-        return {"order": self.orders.orders[args["order"]].to_json()}, events
+    def _order_command(self, now: datetime, c: WorkOrderCommand) -> Done:
+        ev = self._emit(self.orders.command(c, now))
+        return {"order": self.orders.orders[c.order].to_json()}, [ev]
 
-    def _cmd_wo_verify(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        return self._order_command("wo_verify", now, **args)
+    _cmd_wo_verify = _cmd_wo_feedback = _cmd_wo_revisit = _cmd_wo_appeal = _cmd_wo_decide = _order_command
 
-    def _cmd_wo_feedback(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        return self._order_command("wo_feedback", now, **args)
-
-    def _cmd_wo_revisit(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        return self._order_command("wo_revisit", now, **args)
-
-    def _cmd_wo_appeal(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        return self._order_command("wo_appeal", now, **args)
-
-    def _cmd_wo_decide(self, now: datetime, **args: Any) -> tuple[dict[str, Any], list[Event]]:
-        return self._order_command("wo_decide", now, **args)
-
-    def _cmd_rater_access(self, now: datetime, ticket: str, by: str, reason: str,
-                          date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t = self._find(ticket, date or self.local_date(now))
+    def _cmd_rater_access(self, now: datetime, c: RaterAccess) -> Done:
+        t = self._find(c.ticket, c.date or self.local_date(now))
         if not t.rater:
             raise CommandFailed("NO_IDENTITY", f"ticket {t.number} of {t.date.isoformat()} was taken without a "
                                 "蒙速办 code: there is no rater identity")
-        ev = self._emit(event("identity.accessed", now, ticket=t.number, date=t.date.isoformat(), by=by,
-                              reason=reason))
+        ev = self._emit(IdentityAccessed(at=now, ticket=t.number, date=t.date, by=c.by, reason=c.reason))
         return {"ticket": t.number, "date": t.date.isoformat(), "rater": t.rater}, [ev]
 
-    def _cmd_workorders(self, now: datetime, state: str | None = None, since: date | None = None,
-                        limit: int = WORKORDERS_PAGE) -> tuple[dict[str, Any], list[Event]]:
+    def _cmd_workorders(self, now: datetime, c: WorkOrders) -> Done:
         """Orders in opening order, filtered by state and by the service day they concern (`since`); at most
         `limit` (a year of a league centre has thousands): `more` says a later `since` would show further."""
+        state, since = c.state, c.since
+        limit = c.limit if c.limit is not None else WORKORDERS_PAGE
         if not 1 <= limit <= WORKORDERS_MAX:
             raise CommandFailed("BAD_REQUEST", f"limit {limit} must be between 1 and {WORKORDERS_MAX}")
         chosen = [o for o in self.orders.orders.values()
@@ -512,55 +561,51 @@ class Engine:
                                 f"serves {', '.join(w.services)} — call it from a window of that service")
         return t, w
 
-    def _call_ticket(self, now: datetime, w: ServiceWindow, t: Ticket, **extra: Any) -> list[Event]:
+    def _call_ticket(self, now: datetime, w: ServiceWindow, t: Ticket, callback: bool | None = None,
+                     by_number: bool | None = None) -> list[Event]:
         """Like `call` with a chosen ticket: the window's current ticket is finished first (no prompt)."""
         events: list[Event] = []
         current = self.state.window_ticket(w) if w.status is WindowStatus.SERVING else None
         if current is not None:
-            events.append(self._emit(event("ticket.finished", now, **self._ticket_fields(current, w),
-                                           staff=w.staff, prompt=False)))
-        events.append(self._emit(event("ticket.called", now, **self._ticket_fields(t, w), staff=w.staff,
-                                       recall=0, **extra)))
+            events.append(self._emit(TicketFinished(at=now, ticket=current.number, date=current.date,
+                                                    service=current.service, window=w.id, priority=current.priority,
+                                                    staff=w.staff, prompt=False)))
+        events.append(self._emit(TicketCalled(at=now, ticket=t.number, date=t.date, service=t.service, window=w.id,
+                                              priority=t.priority, staff=w.staff, recall=0, callback=callback,
+                                              by_number=by_number)))
         return events
 
-    def _cmd_hold(self, now: datetime, window: str, note: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        w = self._window_for("hold", window)
+    def _cmd_hold(self, now: datetime, c: Hold) -> Done:
+        w = self._window_for("hold", c.window)
         t = self._current(w)
-        fields: dict[str, Any] = {**self._ticket_fields(t, w), "staff": w.staff}
-        if note is not None:
-            fields["note"] = note
-        ev = self._emit(event("ticket.held", now, **fields))
+        ev = self._emit(TicketHeld(at=now, ticket=t.number, date=t.date, service=t.service, window=w.id,
+                                   priority=t.priority, staff=w.staff, note=c.note))
         return {"ticket": self._tj(t)}, [ev]
 
-    def _cmd_callback(self, now: datetime, window: str, number: str,
-                      date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t, w = self._ticket_for("callback", number, date, now, window)
+    def _cmd_callback(self, now: datetime, c: Callback) -> Done:
+        t, w = self._ticket_for("callback", c.number, c.date, now, c.window)
         assert w is not None
         events = self._call_ticket(now, w, t, callback=True)
         return {"ticket": self._tj(t)}, events
 
-    def _cmd_call_number(self, now: datetime, window: str, number: str,
-                         date: date | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t, w = self._ticket_for("call_number", number, date, now, window)
+    def _cmd_call_number(self, now: datetime, c: CallNumber) -> Done:
+        t, w = self._ticket_for("call_number", c.number, c.date, now, c.window)
         assert w is not None
         events = self._call_ticket(now, w, t, by_number=True)
         return {"ticket": self._tj(t)}, events
 
-    def _cmd_cancel(self, now: datetime, number: str, date: date | None = None,
-                    reason: str | None = None) -> tuple[dict[str, Any], list[Event]]:
-        t, _ = self._ticket_for("cancel", number, date, now)
-        fields: dict[str, Any] = {**self._ticket_fields(t, None), "was": t.status.value}
-        if reason is not None:
-            fields["reason"] = reason
-        ev = self._emit(event("ticket.cancelled", now, **fields))
+    def _cmd_cancel(self, now: datetime, c: Cancel) -> Done:
+        t, _ = self._ticket_for("cancel", c.number, c.date, now)
+        ev = self._emit(TicketCancelled(at=now, ticket=t.number, date=t.date, service=t.service, priority=t.priority,
+                                        was=t.status, reason=c.reason))
         return {"ticket": self._tj(t)}, [ev]
 
     # -- v2: alerts (电子监察, CONTRACT §3.7) ------------------------------------------------------
-    def _cmd_alerts(self, now: datetime, state: str | None = None, since: date | None = None,
-                    limit: int = ALERTS_PAGE) -> tuple[dict[str, Any], list[Event]]:
+    def _cmd_alerts(self, now: datetime, c: Alerts) -> Done:
         """Alerts in the order they were raised, filtered by state (open by default) and by the day they were
         raised (`since`); at most `limit`: `more` says a later `since` would show further."""
-        state = state or "open"
+        state, since = c.state or "open", c.since
+        limit = c.limit if c.limit is not None else ALERTS_PAGE
         if state not in ALERT_STATES:
             raise CommandFailed("BAD_REQUEST", f"alerts: 'state' must be one of {', '.join(ALERT_STATES)}, "
                                 f"not {state!r}")
@@ -569,24 +614,18 @@ class Engine:
         page, total = self.state.alerts.page(state, since, limit)
         return {"alerts": [a.to_json() for a in page], "total": total, "more": total > len(page)}, []
 
-    def _cmd_alert_ack(self, now: datetime, alert: str, note: str,
-                       by: str | None = None) -> tuple[dict[str, Any], list[Event]]:
+    def _cmd_alert_ack(self, now: datetime, c: AlertAck) -> Done:
         """督查督办: a manager acknowledges an alert with a note. `by` is the acting staff member (the actor a
         console sends for), else the principal, else (open halls) the `by` argument."""
-        a = self.state.alerts.get(alert)
+        a = self.state.alerts.get(c.alert)
         if a is None:
-            raise CommandFailed("UNKNOWN_ALERT", f"no alert {alert!r} was raised in this hall")
+            raise CommandFailed("UNKNOWN_ALERT", f"no alert {c.alert!r} was raised in this hall")
         if a.ack is not None:
             raise CommandFailed("ALREADY_ACKNOWLEDGED", f"alert {a.id} was already acknowledged by "
                                 f"{a.ack.get('by') or 'someone'} at {a.ack.get('at')}")
         actor = self._sender.actor
-        fields: dict[str, Any] = {"alert": a.id, "kind": a.kind, "by": actor or self._sender.name or by,
-                                  "note": note}
-        if a.window is not None:
-            fields["window"] = a.window
-        if actor is not None:
-            fields["actor"] = actor
-        ev = self._emit(event("alert.acknowledged", now, **fields))
+        ev = self._emit(AlertAcknowledged(at=now, alert=a.id, kind=a.kind, by=actor or self._sender.name or c.by,
+                                          note=c.note, window=a.window, actor=actor))
         if a.kind == "login_failures":
             self.unlock_logins(a.window)
         acked = self.state.alerts.get(a.id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar
 from controller.model import OrderState, Priority, TicketStatus
 
 Json = dict[str, Any]
+Day = date   # for fields declared after a field named `date`
 
 
 class EventError(ValueError):
@@ -52,6 +53,8 @@ class HallEvent:
     principal: str | None = None
     actor: str | None = None
     seq: int | None = None
+    reply_hash: str | None = None  # on the first event of a command: the digest of its stored reply (store.py)
+    log: str | None = None         # the log segment it was written in (CONTRACT §3.4; set by the store)
     # the keys as read from the log, in their order, and values of keys this version does not know
     keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     unknown: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -65,20 +68,11 @@ class HallEvent:
         return self._LAYOUT
 
     def to_json(self) -> Json:
-        out: Json = {"type": self.TYPE}
-        by_key = self._BY_KEY
+        """The event's JSON: as read (`from_json`), or for a new event in the layout it has always had."""
         if self.keys is not None:
-            unknown = self.unknown or {}
-            for k in self.keys:
-                if k == "type":
-                    continue
-                c = by_key.get(k)
-                if c is None:
-                    out[k] = unknown[k]
-                else:
-                    v = getattr(self, c[1])
-                    out[k] = v if v is None or c[2] is None else c[2](v)
-            return out
+            return self._as_read()
+        by_key = self._BY_KEY
+        out: Json = {"type": self.TYPE}
         omit = self.OMIT_NONE
         for k in self.layout():
             c = by_key[k]
@@ -89,6 +83,21 @@ class HallEvent:
                 out[k] = None
             else:
                 out[k] = v if c[2] is None else c[2](v)
+        return out
+
+    def _as_read(self) -> Json:
+        """The JSON of an event read from the log: its keys, in their order, and the values it had."""
+        assert self.keys is not None
+        by_key = self._BY_KEY
+        out: Json = {}
+        unknown = self.unknown or {}
+        for k in self.keys:
+            c = by_key.get(k)
+            if c is None:
+                out[k] = self.TYPE if k == "type" else unknown[k]
+            else:
+                v = getattr(self, c[1])
+                out[k] = v if v is None or c[2] is None else c[2](v)
         return out
 
     @classmethod
@@ -103,38 +112,39 @@ class HallEvent:
 
     @classmethod
     def _read(cls, d: Mapping[str, Any]) -> HallEvent:
+        return cls._read_any(d)
+
+    @classmethod
+    def _read_any(cls, d: Mapping[str, Any]) -> HallEvent:
+        """Any logged dict of this type (keys of other versions kept aside); a broken one is an EventError."""
         kw: dict[str, Any] = {}
         unknown: dict[str, Any] | None = None
         by_key = cls._BY_KEY
-        try:
-            for k, v in d.items():
-                c = by_key.get(k)
-                if c is None:
-                    if k != "type":
-                        if unknown is None:
-                            unknown = {}
-                        unknown[k] = v
-                    continue
-                kw[c[1]] = v if v is None or c[3] is None else c[3](v)
-            missing = cls._REQUIRED.difference(kw)
-            if missing:
-                raise EventError(f"{cls.TYPE} (seq {d.get('seq')}): field(s) {', '.join(sorted(missing))} missing")
-            return cls(keys=tuple(d), unknown=unknown, **kw)
-        except (TypeError, ValueError, AttributeError) as e:
-            if isinstance(e, EventError):
-                raise
-            raise EventError(f"{cls.TYPE} (seq {d.get('seq')}): {e}") from None
-
-
-def to_event(ev: HallEvent | Mapping[str, Any]) -> HallEvent:
-    """An event as its type, from either form."""
-    return ev if isinstance(ev, HallEvent) else HallEvent.from_json(ev)
+        for k, v in d.items():
+            c = by_key.get(k)
+            if c is None:
+                if k != "type":
+                    if unknown is None:
+                        unknown = {}
+                    unknown[k] = v
+            elif v is None or c[3] is None:
+                kw[c[1]] = v
+            else:
+                try:
+                    kw[c[1]] = c[3](v)
+                except (TypeError, ValueError) as e:
+                    raise EventError(f"{cls.TYPE} (seq {d.get('seq')}): field {k!r} = {v!r}: {e}") from None
+        missing = cls._REQUIRED.difference(kw)
+        if missing:
+            raise EventError(f"{cls.TYPE} (seq {d.get('seq')}): field(s) {', '.join(sorted(missing))} missing")
+        return cls(keys=tuple(d), unknown=unknown, **kw)
 
 
 EVENT_TYPES: dict[str, type[HallEvent]] = {}
 E = TypeVar("E", bound=type[HallEvent])
 _RENAMED = {"from_": "from"}   # attributes whose JSON key is a Python keyword
-_TAIL = ("principal", "actor", "seq")
+_TAIL = ("principal", "actor", "seq", "reply_hash", "log")
+ENVELOPE_KEYS = _TAIL   # keys any event may carry besides its own (who caused it; the store's seq, digest, segment)
 
 
 def _iso(v: Any) -> str:
@@ -142,7 +152,7 @@ def _iso(v: Any) -> str:
 
 
 def _enum_value(v: Any) -> Any:
-    return v.value
+    return v._value_
 
 
 def _codec(name: str, hint: Any) -> _Codec:
@@ -172,17 +182,75 @@ def event_type(name: str) -> Callable[[E], E]:
         cls._BY_KEY = {c[0]: c for c in codecs}
         cls._LAYOUT = tuple(c[0] for c in codecs)
         cls._REQUIRED = frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+        _compile(cls)
         EVENT_TYPES[name] = cls
         return cls
     return register
 
 
-_d = dataclass(frozen=True, slots=True, kw_only=True)
+# -- speed: the log is replayed at every start and every command builds events ---------------------------
+# Generated per type, with the same behaviour as the generic code above: an __init__ that fills the slots
+# directly (a frozen dataclass's own goes through object.__setattr__ per field), a `to_json` of a new event
+# as one dict display, and a `_read` of a dict with exactly the known keys (anything else: `_read_any`).
+_ENC_SRC = {_iso: "{v}.isoformat()", _enum_value: "{v}._value_", list: "list({v})"}
+_MISS = object()
+
+
+def _compile(cls: type[HallEvent]) -> None:
+    ns: dict[str, Any] = {"_MISS": _MISS, "_read_any": cls._read_any.__func__,   # type: ignore[attr-defined]
+                          "_as_read": HallEvent._as_read}
+    params, sets = [], []
+    for f in fields(cls):
+        slot = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
+        ns[f"_s_{f.name}"] = slot.__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            ns[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        sets.append(f"    _s_{f.name}(self, {f.name})")
+    src = [f"def __init__(self, *, {', '.join(params)}):", *sets]
+    by_key = cls._BY_KEY
+    if cls.layout is HallEvent.layout:
+        src += ["def to_json(self):", "    if self.keys is not None:", "        return _as_read(self)",
+                f"    out = {{'type': {cls.TYPE!r}}}"]
+        for k in cls._LAYOUT:
+            key, attr, enc, _ = by_key[k]
+            value = "v" if enc is None else _ENC_SRC[enc].format(v="v")
+            if k in cls.OMIT_NONE:
+                src += [f"    v = self.{attr}", "    if v is not None:", f"        out[{key!r}] = {value}"]
+            elif enc is None:
+                src.append(f"    out[{key!r}] = self.{attr}")
+            else:
+                src += [f"    v = self.{attr}", f"    out[{key!r}] = None if v is None else {value}"]
+        src.append("    return out")
+    ns["_KNOWN"] = frozenset((*by_key, "type"))
+    ns["_new"] = object.__new__
+    reads = []
+    for key, attr, _, dec in by_key.values():
+        if isinstance(dec, type) and issubclass(dec, Enum):
+            dec = dec._value2member_map_.__getitem__   # (a KeyError takes the slow path to its clear error)
+        if dec is not None:
+            ns[f"_x_{attr}"] = dec
+        got = f"d[{key!r}]" if attr in cls._REQUIRED else f"d.get({key!r}, _MISS)"
+        value = "v" if dec is None else f"None if v is None else _x_{attr}(v)"
+        if attr in cls._REQUIRED:
+            reads += [f"        v = {got}", f"        _s_{attr}(o, {value})"]
+        else:
+            reads += [f"        v = {got}", f"        _s_{attr}(o, _d_{attr} if v is _MISS else {value})"]
+    src += ["def _read(cls, d):", "    if not _KNOWN.issuperset(d):", "        return _read_any(cls, d)",
+            "    o = _new(cls)", "    try:", *reads, "    except (KeyError, TypeError, ValueError):",
+            "        return _read_any(cls, d)", "    _s_keys(o, tuple(d))", "    _s_unknown(o, None)", "    return o"]
+    exec("\n".join(src), ns)   # noqa: S102 - code built above from the class's own field names
+    type.__setattr__(cls, "__init__", ns["__init__"])
+    if "to_json" in ns:
+        type.__setattr__(cls, "to_json", ns["to_json"])
+    type.__setattr__(cls, "_read", classmethod(ns["_read"]))
 
 
 # -- tickets ---------------------------------------------------------------------------------------
 @event_type("ticket.issued")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketIssued(HallEvent):
     OMIT_NONE = frozenset({"holder", "reason", "rater", *_TAIL})
     ticket: str
@@ -197,7 +265,7 @@ class TicketIssued(HallEvent):
 
 
 @event_type("ticket.called")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketCalled(HallEvent):
     OMIT_NONE = frozenset({"callback", "by_number", *_TAIL})
     ticket: str
@@ -212,7 +280,7 @@ class TicketCalled(HallEvent):
 
 
 @event_type("ticket.finished")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketFinished(HallEvent):
     OMIT_NONE = frozenset({"prompt", *_TAIL})
     ticket: str
@@ -225,7 +293,7 @@ class TicketFinished(HallEvent):
 
 
 @event_type("ticket.skipped")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketSkipped(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     ticket: str
@@ -237,7 +305,7 @@ class TicketSkipped(HallEvent):
 
 
 @event_type("ticket.transferred")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketTransferred(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     ticket: str
@@ -250,7 +318,7 @@ class TicketTransferred(HallEvent):
 
 
 @event_type("ticket.held")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketHeld(HallEvent):
     OMIT_NONE = frozenset({"note", *_TAIL})
     ticket: str
@@ -263,7 +331,7 @@ class TicketHeld(HallEvent):
 
 
 @event_type("ticket.cancelled")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketCancelled(HallEvent):
     OMIT_NONE = frozenset({"reason", *_TAIL})
     ticket: str
@@ -277,7 +345,7 @@ class TicketCancelled(HallEvent):
 
 # -- windows ---------------------------------------------------------------------------------------
 @event_type("window.login")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowLogin(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     window: str
@@ -286,7 +354,7 @@ class WindowLogin(HallEvent):
 
 
 @event_type("window.logout")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowLogout(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     window: str
@@ -295,7 +363,7 @@ class WindowLogout(HallEvent):
 
 
 @event_type("window.paused")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowPaused(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     window: str
@@ -304,7 +372,7 @@ class WindowPaused(HallEvent):
 
 
 @event_type("window.resumed")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowResumed(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     window: str
@@ -312,7 +380,7 @@ class WindowResumed(HallEvent):
 
 
 @event_type("window.prompt_closed")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowPromptClosed(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     window: str
@@ -323,7 +391,7 @@ class WindowPromptClosed(HallEvent):
 
 # -- ratings, work orders, the day -----------------------------------------------------------------
 @event_type("evaluation.recorded")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluationRecorded(HallEvent):
     OMIT_NONE = frozenset({"comment", "rater", *_TAIL})
     ticket: str
@@ -341,7 +409,7 @@ class EvaluationRecorded(HallEvent):
 
 
 @event_type("workorder.opened")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkorderOpened(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     order: str
@@ -352,11 +420,11 @@ class WorkorderOpened(HallEvent):
     unit: str | None = None
     service: str
     level: int
-    deadline: date
+    deadline: Day
 
 
 @event_type("workorder.changed")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkorderChanged(HallEvent):
     OMIT_NONE = frozenset({"complex", "deadline", "satisfied", "reason", "uphold", *_TAIL})
     order: str
@@ -373,22 +441,32 @@ class WorkorderChanged(HallEvent):
 
 
 @event_type("day.closed")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DayClosed(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     date: date
-    next: date
+    next: Day
     no_show: tuple[str, ...] = ()
 
 
 @event_type("identity.accessed")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityAccessed(HallEvent):
     OMIT_NONE = frozenset(_TAIL)
     ticket: str
     date: date
     by: str
     reason: str
+
+
+# -- the store's own records -----------------------------------------------------------------------
+@event_type("replies.bound")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepliesBound(HallEvent):
+    """The digests of stored replies of commands that caused no event, bound to the chain (controller/store.py)."""
+
+    OMIT_NONE = frozenset(_TAIL)
+    replies: tuple[str, ...] = ()
 
 
 # -- alerts (电子监察) --------------------------------------------------------------------------------
@@ -410,7 +488,7 @@ _ALERT_PLAIN = ("kind", "key", "message")
 
 
 @event_type("alert.raised")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlertRaised(HallEvent):
     OMIT_NONE = frozenset({"id", *_TAIL})
     kind: str = ""
@@ -438,7 +516,7 @@ class AlertRaised(HallEvent):
 
 
 @event_type("alert.acknowledged")
-@_d
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlertAcknowledged(HallEvent):
     OMIT_NONE = frozenset({"window", *_TAIL})
     alert: str
@@ -449,8 +527,4 @@ class AlertAcknowledged(HallEvent):
 
     def layout(self) -> tuple[str, ...]:
         # the acting staff member is written with the acknowledgement, before who sent it
-        return ("at", "alert", "kind", "by", "note", "window", "actor", "principal", "seq")
-
-
-def with_id(ev: AlertRaised, aid: str) -> AlertRaised:
-    return replace(ev, id=aid)
+        return ("at", "alert", "kind", "by", "note", "window", "actor", "principal", "seq", "reply_hash", "log")

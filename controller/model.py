@@ -94,6 +94,18 @@ _FORCED: dict[str, WindowStatus | Keep] = {
     move: next((t for t in row if isinstance(t, WindowStatus)), _BACK) for move, row in _ROWS.items()}
 
 
+def _fixed_target(move: str, target: Target) -> WindowStatus | None:
+    if isinstance(target, WindowStatus):
+        return target
+    forced = _FORCED[move]
+    return forced if not isinstance(target, Keep) and isinstance(forced, WindowStatus) else None
+
+
+# the cells that lead to one state whatever else the window holds (all but the `Keep` ones), looked up first
+_FIXED_TARGET: dict[tuple[WindowStatus, str], WindowStatus] = {
+    cell: fixed for cell, t in WINDOW_MACHINE.items() if (fixed := _fixed_target(cell[1], t)) is not None}
+
+
 def state_error(command: str, status: WindowStatus) -> str | None:
     """The error of `command` at a window in `status`; None when the command is allowed there."""
     target = WINDOW_MACHINE.get((status, command))
@@ -103,6 +115,9 @@ def state_error(command: str, status: WindowStatus) -> str | None:
 def window_target(status: WindowStatus, move: str, paused_from: WindowStatus | None) -> WindowStatus:
     """Where `move` takes a window in `status`. A logged event always applies: a move from a state it is
     refused in (a log of an older version) goes where the move goes from the states it is allowed in."""
+    fixed = _FIXED_TARGET.get((status, move))
+    if fixed is not None:
+        return fixed
     target = WINDOW_MACHINE[(status, move)]
     if isinstance(target, WindowStatus):
         return target

@@ -9,10 +9,12 @@ of the business day) come from the same task, so they are ordered with commands.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import itertools
 import json
 import logging
+import signal
 import sqlite3
 import time
 from collections import deque
@@ -83,6 +85,8 @@ class ControllerService:
         self._snapshot_day = self.engine.state.today
         self.upstream = UpstreamReporter(cfg, data_dir, clock)   # ValueError for a bad `upstream` section
         self.config_text = config_text
+        self.config_path: Path | None = None      # the file SIGHUP / `hallq reload` reads again
+        self.reload_wanted = False
         self.link: MqttLink | None = None
         self._published_state: dict[str, Any] = {}
         self._in_flight: deque[tuple[int, MQTTMessageInfo]] = deque()
@@ -167,6 +171,7 @@ class ControllerService:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.open()
+        self._watch_reload()
         status = self.topic("controller", "status")
         self.link = MqttLink(self.cfg, f"hallq-controller-{self.cfg.hall.id}", clean=False,
                              will=(status, {"state": "lost"}), on_connected=self._on_connected)
@@ -230,6 +235,25 @@ class ControllerService:
                 self._housekeeping()
             except (sqlite3.Error, OSError) as e:   # bookkeeping waits for space like the log does
                 self.drops.drop("housekeeping", f"cannot write the controller's bookkeeping: {e}")
+            if self.reload_wanted:   # SIGHUP: between two batches (controller/reload.py)
+                self.reload()
+
+    # -- configuration reload: SIGHUP or `hallq reload` (controller/reload.py) ---------------------
+    def _watch_reload(self) -> None:
+        """SIGHUP asks for a reload; DATA/controller.pid tells `hallq reload` whom to signal."""
+        from controller.reload import remove_pid, write_pid
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: setattr(self, "reload_wanted", True))
+        write_pid(self.store.data_dir)
+        atexit.register(remove_pid, self.store.data_dir)
+
+    def reload(self) -> str | None:
+        """Read the config file again, validated as at start; run it, or refuse it and keep the running one."""
+        from controller.reload import apply_reload
+
+        self.reload_wanted = False
+        return apply_reload(self)
 
     async def _process(self, batch: list[Message]) -> None:
         now = self.now()

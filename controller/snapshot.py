@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 # modules whose classes are pickled or whose code decides what the projections hold
 _SOURCES = ("state.py", "alerts.py", "engine.py", "model.py", "workorders.py", "antifraud.py", "estimate.py",
-            "snapshot.py")
+            "snapshot.py", "events.py")
 # attributes rebuilt from the configuration, or caches (the estimator restarts fresh, as after a replay)
 _SKIP = frozenset({"cfg", "compact", "_estimator", "_archive_cache", "windows_of", "competing", "staff_names",
                    "_units"})

@@ -17,6 +17,7 @@ import itertools
 import json
 import zlib
 from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,38 @@ from controller.estimate import (
     replay_wait,
     residual_s,
 )
-from controller.model import Evaluation, Priority, ServiceWindow, Ticket, TicketStatus, WindowStatus
+from controller.events import (
+    AlertAcknowledged,
+    AlertRaised,
+    DayClosed,
+    EvaluationRecorded,
+    HallEvent,
+    IdentityAccessed,
+    RepliesBound,
+    TicketCalled,
+    TicketCancelled,
+    TicketFinished,
+    TicketHeld,
+    TicketIssued,
+    TicketSkipped,
+    TicketTransferred,
+    WindowLogin,
+    WindowLogout,
+    WindowPaused,
+    WindowPromptClosed,
+    WindowResumed,
+    WorkorderChanged,
+    WorkorderOpened,
+)
+from controller.model import (
+    Evaluation,
+    Priority,
+    ServiceWindow,
+    Ticket,
+    TicketStatus,
+    WindowStatus,
+    window_target,
+)
 from hallq.config import HallConfig
 
 Event = dict[str, Any]
@@ -277,29 +309,32 @@ class HallState:
         return self.alerts.open
 
     # -- the projection -----------------------------------------------------------------------
-    def apply(self, ev: Event) -> None:
+    def apply(self, ev: HallEvent | Mapping[str, Any]) -> None:
+        """Apply one event (typed, or a logged dict: an unknown type raises UnknownEvent)."""
+        if not isinstance(ev, HallEvent):
+            ev = HallEvent.from_json(ev)
         day = self.today
-        getattr(self, "_on_" + ev["type"].replace(".", "_"), self._on_other)(ev, datetime.fromisoformat(ev["at"]))
-        if "seq" in ev:
-            self.last_seq = ev["seq"]
+        _APPLY[type(ev)](self, ev)
+        if ev.seq is not None:
+            self.last_seq = ev.seq
         if self.compact and self.today != day:
             self._compact()
 
-    def _on_other(self, ev: Event, at: datetime) -> None:
-        """Events of later versions change no queue state."""
+    def _on_nothing(self, ev: HallEvent) -> None:
+        """Events that change no queue state (work orders, identity accesses)."""
 
-    def _on_alert_raised(self, ev: Event, at: datetime) -> None:
-        if "key" in ev:
-            self.alerted.add(ev["key"])
-        if "device" in ev:
-            self.device_status[ev["device"]] = ev.get("status", "")
+    def _on_alert_raised(self, ev: AlertRaised) -> None:
+        if ev.key is not None:
+            self.alerted.add(ev.key)
+        if ev.device is not None:
+            self.device_status[ev.device] = ev.status if ev.status is not None else ""
         self.alerts.on_raised(ev)
 
-    def _on_alert_acknowledged(self, ev: Event, at: datetime) -> None:
+    def _on_alert_acknowledged(self, ev: AlertAcknowledged) -> None:
         self.alerts.on_acknowledged(ev)
 
-    def _t(self, ev: Event) -> Ticket:
-        key = (date.fromisoformat(ev["date"]), ev["ticket"])
+    def _t(self, ev: TicketEvent) -> Ticket:
+        key = (ev.date, ev.ticket)
         t = self.tickets.get(key)
         return t if t is not None else self._revive(key)
 
@@ -381,132 +416,167 @@ class HallState:
         if status is not WindowStatus.RATING:
             w.prompt_deadline = None
 
-    def _on_ticket_issued(self, ev: Event, at: datetime) -> None:
-        day = date.fromisoformat(ev["date"])
+    def _move(self, w: ServiceWindow, move: str, at: datetime) -> None:
+        """The window machine (`WINDOW_MACHINE` in controller/model.py) takes the window where `move` goes."""
+        self._set_window(w, window_target(w.status, move, w.paused_from), at)
+
+    def _on_ticket_issued(self, ev: TicketIssued) -> None:
+        day = ev.date
         self.today = max(self.today or day, day)
         self.issue_order += 1
-        t = Ticket(ev["ticket"], day, ev["service"], Priority(ev["priority"]), at, self.issue_order,
-                   ev.get("source"), holder=ev.get("holder"), rater=ev.get("rater"))
+        t = Ticket(ev.ticket, day, ev.service, ev.priority, ev.at, self.issue_order, ev.source, holder=ev.holder,
+                   rater=ev.rater)
         self.tickets[t.key] = t
         self.newest = t
         seqs = self.sequences.setdefault(day, {})
         seqs[t.service] = seqs.get(t.service, 0) + 1
-        bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)
+        q = self.waiting[t.service]
+        if not q or q[-1].sort_key() <= t.sort_key():
+            q.append(t)                 # where insort puts it, found without a search (the usual case)
+        else:
+            bisect.insort(q, t, key=Ticket.sort_key)
 
-    def _on_ticket_called(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_called(self, ev: TicketCalled) -> None:
         t = self._t(ev)
-        w = self.windows[ev["window"]]
-        if ev.get("recall", 0):
-            t.recalls = ev["recall"]
+        w = self.windows[ev.window]
+        if ev.recall:
+            t.recalls = ev.recall
+            self._move(w, "recall", ev.at)
             return
         if t.status is TicketStatus.HELD:
             self.held.discard(t.key)
         else:
             self._unqueue(t)
-        t.status, t.window, t.staff, t.called_at, t.recalls = TicketStatus.SERVING, w.id, w.staff, at, 0
+        t.status, t.window, t.staff, t.called_at, t.recalls = TicketStatus.SERVING, w.id, w.staff, ev.at, 0
         w.ticket = t.key
-        self._set_window(w, WindowStatus.SERVING, at)
+        self._move(w, "callback" if ev.callback else "call_number" if ev.by_number else "call", ev.at)
 
-    def _on_ticket_finished(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_finished(self, ev: TicketFinished) -> None:
         t = self._t(ev)
-        w = self.windows[ev["window"]]
+        w = self.windows[ev.window]
+        at = ev.at
         t.status, t.finished_at = TicketStatus.FINISHED, at
         if t.called_at is not None:
             self.times.observe(t.service, (at - t.called_at).total_seconds())
-        if t.rated or ev.get("prompt") is False:
+        if t.rated or ev.prompt is False:
             w.ticket = None
-            self._set_window(w, WindowStatus.IDLE, at)
+            self._move(w, "finish_unprompted", at)
         else:
-            self._set_window(w, WindowStatus.RATING, at)
+            self._move(w, "finish", at)
             w.prompt_deadline = at + timedelta(seconds=self.cfg.evaluation.prompt_timeout_s)
 
-    def _on_ticket_skipped(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_skipped(self, ev: TicketSkipped) -> None:
         t = self._t(ev)
-        w = self.windows[ev["window"]]
-        t.status, t.finished_at = TicketStatus.NO_SHOW, at
+        w = self.windows[ev.window]
+        t.status, t.finished_at = TicketStatus.NO_SHOW, ev.at
         w.ticket = None
-        self._set_window(w, WindowStatus.IDLE, at)
+        self._move(w, "skip", ev.at)
 
-    def _on_ticket_held(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_held(self, ev: TicketHeld) -> None:
         t = self._t(ev)
-        w = self.windows[ev["window"]]
+        w = self.windows[ev.window]
         t.status = TicketStatus.HELD
         self.held.add(t.key)
         w.ticket = None
-        self._set_window(w, WindowStatus.IDLE, at)
+        self._move(w, "hold", ev.at)
 
-    def _on_ticket_cancelled(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_cancelled(self, ev: TicketCancelled) -> None:
         t = self._t(ev)
         if t.status is TicketStatus.HELD:
             self.held.discard(t.key)
         else:
             self._unqueue(t)
-        t.status, t.finished_at = TicketStatus.CANCELLED, at
+        t.status, t.finished_at = TicketStatus.CANCELLED, ev.at
 
-    def _on_ticket_transferred(self, ev: Event, at: datetime) -> None:
+    def _on_ticket_transferred(self, ev: TicketTransferred) -> None:
         t = self._t(ev)
-        w = self.windows[ev["window"]]
+        w = self.windows[ev.window]
         t.original_service = t.original_service or t.service
-        t.service, t.status, t.recalls, t.window = ev["service"], TicketStatus.WAITING, 0, None
+        t.service, t.status, t.recalls, t.window = ev.service, TicketStatus.WAITING, 0, None
         bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)
         w.ticket = None
-        self._set_window(w, WindowStatus.IDLE, at)
+        self._move(w, "transfer", ev.at)
 
-    def _on_window_login(self, ev: Event, at: datetime) -> None:
-        w = self.windows[ev["window"]]
+    def _on_window_login(self, ev: WindowLogin) -> None:
+        w = self.windows[ev.window]
         if w.staff and self.staff_at.get(w.staff) == w.id:
             del self.staff_at[w.staff]
-        w.staff = ev["staff"]
+        w.staff = ev.staff
         self.staff_at[w.staff] = w.id
-        if w.status is WindowStatus.CLOSED:
-            self._set_window(w, WindowStatus.IDLE, at)
+        self._move(w, "login", ev.at)
 
-    def _on_window_logout(self, ev: Event, at: datetime) -> None:
-        w = self.windows[ev["window"]]
+    def _on_window_logout(self, ev: WindowLogout) -> None:
+        w = self.windows[ev.window]
         if w.staff and self.staff_at.get(w.staff) == w.id:
             del self.staff_at[w.staff]
         w.staff, w.ticket, w.paused_from, w.pause_reason = None, None, None, None
-        self._set_window(w, WindowStatus.CLOSED, at)
+        self._move(w, "logout", ev.at)
 
-    def _on_window_paused(self, ev: Event, at: datetime) -> None:
-        w = self.windows[ev["window"]]
+    def _on_window_paused(self, ev: WindowPaused) -> None:
+        w = self.windows[ev.window]
         if w.status is WindowStatus.RATING:
             w.ticket = None
         w.paused_from = WindowStatus.SERVING if w.status is WindowStatus.SERVING else WindowStatus.IDLE
-        w.pause_reason = ev.get("reason")
-        self._set_window(w, WindowStatus.PAUSED, at)
+        w.pause_reason = ev.reason
+        self._move(w, "pause", ev.at)
 
-    def _on_window_resumed(self, ev: Event, at: datetime) -> None:
-        w = self.windows[ev["window"]]
-        back = w.paused_from or WindowStatus.IDLE
+    def _on_window_resumed(self, ev: WindowResumed) -> None:
+        w = self.windows[ev.window]
+        target = window_target(w.status, "resume", w.paused_from)
         w.paused_from, w.pause_reason = None, None
-        self._set_window(w, back, at)
+        self._set_window(w, target, ev.at)
 
-    def _on_window_prompt_closed(self, ev: Event, at: datetime) -> None:
-        w = self.windows[ev["window"]]
+    def _on_window_prompt_closed(self, ev: WindowPromptClosed) -> None:
+        w = self.windows[ev.window]
         w.ticket = None
-        self._set_window(w, WindowStatus.IDLE, at)
+        self._move(w, "prompt_closed", ev.at)
 
-    def _on_evaluation_recorded(self, ev: Event, at: datetime) -> None:
+    def _on_evaluation_recorded(self, ev: EvaluationRecorded) -> None:
         t = self._t(ev)
         t.rated = True
-        self.evaluations[t.key] = Evaluation(t.number, t.date, ev.get("window"), ev.get("staff"), t.service,
-                                             ev["level"], ev["channel"], list(ev.get("reasons") or []), at,
-                                             bool(ev.get("supplementary")))
-        wid = ev.get("window")
+        self.evaluations[t.key] = Evaluation(t.number, t.date, ev.window, ev.staff, t.service, ev.level, ev.channel,
+                                             list(ev.reasons), ev.at, bool(ev.supplementary))
+        wid = ev.window
         if wid in self.windows:
             w = self.windows[wid]
             if w.status is WindowStatus.RATING and w.ticket == t.key:
                 w.ticket = None
-                self._set_window(w, WindowStatus.IDLE, at)
+                self._move(w, "rated", ev.at)
 
-    def _on_day_closed(self, ev: Event, at: datetime) -> None:
-        day = date.fromisoformat(ev["date"])
-        for number in ev["no_show"]:
+    def _on_day_closed(self, ev: DayClosed) -> None:
+        day = ev.date
+        for number in ev.no_show:
             t = self.tickets[(day, number)]
             if t.status is TicketStatus.HELD:
                 self.held.discard(t.key)
             else:
                 self._unqueue(t)
-            t.status, t.finished_at = TicketStatus.NO_SHOW, at
-        self.today = max(self.today or day, date.fromisoformat(ev["next"]))
+            t.status, t.finished_at = TicketStatus.NO_SHOW, ev.at
+        self.today = max(self.today or day, ev.next)
+
+
+TicketEvent = (TicketCalled | TicketFinished | TicketSkipped | TicketHeld | TicketCancelled | TicketTransferred
+               | EvaluationRecorded)
+# every event type's projection: a type missing here is a KeyError at once, never a silently skipped event
+_APPLY: dict[type[HallEvent], Callable[[HallState, Any], None]] = {
+    TicketIssued: HallState._on_ticket_issued,
+    TicketCalled: HallState._on_ticket_called,
+    TicketFinished: HallState._on_ticket_finished,
+    TicketSkipped: HallState._on_ticket_skipped,
+    TicketHeld: HallState._on_ticket_held,
+    TicketCancelled: HallState._on_ticket_cancelled,
+    TicketTransferred: HallState._on_ticket_transferred,
+    WindowLogin: HallState._on_window_login,
+    WindowLogout: HallState._on_window_logout,
+    WindowPaused: HallState._on_window_paused,
+    WindowResumed: HallState._on_window_resumed,
+    WindowPromptClosed: HallState._on_window_prompt_closed,
+    EvaluationRecorded: HallState._on_evaluation_recorded,
+    DayClosed: HallState._on_day_closed,
+    AlertRaised: HallState._on_alert_raised,
+    AlertAcknowledged: HallState._on_alert_acknowledged,
+    WorkorderOpened: HallState._on_nothing,
+    WorkorderChanged: HallState._on_nothing,
+    IdentityAccessed: HallState._on_nothing,
+    RepliesBound: HallState._on_nothing,
+}

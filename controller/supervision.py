@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from controller.calendar import open_since
+from controller.events import AlertRaised
 from controller.model import TicketStatus, WindowStatus
-from controller.state import Event, HallState, event
+from controller.state import HallState
 
 DEVICE_ALERTS = {
     "offline": ("device_offline", "device {device} stopped answering — check its cable and power"),
@@ -22,13 +23,13 @@ DEVICE_ALERTS = {
 }
 
 
-def _alert(kind: str, key: str, now: datetime, message: str, **fields: Any) -> Event:
-    return event("alert.raised", now, kind=kind, key=key, message=message, **fields)
+def _alert(kind: str, key: str, now: datetime, message: str, **fields: Any) -> AlertRaised:
+    return AlertRaised(at=now, kind=kind, key=key, message=message, **fields)
 
 
-def supervise(state: HallState, now: datetime) -> list[Event]:
+def supervise(state: HallState, now: datetime) -> list[AlertRaised]:
     cfg = state.cfg.supervision
-    out: list[Event] = []
+    out: list[AlertRaised] = []
     for q in state.waiting.values():
         for t in q:
             waited = (now - t.issued_at).total_seconds()
@@ -36,7 +37,7 @@ def supervise(state: HallState, now: datetime) -> list[Event]:
             if waited >= cfg.wait_alert_s and key not in state.alerted:
                 out.append(_alert("long_wait", key, now, f"ticket {t.number} ({t.service}) has waited "
                                   f"{waited / 60:.0f} min — open another window for it or call it", ticket=t.number,
-                                  date=t.date.isoformat(), service=t.service))
+                                  date=t.date, service=t.service))
     for w in state.windows.values():
         since = w.since or now
         lasted = (now - since).total_seconds()
@@ -67,7 +68,7 @@ def supervise(state: HallState, now: datetime) -> list[Event]:
     return out
 
 
-def device_alert(state: HallState, device: str, status: str, now: datetime) -> list[Event]:
+def device_alert(state: HallState, device: str, status: str, now: datetime) -> list[AlertRaised]:
     """An alert for a device that went offline or whose printer paper runs out (once per episode)."""
     if status not in DEVICE_ALERTS:
         state.device_status[device] = status

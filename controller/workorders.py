@@ -8,15 +8,16 @@ them. Pure: commands and time come in, events go out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from controller.calendar import add_working_days
+from controller.commands import WoAppeal, WoDecide, WoFeedback, WoRevisit, WorkOrderCommand, WoVerify
+from controller.events import AlertRaised, HallEvent, WorkorderChanged, WorkorderOpened
 from controller.model import CommandFailed, OrderState
-from controller.state import Event, event
 from hallq.config import HallConfig
-
 
 NAMES_ZH = {OrderState.PENDING: "待核实", OrderState.RECTIFYING: "整改中", OrderState.FED_BACK: "已反馈",
             OrderState.REVISITED: "已回访", OrderState.APPEALED: "申诉复核中", OrderState.SET_ASIDE: "申诉成立"}
@@ -70,37 +71,39 @@ class WorkOrderBook:
         self._units = {s.id: s.unit for s in cfg.staff}
 
     # -- events --------------------------------------------------------------------------------
-    def apply(self, ev: Event) -> None:
-        if ev["type"] == "workorder.opened":
-            self.orders[ev["order"]] = WorkOrder(
-                ev["order"], ev["ticket"], date.fromisoformat(ev["date"]), ev.get("window"), ev.get("staff"),
-                ev.get("unit"), ev["service"], ev["level"], datetime.fromisoformat(ev["at"]),
-                date.fromisoformat(ev["deadline"]))
-        elif ev["type"] == "workorder.changed":
-            o = self.orders[ev["order"]]
-            o.state = OrderState(ev["to"])
-            o.history.append({k: ev[k] for k in ("at", "action", "by", "note", "from", "to") if k in ev})
-            if "deadline" in ev:
-                o.deadline = date.fromisoformat(ev["deadline"])
-            if "complex" in ev:
-                o.complex = bool(ev["complex"])
-            if ev["action"] == "wo_appeal":
-                o.before_appeal, o.appellant = OrderState(ev["from"]), ev.get("by")
+    def apply(self, ev: HallEvent | Mapping[str, Any]) -> None:
+        if not isinstance(ev, HallEvent):
+            ev = HallEvent.from_json(ev)
+        if isinstance(ev, WorkorderOpened):
+            self.orders[ev.order] = WorkOrder(ev.order, ev.ticket, ev.date, ev.window, ev.staff, ev.unit, ev.service,
+                                              ev.level, ev.at, ev.deadline)
+        elif isinstance(ev, WorkorderChanged):
+            o = self.orders[ev.order]
+            o.state = ev.to
+            step = {"at": ev.at.isoformat(), "action": ev.action, "by": ev.by, "note": ev.note,
+                    "from": ev.from_.value if ev.from_ is not None else None, "to": ev.to.value}
+            o.history.append(step if ev.keys is None else {k: v for k, v in step.items() if k in ev.keys})
+            if ev.deadline is not None:
+                o.deadline = ev.deadline
+            if ev.complex is not None:
+                o.complex = bool(ev.complex)
+            if ev.action == "wo_appeal":
+                o.before_appeal, o.appellant = ev.from_, ev.by
 
     # -- opening -------------------------------------------------------------------------------
     def open_for(self, now: datetime, ticket: str, day: date, window: str | None, staff: str | None, service: str,
-                 level: int) -> Event:
+                 level: int) -> WorkorderOpened:
         """The `workorder.opened` event for a 差评 just recorded (deadline: simple case)."""
         opened = now.astimezone(self.cfg.zone).date()
         deadline = add_working_days(opened, self.cfg.evaluation.workorder_days_simple)
-        return event("workorder.opened", now, order=order_id(day, ticket), ticket=ticket, date=day.isoformat(),
-                     window=window, staff=staff, unit=self._units.get(staff or ""), service=service, level=level,
-                     deadline=deadline.isoformat())
+        return WorkorderOpened(at=now, order=order_id(day, ticket), ticket=ticket, date=day, window=window,
+                               staff=staff, unit=self._units.get(staff or ""), service=service, level=level,
+                               deadline=deadline)
 
     # -- commands ------------------------------------------------------------------------------
-    def command(self, name: str, now: datetime, order: str, by: str, note: str | None = None,
-                complex: bool | None = None, reason: str | None = None, uphold: bool | None = None,
-                satisfied: bool | None = None) -> tuple[dict[str, Any], list[Event]]:
+    def command(self, c: WorkOrderCommand, now: datetime) -> WorkorderChanged:
+        """The `workorder.changed` event of a work order command, or CommandFailed."""
+        name, order, by, note = c.NAME, c.order, c.by, c.note
         o = self.orders.get(order)
         if o is None:
             raise CommandFailed("UNKNOWN_ORDER", f"no work order {order!r} (ids look like WO-2026-11-23-A012)")
@@ -110,36 +113,33 @@ class WorkOrderBook:
             raise CommandFailed("BAD_STATE", f"work order {order} is {NAMES_ZH[o.state]} ({o.state.value}); "
                                 f"'{name}' needs it to be {starts}")
         extra: dict[str, Any] = {}
-        if name == "wo_verify":
+        if isinstance(c, WoVerify):
             if not note:
                 raise CommandFailed("BAD_REQUEST", "wo_verify: 'note' (what the verification found) is required")
-            if complex:
+            if c.complex:
                 days = self.cfg.evaluation.workorder_days_complex
                 extra["complex"] = True
-                extra["deadline"] = add_working_days(o.opened_at.astimezone(self.cfg.zone).date(), days).isoformat()
-        elif name == "wo_feedback" and not note:
+                extra["deadline"] = add_working_days(o.opened_at.astimezone(self.cfg.zone).date(), days)
+        elif isinstance(c, WoFeedback) and not note:
             raise CommandFailed("BAD_REQUEST", "wo_feedback: 'note' (what was rectified or explained to the rater) "
                                 "is required")
-        elif name == "wo_revisit" and satisfied is not None:
-            extra["satisfied"] = satisfied
-        elif name == "wo_appeal":
-            if reason not in APPEAL_REASONS:
+        elif isinstance(c, WoRevisit) and c.satisfied is not None:
+            extra["satisfied"] = c.satisfied
+        elif isinstance(c, WoAppeal):
+            if c.reason not in APPEAL_REASONS:
                 raise CommandFailed("BAD_REQUEST", f"wo_appeal: 'reason' must be one of {', '.join(APPEAL_REASONS)}")
-            extra["reason"] = reason
-        elif name == "wo_decide":
-            if uphold is None:
-                raise CommandFailed("BAD_REQUEST", "wo_decide: 'uphold' (true: the appeal stands) is required")
+            extra["reason"] = c.reason
+        elif isinstance(c, WoDecide):
             if by in (o.staff, o.appellant):
                 raise CommandFailed("NOT_ALLOWED", f"work order {order}: the appeal must be reviewed by someone "
                                     f"other than the staff member rated ({o.staff}) and the appellant")
-            target = OrderState.SET_ASIDE if uphold else (o.before_appeal or OrderState.PENDING)
-            extra["uphold"] = uphold
+            target = OrderState.SET_ASIDE if c.uphold else (o.before_appeal or OrderState.PENDING)
+            extra["uphold"] = c.uphold
         assert target is not None
-        ev = event("workorder.changed", now, order=order, action=name, by=by, note=note or "",
-                   **{"from": o.state.value, "to": target.value}, **extra)
-        return {"order": None}, [ev]
+        return WorkorderChanged(at=now, order=order, action=name, by=by, note=note or "", from_=o.state, to=target,
+                                **extra)
 
-    def overdue(self, now: datetime, alerted: set[str]) -> list[Event]:
+    def overdue(self, now: datetime, alerted: set[str]) -> list[AlertRaised]:
         """An alert for each open order whose feedback deadline has passed (once per order)."""
         today = now.astimezone(self.cfg.zone).date()
         out = []
@@ -147,10 +147,11 @@ class WorkOrderBook:
             key = f"workorder:{o.id}:{o.deadline.isoformat()}"
             late = o.state in (OrderState.PENDING, OrderState.RECTIFYING, OrderState.APPEALED)
             if late and today > o.deadline and key not in alerted:
-                out.append(event("alert.raised", now, kind="workorder_overdue", key=key, order=o.id, ticket=o.ticket,
-                                 staff=o.staff, unit=o.unit,
-                                 message=f"差评 work order {o.id} ({o.unit or o.staff or 'unit unknown'}) passed its "
-                                         f"feedback deadline {o.deadline.isoformat()} — give the rater feedback now"))
+                out.append(AlertRaised(at=now, kind="workorder_overdue", key=key, order=o.id, ticket=o.ticket,
+                                       staff=o.staff, unit=o.unit,
+                                       message=f"差评 work order {o.id} ({o.unit or o.staff or 'unit unknown'}) passed "
+                                               f"its feedback deadline {o.deadline.isoformat()} — give the rater "
+                                               "feedback now"))
         return out
 
     def rectified_rate(self) -> tuple[int, int]:
