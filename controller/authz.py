@@ -92,6 +92,9 @@ def _refusal(cfg: HallConfig, p: PrincipalConfig, s: Sender, name: str, args: Ma
     who = f"principal {p.id} (role {p.role})"
     if name == "events" and s.actor is None:
         return None
+    if name == "alert_raise":   # the console's sign-in lockout alert (CONTRACT §6), nobody else's
+        ok = p.role == "console" and s.actor is None and args.get("kind") == "login_failures"
+        return None if ok else f"{who} may not raise alerts"
     if p.role == "kiosk":
         if name == "ticket":
             return None

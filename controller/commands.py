@@ -250,6 +250,17 @@ class AlertAck(Command):
     by: str | None = arg()
 
 
+@command("alert_raise")
+@dataclass(slots=True, kw_only=True)
+class AlertRaise(Command):
+    """An alert a part other than the controller saw (the console: too many failed sign-ins for one staff id,
+    CONTRACT §6); only kind `login_failures`."""
+
+    kind: str
+    staff: str | None = arg()
+    message: str = required(500)
+
+
 @command("wo_verify")
 @dataclass(slots=True, kw_only=True)
 class WoVerify(Command):

@@ -26,6 +26,7 @@ from controller.authz import Sender, authorize
 from controller.calendar import add_working_days, issue_refusal
 from controller.commands import (
     AlertAck,
+    AlertRaise,
     Alerts,
     Call,
     Callback,
@@ -613,6 +614,16 @@ class Engine:
             raise CommandFailed("BAD_REQUEST", f"alerts: limit {limit} must be between 1 and {ALERTS_MAX}")
         page, total = self.state.alerts.page(state, since, limit)
         return {"alerts": [a.to_json() for a in page], "total": total, "more": total > len(page)}, []
+
+    def _cmd_alert_raise(self, now: datetime, c: AlertRaise) -> Done:
+        """The console's sign-in lockout (CONTRACT §6): 20 failed sign-ins for one staff id raise `login_failures`
+        naming it; acknowledging the alert lifts the console's lock (the console watches alert.acknowledged)."""
+        if c.kind != "login_failures":
+            raise CommandFailed("BAD_REQUEST", f"alert_raise: only kind 'login_failures' can be raised, not {c.kind!r}")
+        ev = self._emit(AlertRaised(at=now, kind=c.kind, key=f"login_failures:staff:{c.staff}:{now.isoformat()}",
+                                    staff=c.staff, message=c.message))
+        alert = self.state.alerts.get(ev["id"]) if "id" in ev else None
+        return {"alert": alert.to_json() if alert else ev}, [ev]
 
     def _cmd_alert_ack(self, now: datetime, c: AlertAck) -> Done:
         """督查督办: a manager acknowledges an alert with a note. `by` is the acting staff member (the actor a

@@ -480,7 +480,7 @@ ALERT_LAYOUTS: dict[str, tuple[str, ...]] = {
     "device_offline": ("kind", "key", "message", "device", "status"),
     "printer_paper_out": ("kind", "key", "message", "device", "status"),
     "printer_paper_low": ("kind", "key", "message", "device", "status"),
-    "login_failures": ("kind", "key", "window", "message"),
+    "login_failures": ("kind", "key", "window", "staff", "message"),
     "bad_review": ("kind", "ticket", "date", "window", "staff", "level", "order", "message"),
     "workorder_overdue": ("kind", "key", "order", "ticket", "staff", "unit", "message"),
 }

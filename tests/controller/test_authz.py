@@ -228,3 +228,19 @@ def test_a_window_rates_only_the_ticket_it_serves_or_prompts() -> None:
     assert own.ok, own.reply
     again = engine.handle("rate", {"ticket": "A001", "level": 5, "window": "1"}, T0, bridge)
     assert again.reply["error"]["code"] == "ALREADY_RATED"
+
+
+def test_the_console_raises_the_sign_in_lockout_alert_and_nothing_else() -> None:
+    cfg = parse_config(CONFIG)
+    engine = Engine(cfg, b"k" * 32)
+    console = cfg.security.principal("console-1")
+    out = engine.handle("alert_raise", {"kind": "login_failures", "staff": "S001", "message": "20 次登录失败"}, T0,
+                        Sender(console))
+    assert out.ok and out.reply["result"]["alert"]["staff"] == "S001"
+    assert [(e["type"], e["kind"], e["staff"]) for e in out.events] == [("alert.raised", "login_failures", "S001")]
+    assert engine.handle("alert_raise", {"kind": "storage", "message": "x"}, T0, Sender(console)) \
+        .reply["error"]["code"] == "FORBIDDEN"
+    assert engine.handle("alert_raise", {"kind": "login_failures", "message": "x"}, T0,
+                         Sender(cfg.security.principal("kiosk-1"))).reply["error"]["code"] == "FORBIDDEN"
+    assert engine.handle("alert_raise", {"kind": "login_failures", "message": "x"}, T0, Sender(console, "S003")) \
+        .reply["error"]["code"] == "FORBIDDEN"
