@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from controller.model import CommandFailed
@@ -33,6 +34,8 @@ class CredentialCheck:
     appointment: bool = False         # an APT1. token that checked in
     holder: str | None = None         # the holder key (hashed by the engine before it is logged)
     rater: str | None = None          # the holder's identity sealed for the hall (RID1.…)
+    slot: tuple[datetime, datetime] | None = None   # a verified appointment's slot (wins over a `slot` argument)
+    service: str | None = None        # a verified appointment's service
 
 
 @dataclass(frozen=True)

@@ -434,7 +434,8 @@ class ControllerService:
             if token.startswith("APT1."):
                 apt = verifier.verify_appointment(token, now, self.cfg.hall.id)
                 return CredentialCheck(True, "appointment", appointment=True, holder=apt.holder.holder_key,
-                                       rater=apt.holder.sealed)
+                                       rater=apt.holder.sealed, slot=(apt.slot_start, apt.slot_end),
+                                       service=apt.service)
             holder = verifier.verify_credential(token, now)
         except CredentialError as e:
             return CredentialCheck(False, e.code.lower())
