@@ -50,9 +50,7 @@ def grants(cfg: HallConfig) -> dict[str, list[Grant]]:
         elif p.role == "device":
             g.append(("readwrite", root + f"device/{p.id}/#"))
         elif p.role in ("kiosk", "display"):
-            g.append(("write", root + f"device/{p.id}/status"))
-            if p.role == "kiosk":   # the kiosk's printer reports as device `{kiosk}-printer` (kiosk/peripherals.py)
-                g.append(("write", root + f"device/{p.id}-printer/status"))
+            g.append(("write", root + f"device/{p.id}/status"))   # a kiosk's printer status, a screen's presence
         out[p.id] = g
     return out
 

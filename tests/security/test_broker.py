@@ -190,8 +190,8 @@ def test_kiosk_and_display_announce_only_themselves(hall: SecureHall) -> None:
             d.publish(dev + "kiosk-1/status", {"forged": True})
             d.publish(dev + "display-1/status", {"display": "ok"})
         assert ctl.wait_for(dev + "display-1/status")["display"] == "ok"
-        assert [m.topic for m in ctl.received] == [dev + "kiosk-1-printer/status", dev + "kiosk-1/status",
-                                                   dev + "display-1/status"]
+        # `kiosk-1-printer` could be another principal's device: a kiosk reports its printer as itself
+        assert [m.topic for m in ctl.received] == [dev + "kiosk-1/status", dev + "display-1/status"]
 
 
 # -- TLS ----------------------------------------------------------------------------------------------
