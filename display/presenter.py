@@ -129,15 +129,24 @@ class CallBoard:
     def status(self) -> Msg | None:
         return None if self.online else msg("offline")
 
+    def window_area(self, window: str) -> Msg | None:
+        """Where the window is (二楼B区), when the hall names areas."""
+        w = next((x for x in self.cfg.windows if x.id == window), None)
+        return Msg(w.area.zh, w.area.mn) if w is not None and w.area is not None else None
+
     def latest(self) -> Msg:
         if not self.calls:
             return msg("welcome")
         c = self.calls[0]
+        area = self.window_area(c.window)
+        if area is not None:
+            return msg("call_area", number=c.number, window=c.window, area=area)
         return msg("call", number=c.number, window=c.window)
 
     def recent(self) -> list[tuple[str, Msg]]:
-        """The earlier calls, newest first: the number, and its window in both languages."""
-        return [(c.number, msg("recent", window=c.window)) for c in self.calls[1:]]
+        """The earlier calls, newest first: the number, and its window (with its area) in both languages."""
+        return [(c.number, msg("recent_area", window=c.window, area=area) if (area := self.window_area(c.window))
+                 else msg("recent", window=c.window)) for c in self.calls[1:]]
 
     def waiting_cells(self) -> list[Waiting]:
         return [Waiting(sid, n, Msg(self.service_name(sid, "zh"), self.service_name(sid, "mn")), msg("waiting_n", n=n))

@@ -26,7 +26,7 @@ from typing import Any
 from display.link import SessionLink, display_topics, reply_topic, session_id
 from display.presenter import CallBoard
 from display.sequence import EventSequence, Step
-from display.voice import DEFAULT_CACHE, Announcer, ClipLibrary
+from display.voice import DEFAULT_CACHE, Announcer, ClipLibrary, hall_areas
 from hallq.api import (
     BadPayload,
     ControllerWatch,
@@ -124,7 +124,8 @@ class DisplayRuntime:
             cache = cache or DEFAULT_CACHE
             recorded = Path(display.voice_dir) if display.voice_dir else None
             on_start = (lambda seq, lang: trace.write("audio", seq=seq, lang=lang)) if trace else None
-            announcer = Announcer(ClipLibrary(cache, recorded), cache / "announcements", tuple(display.languages),
+            announcer = Announcer(ClipLibrary(cache, recorded, hall_areas(cfg)), cache / "announcements",
+                                  tuple(display.languages),
                                   on_start=on_start, warm=True)
         return cls(cfg, display, announcer=announcer, trace=trace, wake=wake)
 
@@ -244,7 +245,8 @@ class DisplayRuntime:
         """On the receiving thread: speak a fresh call this screen shows, once per seq."""
         c = self.heard.on_call(call)
         if c is not None and self.announcer is not None and self.heard.should_announce(c, self.clock.now()):
-            self.announcer.announce(c.seq, c.number, c.window, c.recall)
+            area = self.heard.window_area(c.window)
+            self.announcer.announce(c.seq, c.number, c.window, c.recall, area.zh if area else None)
 
     def _tell_online(self) -> None:
         online = self.watch.online(time.monotonic())

@@ -291,6 +291,16 @@ def _demo_kiosks(raw: dict[str, Any], work: Path) -> str:
         os.mkfifo(fifo)
         k.setdefault("scanner", {})["url"] = f"pipe://{fifo}"
         k.setdefault("credentials", {}).setdefault("issuer_public_keys", {})["msb-demo"] = public
+        if (k.get("idcard") or {}).get("url", "none://") != "none://":   # the ID card simulator (docs/idcard.md)
+            from kiosk.idcard import load_or_create_issuer_key, public_key_text
+
+            ic = k["idcard"]
+            ic.setdefault("holder_key_file", "idcard.key")
+            (work / ic["holder_key_file"]).write_text(os.urandom(32).hex())
+            issuer, _ = load_or_create_issuer_key(work / ic.setdefault("issuer_key_file", f"idcard-{k['id']}.key"))
+            kid = ic.get("issuer_kid") or f"idcard-{k['id']}"
+            k["credentials"]["issuer_public_keys"][kid] = public_key_text(issuer)
+            k["credentials"].setdefault("key_issuers", {})[kid] = "idcard"
     first = kiosks[0]["id"]
     return (f"hallq demo: scan a 蒙速办 code at kiosk {first} (an elderly citizen gets the green channel):\n"
             f"  hallq sim scanner --fifo {work / (first + '-scanner.fifo')} --type \"$(hallq sim token --key {pem} "
@@ -305,6 +315,10 @@ def _autopilot(cfg: Any) -> dict[str, str]:
         visit += [{"wait": "home", "timeout_s": 60}, {"sleep": 4}, {"tap": "lang", "arg": lang},
                   {"wait": "services"}, {"sleep": 3}, {"tap": "service", "arg": service},
                   {"wait": "result", "timeout_s": 60}, {"sleep": 5}, {"tap": "home"}, {"sleep": 8}]
+    if any(k.idcard.url.startswith("sim:") for k in cfg.kiosks):   # an elderly citizen with an ID card
+        visit += [{"wait": "home", "timeout_s": 60}, {"sleep": 4}, {"card": "elder"}, {"wait": "services"},
+                  {"sleep": 4}, {"tap": "service", "arg": cfg.services[0].id}, {"wait": "result", "timeout_s": 60},
+                  {"sleep": 5}, {"tap": "home"}, {"card": "remove"}, {"sleep": 8}]
     return {"HALLQ_KIOSK_AUTOPILOT": json.dumps([{"repeat": visit, "every_s": 1}])}
 
 

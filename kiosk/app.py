@@ -171,10 +171,15 @@ class KioskApp(App):  # type: ignore[misc]
         lang = view.lang
         services = [b for b in view.buttons if b.action == "service"]
         others = [b for b in view.buttons if b.action != "service"]
-        top = BoxLayout(size_hint_y=None, height=110 if lang == "zh" else 200, spacing=30)
+        stacked = lang == "zh" and len(view.lines) > 1     # a card holder's greeting, number, green: one per row
+        top = BoxLayout(size_hint_y=None, height=(max(110, 58 * len(view.lines)) if stacked else
+                                                  110 if lang == "zh" else 200), spacing=30)
         top.add_widget(text(view.title, lang, 48, bold=True, max_height=190))
+        lines: BoxLayout = BoxLayout(orientation="vertical") if stacked else top
         for line in view.lines:
-            top.add_widget(text(line, lang, 36, color=GOLD, max_height=190))
+            lines.add_widget(text(line, lang, 36, color=GOLD, max_height=190))
+        if stacked:
+            top.add_widget(lines)
         body.add_widget(top)
         if lang == "mn":
             grid: Widget = BoxLayout(orientation="horizontal", spacing=12)

@@ -4,7 +4,9 @@ Used by the GUI tests, the benchmark and `hallq demo` (a visitor every few secon
 MotionEvent through Kivy's event loop at the centre of the button, as a finger would make it.
 Script steps (JSON): {"tap": ACTION, "arg": ARG}, {"wait": SCREEN, "timeout_s": 20}, {"shot": PNG},
 {"dump": JSON}, {"sleep": SECONDS}, {"scan": PAYLOAD} (as if scanned), {"type_fifo": PATH, "text": PAYLOAD}
-(typed as key events into a pipe:// scanner), {"repeat": [...steps], "every_s": 20}, {"quit": true}.
+(typed as key events into a pipe:// scanner), {"card": "elder"|"adult"|…|"remove", "reader": "idcard"} (a sample
+ID card placed on / lifted from the in-process reader simulator behind sim://idcard), {"mark": PATH} (a line
+written to PATH, e.g. a FIFO a test waits on), {"repeat": [...steps], "every_s": 20}, {"quit": true}.
 """
 
 from __future__ import annotations
@@ -97,6 +99,18 @@ async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
             from devices.scanner.simcli import run as type_into
 
             await asyncio.to_thread(type_into, ["--fifo", step["type_fifo"], "--type", step["text"]])
+        elif "card" in step:
+            from devices.idcard.simulator import SAMPLE_CARDS, simulator_named
+
+            sim = simulator_named(str(step.get("reader", "idcard")))
+            if step["card"] == "remove":
+                sim.remove()
+            elif step["card"] in SAMPLE_CARDS:
+                sim.place(SAMPLE_CARDS[step["card"]])
+            else:
+                raise AutopilotError(f"no sample ID card {step['card']!r} (known: {', '.join(SAMPLE_CARDS)})")
+        elif "mark" in step:
+            await asyncio.to_thread(_mark, Path(step["mark"]), app.view.screen.value if app.view else "")
         elif "repeat" in step:
             while True:
                 try:
@@ -107,6 +121,11 @@ async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
         elif step.get("quit"):
             app.stop()
             return
+
+
+def _mark(path: Path, screen: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:    # a FIFO: blocks until the test opens it for reading
+        f.write(screen + "\n")
 
 
 def load_script(spec: str) -> list[dict[str, Any]]:

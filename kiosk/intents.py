@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from devices.idcard.holder import CardHolder
 from devices.printer.escpos import TicketData
 from hallq.text.words import Msg
 
@@ -13,7 +14,8 @@ from hallq.text.words import Msg
 # -- from the touchscreen and the clock ---------------------------------------------------------
 @dataclass(frozen=True)
 class Tap:
-    """A button: `action` (lang, elder, green, scan, appointment, service, back, home, reprint), `arg`."""
+    """A button: `action` (lang, elder, green, scan, appointment, idcard, service, back, home, reprint, repeat),
+    `arg`."""
 
     action: str
     arg: str = ""
@@ -60,6 +62,25 @@ class ScanRejected:
     reason: Msg
 
 
+# -- from the ID card reader (kiosk/idcard.py) ------------------------------------------------------
+@dataclass(frozen=True)
+class CardRead:
+    """A card was placed and read: its holder (no clear ID number) and why green applies, if it does."""
+
+    holder: CardHolder
+    green: str | None = None          # "age 78": the controller's rule, as green_channel() words it
+
+
+@dataclass(frozen=True)
+class CardRejected:
+    reason: Msg
+
+
+@dataclass(frozen=True)
+class ReaderChanged:
+    ok: bool
+
+
 # -- from the controller and the printer ---------------------------------------------------------
 @dataclass(frozen=True)
 class QueuesChanged:
@@ -75,6 +96,7 @@ class ControllerChanged:
 class IssueDone:
     ticket: dict[str, Any]
     code: str = ""
+    reprint: bool = False             # the holder's open ticket of this service, printed again
 
 
 @dataclass(frozen=True)
@@ -114,8 +136,9 @@ class PrinterChanged:
     state: str
 
 
-Intent = (Tap | Touch | Tick | CredentialRead | AppointmentRead | TicketRead | ScanRejected | QueuesChanged
-          | ControllerChanged | IssueDone | IssueFailed | LookupDone | LookupFailed | PrintProgress | PrintDone
+Intent = (Tap | Touch | Tick | CredentialRead | AppointmentRead | TicketRead | ScanRejected | CardRead
+          | CardRejected | ReaderChanged | QueuesChanged | ControllerChanged | IssueDone | IssueFailed | LookupDone
+          | LookupFailed | PrintProgress | PrintDone
           | PrintFailed | PrinterChanged)
 
 
@@ -130,6 +153,7 @@ class IssueTicket:
     credential: str | None = field(repr=False)
     source: str
     rater: str | None = field(default=None, repr=False)
+    card: CardHolder | None = field(default=None, repr=False)   # the runtime mints its token (kiosk/idcard.py)
 
 
 @dataclass(frozen=True)
@@ -143,4 +167,18 @@ class LookupTicket:
     day: date
 
 
-Effect = IssueTicket | PrintTicket | LookupTicket
+@dataclass(frozen=True)
+class ReprintOpen:
+    """The holder already waits for `service` (ALREADY_WAITING): find that ticket and print it again."""
+
+    service: str
+    holder_key: str
+    message: str = ""                 # the controller's refusal, which names the ticket
+
+
+@dataclass(frozen=True)
+class SayAgain:
+    """再听一遍: speak the screen's guidance again."""
+
+
+Effect = IssueTicket | PrintTicket | LookupTicket | ReprintOpen | SayAgain

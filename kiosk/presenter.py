@@ -1,8 +1,9 @@
 """The kiosk's logic as a pure state machine: intents in (taps, scans, replies, time), effects out.
 
 `KioskPresenter.handle(intent, now)` returns the effects the runtime must carry out (issue a ticket,
-print it, look one up); `view()` describes the screen to draw. No Kivy, no MQTT, no clock: the
-same presenter runs under the touchscreen app, the headless kiosk and the tests.
+print it, look one up); `view()` describes the screen to draw, and what the kiosk may say about it
+(`View.voice`, spoken by kiosk/voice.py). No Kivy, no MQTT, no clock: the same presenter runs under the
+touchscreen app, the headless kiosk and the tests.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from devices.idcard.holder import CardHolder
 from devices.printer.escpos import TicketData
-from hallq.config import HallConfig, KioskConfig, ServiceConfig
+from hallq.config import HallConfig, KioskConfig, LocalName, ServiceConfig
 from hallq.text.words import Lang, Msg, join, msg
 from hallq.ticketqr import TicketRef
 from kiosk.intents import (
     AppointmentRead,
+    CardRead,
+    CardRejected,
     ControllerChanged,
     CredentialRead,
     Effect,
@@ -34,6 +38,9 @@ from kiosk.intents import (
     PrintProgress,
     PrintTicket,
     QueuesChanged,
+    ReaderChanged,
+    ReprintOpen,
+    SayAgain,
     ScanRejected,
     Tap,
     Tick,
@@ -70,6 +77,15 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """What the kiosk says about a screen (display/voice.py `guide`): a prompt, a count, the area to go to."""
+
+    key: str                         # welcome, choose, card_read, green, place_card, scan, printing, result, ...
+    n: int | None = None
+    area: str | None = None          # the area's Chinese name: its clip is display.voice.area_clip(area)
+
+
+@dataclass(frozen=True)
 class View:
     screen: Screen
     lang: Lang
@@ -80,6 +96,8 @@ class View:
     number: str | None = None
     progress: float | None = None
     banner: Msg | None = None
+    voice: Prompt | None = None      # the screen's spoken guidance
+    speak: bool = False              # said by itself (长者 mode, or voice.mode always); else only on 再听一遍
 
     def texts(self) -> list[str]:
         """Every text on the screen in reading order, in the screen's language (tests, logs)."""
@@ -107,6 +125,10 @@ class _Visit:
     token: str | None = field(default=None, repr=False)   # the scanned code: sent as `credential`, never shown
     green_reason: Msg | None = None
     appointment_service: str | None = None
+    card: CardHolder | None = field(default=None, repr=False)   # an ID card read at this kiosk (kiosk/idcard.py)
+    service: str | None = None             # the service last asked for
+    reprint: bool = False                  # the ticket shown is the holder's open one, printed again
+    reprint_tried: bool = False
     ticket: dict[str, Any] | None = None
     ticket_data: TicketData | None = None
     looked_up: dict[str, Any] | None = None
@@ -126,6 +148,7 @@ class KioskPresenter:
         self.queues: dict[str, dict[str, Any]] = {}
         self.controller_online = False
         self.printer_state = "unknown"
+        self.card_reader: bool | None = True if kiosk.idcard.enabled else None   # None: the kiosk has none
         self.services = [s for s in cfg.services if kiosk.services is None or s.id in kiosk.services]
 
     # -- intents --------------------------------------------------------------------------------
@@ -142,6 +165,10 @@ class KioskPresenter:
             self.controller_online = intent.online
         elif isinstance(intent, PrinterChanged):
             self.printer_state = intent.state
+        elif isinstance(intent, ReaderChanged):
+            self.card_reader = intent.ok
+        elif isinstance(intent, CardRead | CardRejected):
+            self._card(intent, now)
         elif isinstance(intent, CredentialRead | AppointmentRead | TicketRead | ScanRejected):
             return self._scanned(intent, now)
         elif isinstance(intent, IssueDone | IssueFailed):
@@ -171,11 +198,13 @@ class KioskPresenter:
             self.go_home(now)
 
     def _tap(self, tap: Tap, now: datetime) -> list[Effect]:
+        if tap.action == "repeat":
+            return [SayAgain()]
         busy = self.screen in (Screen.ISSUING, Screen.PRINTING)
         if busy:
             return []
         v = self.visit
-        if tap.action in ("lang", "elder", "scan", "green", "appointment") and tap.arg in ("zh", "mn"):
+        if tap.action in ("lang", "elder", "scan", "green", "appointment", "idcard") and tap.arg in ("zh", "mn"):
             v.lang = "mn" if tap.arg == "mn" else "zh"
         if tap.action == "lang":
             v.elder = False
@@ -183,7 +212,7 @@ class KioskPresenter:
         elif tap.action == "elder":
             v.elder = True
             self._go(Screen.SERVICES, now)
-        elif tap.action in ("scan", "green", "appointment"):
+        elif tap.action in ("scan", "green", "appointment", "idcard"):
             v.scan_purpose = {"scan": "credential"}.get(tap.action, tap.action)
             self._go(Screen.SCAN, now)
         elif tap.action == "service":
@@ -210,8 +239,29 @@ class KioskPresenter:
     def _issue(self, service_id: str, how: str, now: datetime) -> list[Effect]:
         v = self.visit
         self._go(Screen.ISSUING, now)
+        v.service, v.reprint, v.reprint_tried = service_id, False, False
         priority = "green" if v.green_reason else "normal"
+        if v.card is not None:     # the runtime signs the card's token when it sends the command
+            return [IssueTicket(service_id, priority, None, f"idcard:{self.kiosk.id}", v.sealed, card=v.card)]
         return [IssueTicket(service_id, priority, v.token, f"{how}:{self.kiosk.id}", v.sealed)]
+
+    def _card(self, intent: CardRead | CardRejected, now: datetime) -> None:
+        """A card on the reader starts a new visit (also over an unfinished one), except while a ticket is made."""
+        if self.screen in (Screen.ISSUING, Screen.PRINTING):
+            return
+        lang = self.visit.lang if self.screen is not Screen.HOME else "zh"
+        self.visit = _Visit(lang=lang)
+        v = self.visit
+        if isinstance(intent, CardRejected):
+            v.back_to = Screen.HOME
+            self._error((intent.reason,), ("home",), now)
+            return
+        h = intent.holder
+        v.card, v.holder_key, v.holder_name, v.sealed = h, h.holder_key, h.name, h.sealed
+        v.elder = h.elderly
+        v.green_reason = _age_reason(intent.green) if intent.green else None
+        self.last_touch = now
+        self._go(Screen.SERVICES, now)
 
     def _scanned(self, intent: Intent, now: datetime) -> list[Effect]:
         if self.screen in (Screen.ISSUING, Screen.PRINTING, Screen.RESULT):
@@ -254,6 +304,11 @@ class KioskPresenter:
         if self.screen is not Screen.ISSUING:
             return []
         if isinstance(intent, IssueFailed):
+            v = self.visit
+            if (intent.code == "ALREADY_WAITING" and v.card is not None and v.service is not None
+                    and not v.reprint_tried):
+                v.reprint_tried = True          # one open ticket per person: that one is printed again
+                return [ReprintOpen(v.service, v.card.holder_key, intent.message)]
             key = {"SERVICE_CLOSED": "service_closed", "ALREADY_WAITING": "already_waiting"}.get(
                 intent.code, "issue_failed")
             self.visit.back_to = Screen.HOME if self.visit.appointment_service else Screen.SERVICES
@@ -261,7 +316,7 @@ class KioskPresenter:
             return []
         t = intent.ticket
         v = self.visit
-        v.ticket = t
+        v.ticket, v.reprint = t, intent.reprint
         v.ticket_data = self.ticket_data(t, intent.code, now)
         v.progress = 0.0
         self._go(Screen.PRINTING, now)
@@ -290,6 +345,18 @@ class KioskPresenter:
     def _service(self, service_id: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.id == service_id), None)
 
+    def area(self, service_id: str) -> Msg | None:
+        """Where a service is served: its own area, else the one area all its windows share (else None)."""
+        s = self.cfg.service(service_id)
+        if s is not None and s.area is not None:
+            return _msg(s.area)
+        areas = {(w.area.zh, w.area.mn) for w in self.cfg.windows if service_id in w.services and w.area}
+        bare = any(w.area is None for w in self.cfg.windows if service_id in w.services)
+        if len(areas) == 1 and not bare:
+            zh, mn = areas.pop()
+            return Msg(zh, mn)
+        return None
+
     def ticket_data(self, t: dict[str, Any], code: str, now: datetime) -> TicketData:
         """What goes on paper for a ticket the controller issued."""
         s = self.cfg.service(str(t.get("service")))
@@ -299,12 +366,14 @@ class KioskPresenter:
         payload = TicketRef(self.cfg.hall.id, local.date(), str(t["number"]), code or None).text()
         base = self.kiosk.lookup_url
         notice = self.kiosk.ticket_notice
+        area = self.area(str(t.get("service")))
         return TicketData(
             self.cfg.hall.name.zh, self.cfg.hall.name.mn, str(t["number"]),
             s.name.zh if s else str(t.get("service")), s.name.mn if s else "",
             int(t.get("ahead") or 0), None if est is None else _minutes(est),
             f"{local:%Y-%m-%d %H:%M}", f"{base}?q={payload}" if base else payload,
             wait_mn=join(*self._wait_lines(t)[:2]).mn,
+            **({"area_zh": area.zh, "area_mn": area.mn} if area else {}),
             **({"notice_zh": notice["zh"]} if "zh" in notice else {}),
             **({"notice_mn": notice["mn"]} if "mn" in notice else {}),
         )
@@ -339,6 +408,34 @@ class KioskPresenter:
         return out
 
     def view(self) -> View:
+        view = self._view()
+        prompt = self._prompt()
+        mode = self.kiosk.voice.mode
+        speak = mode == "always" or (mode == "elder" and self.visit.elder)
+        if prompt is not None and speak and self.screen not in (Screen.HOME, Screen.ISSUING, Screen.PRINTING):
+            view = replace(view, buttons=(*view.buttons, Button("repeat", msg("repeat"), style="quiet")))
+        return replace(view, voice=prompt, speak=speak and prompt is not None)
+
+    def _prompt(self) -> Prompt | None:
+        v = self.visit
+        if self.screen is Screen.HOME:
+            return Prompt("welcome")
+        if self.screen is Screen.SERVICES:
+            return Prompt("green" if v.card and v.green_reason else "card_read" if v.card else "choose")
+        if self.screen is Screen.SCAN:
+            return Prompt("place_card" if v.scan_purpose == "idcard" else "scan")
+        if self.screen is Screen.PRINTING:
+            return Prompt("printing")
+        if self.screen is Screen.RESULT:
+            t = v.ticket or {}
+            area = self.area(str(t.get("service")))
+            return Prompt("reprinted" if v.reprint else "result", int(t.get("ahead") or 0),
+                          area.zh if area else None)
+        if self.screen is Screen.ERROR:
+            return Prompt("error")
+        return None
+
+    def _view(self) -> View:
         v, banner, lang = self.visit, self._banner(), self.visit.lang
         base = View(self.screen, lang, v.elder, Msg(self.cfg.hall.name.zh, self.cfg.hall.name.mn), banner=banner)
         if self.screen is Screen.HOME:
@@ -350,20 +447,28 @@ class KioskPresenter:
                             Button("green", msg("green"), side, style="green", lang=lg),
                             Button("scan", msg("scan_msb"), side, lang=lg),
                             Button("appointment", msg("appointment"), side, lang=lg)]
+                if self.card_reader is not None:
+                    buttons.append(Button("idcard", msg("idcard"), side, lang=lg, enabled=self.card_reader,
+                                          note=None if self.card_reader else msg("idcard_down")))
             return replace(base, lines=(msg("welcome"),), buttons=tuple(buttons))
         if self.screen is Screen.SERVICES:
             greet: list[Msg] = []
             if v.holder_name:
                 greet.append(msg("hello_holder", name=v.holder_name))
+            if v.card is not None:    # the masked number only: the clear one never left the reader's thread
+                greet.append(msg("idcard_number", masked=v.card.id_masked))
             if v.green_reason:
                 greet.append(msg("green_yes", reason=v.green_reason))
             return replace(base, title=msg("choose_service"), lines=tuple(greet),
                            buttons=(*self._service_buttons(), Button("home", msg("home"), style="quiet")))
         if self.screen is Screen.SCAN:
-            title = {"green": msg("green"), "appointment": msg("appointment")}.get(v.scan_purpose, msg("scan_msb"))
-            line = {"green": msg("green_scan"), "appointment": msg("show_appointment")}.get(
-                v.scan_purpose, msg("show_msb"))
-            extra = (msg("green_who"),) if v.scan_purpose == "green" else ()
+            title = {"green": msg("green"), "appointment": msg("appointment"), "idcard": msg("idcard")}.get(
+                v.scan_purpose, msg("scan_msb"))
+            line = {"green": msg("green_scan"), "appointment": msg("show_appointment"),
+                    "idcard": msg("idcard_place")}.get(v.scan_purpose, msg("show_msb"))
+            extra: tuple[Msg, ...] = (msg("green_who"),) if v.scan_purpose == "green" else ()
+            if self.card_reader and v.scan_purpose in ("green", "credential"):
+                extra += (msg("idcard_home"),)         # no phone: the ID card proves age as well
             return replace(base, title=title, lines=(line, *extra),
                            buttons=(Button("home", msg("back"), style="quiet"),))
         if self.screen is Screen.ISSUING:
@@ -374,7 +479,10 @@ class KioskPresenter:
             return replace(base, title=msg("printing"), number=(v.ticket or {}).get("number"), progress=v.progress)
         if self.screen is Screen.RESULT:
             t = v.ticket or {}
-            return replace(base, title=msg("your_number"), number=t.get("number"), lines=self._wait_lines(t),
+            area = self.area(str(t.get("service")))
+            lines = ((msg("reprinted"),) if v.reprint else ()) + self._wait_lines(t) + (
+                (msg("area_at", area=area),) if area else ())
+            return replace(base, title=msg("your_number"), number=t.get("number"), lines=lines,
                            buttons=(Button("home", msg("home"), style="primary"),))
         if self.screen is Screen.STATUS:
             found = v.looked_up
@@ -400,6 +508,16 @@ class KioskPresenter:
         if status == "serving":
             return msg("st_serving", window=t.get("window") or "")
         return msg("st_finished") if status == "finished" else msg("st_no_show")
+
+
+def _msg(name: LocalName) -> Msg:
+    return Msg(name.zh, name.mn)
+
+
+def _age_reason(reason: str) -> Msg:
+    """'age 78' -> 年满78周岁 (as kiosk/peripherals.py words a 蒙速办 code's reason)."""
+    years = reason.removeprefix("age ")
+    return Msg(f"年满{years}周岁", f"{years} ᠨᠠᠰᠤ")
 
 
 def _minutes(est_s: Any) -> int:

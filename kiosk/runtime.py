@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import date
@@ -34,6 +35,7 @@ from hallq.api import (
 from hallq.clock import Clock, SystemClock
 from hallq.config import HallConfig, KioskConfig
 from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, new_command_id, principal_of, topics_for
+from kiosk.idcard import KioskCardReader
 from kiosk.intents import (
     ControllerChanged,
     Effect,
@@ -46,21 +48,26 @@ from kiosk.intents import (
     LookupTicket,
     PrintTicket,
     QueuesChanged,
+    ReprintOpen,
+    SayAgain,
     Tick,
 )
 from kiosk.peripherals import KioskPrinter, KioskScanner
-from kiosk.presenter import KioskPresenter, View
+from kiosk.presenter import KioskPresenter, Prompt, View
+from kiosk.voice import KioskVoice
 
 log = logging.getLogger("hallq.kiosk")
 
 ISSUE_PATIENCE_S = 90.0     # how long one tap keeps trying to reach the controller (same command id)
 COMMAND_TIMEOUT_S = 4.0
 STATE_MAX_BYTES = 256 * 1024
+_HELD = re.compile(r"holds ticket ([A-Z]{1,2}[0-9]{3,})")   # the controller's ALREADY_WAITING names the ticket
 
 
 class KioskRuntime:
     def __init__(self, cfg: HallConfig, kiosk: KioskConfig, *, clock: Clock | None = None,
-                 data_dir: Path | None = None, on_view: Callable[[View], None] | None = None) -> None:
+                 data_dir: Path | None = None, on_view: Callable[[View], None] | None = None,
+                 voice: KioskVoice | None = None) -> None:
         self.cfg, self.kiosk = cfg, kiosk
         self.clock = clock or SystemClock()
         self.data_dir = data_dir or Path(cfg.data_dir) / f"kiosk-{kiosk.id}"
@@ -77,6 +84,12 @@ class KioskRuntime:
         # the printer's status: device/{P}/status in a secure hall (CONTRACT §5.2), device/{kiosk}-printer open
         self.printer = KioskPrinter(cfg, kiosk, self.data_dir, self.post, self.link, self.principal)
         self.scanner = KioskScanner(cfg, kiosk, self.data_dir, self.post, self.clock)
+        self.cards = KioskCardReader(cfg, kiosk, self.post, self.clock)
+        self.voice = voice if voice is not None or kiosk.voice.mode == "off" else \
+            KioskVoice.for_kiosk(cfg, kiosk, self.data_dir)
+        self._spoken: tuple[str, Prompt | None] | None = None
+        # tickets printed here for an ID card: (holder key, service, day) -> (ticket, code), for a reprint
+        self._printed: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {}
         self._queue: asyncio.Queue[Intent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,6 +119,7 @@ class KioskRuntime:
         await self.link.start()
         self.printer.start()
         self.scanner.start()
+        self.cards.start()
         self._spawn(self._messages())
         self._spawn(self._ticker(stop))
         self._emit()
@@ -122,6 +136,7 @@ class KioskRuntime:
             stopper.cancel()
             for task in list(self._tasks):
                 task.cancel()
+            self.cards.stop()
             self.scanner.stop()
             self.printer.stop()
             await self.link.stop()
@@ -142,6 +157,18 @@ class KioskRuntime:
         if view != self.last_view and self.on_view is not None:
             self.on_view(view)
         self.last_view = view
+        said = (view.screen.value, view.voice)
+        if said != self._spoken:
+            self._spoken = said
+            if view.speak and view.voice is not None and not self._quiet():
+                self._say(view)
+
+    def _quiet(self) -> bool:
+        return self.kiosk.voice.quiet_at(self.clock.now().astimezone(self.cfg.zone).time())
+
+    def _say(self, view: View) -> None:
+        if self.voice is not None and view.voice is not None:
+            self.voice.say(view.voice, view.lang)
 
     async def _ticker(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -218,6 +245,30 @@ class KioskRuntime:
             await self.printer.print_ticket(effect.ticket)
         elif isinstance(effect, LookupTicket):
             await self._lookup(effect.number, effect.day)
+        elif isinstance(effect, ReprintOpen):
+            await self._reprint(effect)
+        elif isinstance(effect, SayAgain):
+            self._say(self.presenter.view())       # asked for: said even in quiet hours
+
+    async def _reprint(self, e: ReprintOpen) -> None:
+        """The holder's open ticket of the service (printed here, or named by the controller) as an IssueDone."""
+        day = self.clock.now().astimezone(self.cfg.zone).date().isoformat()
+        kept = self._printed.get((e.holder_key, e.service, day))
+        held = _HELD.search(e.message)
+        number = kept[0]["number"] if kept else held.group(1) if held else None
+        if number is None:
+            self.post(IssueFailed("ALREADY_WAITING", e.message))
+            return
+        try:
+            result = await self.client.call("ticket", number=number, date=day, timeout_s=COMMAND_TIMEOUT_S)
+            ticket = parse_ticket(result.get("ticket"))
+        except (CommandError, BadPayload) as err:
+            log.warning("kiosk %s: could not look up the open ticket %s to print it again: %s", self.kiosk.id,
+                        number, err)
+            self.post(IssueFailed("ALREADY_WAITING", e.message))
+            return
+        log.info("kiosk %s: %s already waits as %s; printed again", self.kiosk.id, e.holder_key, number)
+        self.post(IssueDone(ticket, kept[1] if kept else "", reprint=True))
 
     async def _issue(self, e: IssueTicket) -> None:
         """Issue with one command id, retried until the controller answers: one tap, at most one ticket."""
@@ -227,6 +278,16 @@ class KioskRuntime:
             args["credential"] = e.credential      # the controller verifies the scanned code itself
         if e.rater:
             args["rater"] = e.rater
+        if e.card is not None:
+            if self.cards.tokens is None:
+                self.post(IssueFailed("NO_READER", "the kiosk has no ID card issuer key"))
+                return
+            try:          # a new token per command: the controller accepts each once (CONTRACT §5.3)
+                args["credential"] = self.cards.tokens.mint(e.card, self.clock.now())
+            except ValueError as bad:
+                log.warning("kiosk %s: cannot make the token of an ID card: %s", self.kiosk.id, bad)
+                self.post(IssueFailed("BAD_CARD", str(bad)))
+                return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ISSUE_PATIENCE_S
         while True:
@@ -254,6 +315,9 @@ class KioskRuntime:
                 self.post(IssueFailed("BAD_REPLY", str(bad)))
                 return
             log.info("kiosk %s: issued %s (%s, %s)", self.kiosk.id, ticket["number"], e.service, e.priority)
+            if e.card is not None:
+                day = str(ticket.get("date") or self.clock.now().astimezone(self.cfg.zone).date().isoformat())
+                self._printed[(e.card.holder_key, e.service, day)] = (ticket, code or "")
             self.post(IssueDone(ticket, code or ""))
             return
 

@@ -102,12 +102,17 @@ class ServiceConfig(Strict):
     name: LocalName
     daily_quota: int | None = Field(default=None, ge=1)
     default_service_s: float = Field(default=300.0, gt=0)
+    target_service_s: float | None = Field(default=None, gt=0)   # 承诺时限 for rankings (default: supervision's)
+    area: LocalName | None = None        # where its windows are (二楼B区): on the ticket and the citizen's page
+    hours: HoursSection | None = None    # this service's own opening hours (instead of the hall's `hours`)
+    appointment_only: AppointmentOnly | None = None   # days it takes only appointments (周六日预约办)
 
 
 class WindowConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     services: list[str] = Field(min_length=1)
     name: LocalName | None = None
+    area: LocalName | None = None        # where the window is (二楼B区): on the call screen and in the call voice
 
 
 class StaffConfig(Strict):
@@ -128,6 +133,7 @@ class EvaluationSection(Strict):
     bad_reasons: list[str] = ["态度不好", "效率低", "一次性告知不清", "多次跑腿", "环境设施差", "其他"]
     workorder_days_simple: int = Field(default=5, ge=1, le=60)    # feedback to the rater, in working days
     workorder_days_complex: int = Field(default=15, ge=1, le=120)
+    revisit_share: float = Field(default=0.05, ge=0, le=1)       # the monthly 回访 sample: share of rated tickets
     fraud_min_rating_s: float = Field(default=1.5, ge=0)         # faster than a person reads the prompt
     fraud_staff_key_s: float = Field(default=3.0, ge=0)          # a staff key press this close to the rating
     fraud_burst_count: int = Field(default=5, ge=2)              # this many ratings at one window ...
@@ -188,6 +194,35 @@ class HoursSection(Strict):
         return out
 
 
+class AppointmentOnly(Strict):
+    """Days a service issues only appointment tickets (a weekend opening for appointments, 预约办)."""
+
+    weekdays: list[Weekday] = []
+    dates: list[date] = []
+
+    @field_validator("weekdays", "dates")
+    @classmethod
+    def _no_repeats(cls, v: list[Any]) -> list[Any]:
+        if len(set(v)) != len(v):
+            raise ValueError("each day may be named once")
+        return v
+
+    def on(self, day: date) -> bool:
+        return day in self.dates or WEEKDAYS[day.weekday()] in self.weekdays
+
+
+class AppointmentsSection(Strict):
+    """How the queue treats a checked-in appointment (CONTRACT §3.7; docs/controller.md "Appointments"):
+    one that checks in up to `late_min` after its slot's start is called after green and before walk-ins from
+    `early_min` before that start on; one that checks in later is a walk-in."""
+
+    early_min: int = Field(default=30, ge=0, le=720)
+    late_min: int = Field(default=15, ge=0, le=720)
+
+
+ServiceConfig.model_rebuild()
+
+
 class HallConfig(Strict):
     _source_dir: str | None = PrivateAttr(default=None)
     hall: HallSection
@@ -199,6 +234,7 @@ class HallConfig(Strict):
     rules: RulesSection = RulesSection()
     evaluation: EvaluationSection = EvaluationSection()
     hours: HoursSection | None = None
+    appointments: AppointmentsSection = AppointmentsSection()
     devices: DevicesSection = DevicesSection()
     kiosks: list[KioskConfig] = []
     displays: list[DisplayConfig] = []
@@ -223,6 +259,8 @@ class HallConfig(Strict):
             for j, s in enumerate(w.services):
                 if s not in services:
                     raise _Ref(f"windows[{i}].services[{j}]", f"unknown service {s!r} (known: {_list(services)})")
+        for i, svc in enumerate(self.services):
+            _check_appointment_only(i, svc, self.hours)
         for i, st in enumerate(self.staff):
             for j, wid in enumerate(st.windows):
                 if wid not in windows:
@@ -312,6 +350,25 @@ def _unique(items: list[Any], section: str, attr: str) -> None:
         if v in seen:
             raise _Ref(f"{section}[{i}].{attr}", f"duplicate {attr} {v!r}")
         seen.add(v)
+
+
+def _check_appointment_only(i: int, svc: ServiceConfig, hall_hours: HoursSection | None) -> None:
+    """An appointment-only day must be a day the service is open (its own hours, else the hall's)."""
+    only = svc.appointment_only
+    hours = svc.hours if svc.hours is not None else hall_hours
+    if only is None or hours is None:
+        return
+    whose = "its own hours" if svc.hours is not None else "the hall's hours"
+    for j, wd in enumerate(only.weekdays):
+        if not hours.weekly.get(wd):
+            raise _Ref(f"services[{i}].appointment_only.weekdays[{j}]",
+                       f"service {svc.id!r} is closed on {wd} ({whose} have no span that day): give the service "
+                       f"`hours` with a span on {wd} to open it for appointments")
+    for j, day in enumerate(only.dates):
+        if not hours.spans_on(day):
+            raise _Ref(f"services[{i}].appointment_only.dates[{j}]",
+                       f"service {svc.id!r} is closed on {day.isoformat()} ({whose}): add it to `open_dates` "
+                       "of the service's `hours` to open it for appointments")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -20,6 +20,14 @@ class IdCardConfig(BaseModel):
     holder_key_file: str | None = None    # the hall's key for the ID number's keyed hash; relative to the config
     elderly_min_age: int | None = Field(default=None, ge=50, le=120)  # None: credentials.green_channel_min_age
     accept_expired: bool = False          # an expired card still gives a real-name ticket
+    # the kiosk turns a card it read into a short-lived MSB1. token signed with its own issuer key (docs/idcard.md)
+    issuer_key_file: str = "idcard-issuer.key"   # Ed25519 PEM, relative to the config; made at first start if missing
+    issuer_kid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # None: idcard-{kiosk id}
+    token_lifetime_s: int = Field(default=180, ge=120, le=300)
+
+    def kid(self, kiosk_id: str) -> str:
+        """The key id of this kiosk's ID-card issuer key in `credentials.issuer_public_keys`."""
+        return self.issuer_kid or f"idcard-{kiosk_id}"
 
     @field_validator("url")
     @classmethod

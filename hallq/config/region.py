@@ -50,9 +50,9 @@ class StaffEntry(Strict):
 
 
 class IngestSection(Strict):
-    batch: int = Field(default=500, ge=1, le=20000)           # events per transaction at most
+    batch: int = Field(default=5000, ge=1, le=20000)           # events per transaction at most
     flush_ms: int = Field(default=50, ge=1, le=10000)         # a batch is written at least this often
-    shared: bool = True              # $share/hallq-ingest/…: several ingest processes split the load
+    shared: bool = False             # $share/hallq-ingest/…: several ingest processes split the load (docs/region.md)
     gap_wait_s: float = Field(default=2.0, ge=0, le=3600)     # a gap older than this is filled with `events`
     months_ahead: int = Field(default=2, ge=1, le=24)         # monthly partitions made in advance
 

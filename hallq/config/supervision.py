@@ -16,3 +16,4 @@ class SupervisionConfig(_Strict):
     service_alert_s: float = Field(default=2400, gt=0)
     pause_alert_s: float = Field(default=1800, gt=0)
     unattended_alert_s: float = Field(default=900, gt=0)
+    escalate_after_s: float = Field(default=1800, gt=0)   # an alert still open this long is 督办: marked, re-raised

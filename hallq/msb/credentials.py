@@ -18,8 +18,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hallq.config.kiosk import CredentialConfig
-from hallq.sealed import seal
-from hallq.text.words import WORDS, Msg, msg
 from hallq.msb.replay import ReplayStore
 from hallq.msb.tokens import (
     ALG,
@@ -29,6 +27,8 @@ from hallq.msb.tokens import (
     b64url_decode,
     decode_unverified,
 )
+from hallq.sealed import seal
+from hallq.text.words import WORDS, Msg, msg
 
 ErrorCode = Literal["MALFORMED", "UNKNOWN_ISSUER", "FORGED", "EXPIRED", "NOT_YET_VALID", "REPLAYED",
                     "WRONG_HALL", "TOO_EARLY", "TOO_LATE"]
@@ -40,6 +40,7 @@ _ISS = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
 _JTI = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _SUB = re.compile(r"[\x21-\x7e]{1,128}")
 _IDN = re.compile(r"[0-9]{17}[0-9Xx]")
+_IDM = re.compile(r"[0-9]{0,6}\*{8,18}[0-9Xx]{0,4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FLAG = re.compile(r"[a-z0-9_-]{1,32}")
 _HALL = re.compile(r"[a-z0-9-]{1,64}")
@@ -118,6 +119,9 @@ class _Claims:
 
     def _bad(self, key: str, want: str) -> CredentialError:
         return CredentialError("MALFORMED", f"{self._what}: claim {key!r} {want}")
+
+    def has(self, key: str) -> bool:
+        return key in self._c
 
     def text(self, key: str, pattern: re.Pattern[str], want: str) -> str:
         v = self._c.get(key)
@@ -290,8 +294,11 @@ class SignedTokenVerifier:
         iss = c.text("iss", _ISS, "an issuer id")
         sub = c.text("sub", _SUB, "a holder key of printable ASCII")
         name = c.name("name")
-        idn = c.text("idn", _IDN, "an 18-character ID number")
-        birth = c.day("birth") or _birth_from_idn(idn)
-        sealed = seal(self._rater_key, {"name": name, "idn": idn.upper(), "iss": iss}) if self._rater_key else None
-        return Holder(holder_key(iss, sub), name, mask_id(idn.upper()), birth, c.flags("flags"), iss,
+        # a kiosk's ID-card token (docs/idcard.md) carries only the masked number `idm`, never the number
+        idn = c.text("idn", _IDN, "an 18-character ID number") if c.has("idn") or not c.has("idm") else None
+        masked = mask_id(idn.upper()) if idn else c.text("idm", _IDM, "a masked ID number (1501**********1234)")
+        birth = c.day("birth") or (_birth_from_idn(idn) if idn else None)
+        sealed = (seal(self._rater_key, {"name": name, "idn": idn.upper(), "iss": iss})
+                  if self._rater_key and idn else None)
+        return Holder(holder_key(iss, sub), name, masked, birth, c.flags("flags"), iss,
                       c.text("jti", _JTI, "a token id"), datetime.fromtimestamp(exp, UTC), sealed)
