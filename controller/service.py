@@ -244,7 +244,11 @@ class ControllerService:
         from controller.reload import remove_pid, write_pid
 
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, lambda: setattr(self, "reload_wanted", True))
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: setattr(self, "reload_wanted", True))
+        except (ValueError, RuntimeError):   # not the main thread (an in-process controller: sim day, tests)
+            log.info("controller %s: no SIGHUP reload here (not the process's main thread)", self.cfg.hall.id)
+            return
         write_pid(self.store.data_dir)
         atexit.register(remove_pid, self.store.data_dir)
 
