@@ -46,7 +46,7 @@ def test_doctor_on_a_healthy_and_a_broken_box(tmp_path: Path) -> None:
         data = Path(h.cfg.data_dir)
         small_log(data)
         with h.client("kiosk-1") as kiosk:
-            kiosk.publish(h.cfg.topic("device", "kiosk-1-printer", "status"),
+            kiosk.publish(h.cfg.topic("device", "kiosk-1", "status"),
                           {"state": "online", "kind": "printer", "kiosk": "1", "paper": "ok"}, retain=True)
         creds = str(h.credentials("controller"))
         res = doctor(h.config_path, "--credentials", creds, "--days", "30")
@@ -62,7 +62,7 @@ def test_doctor_on_a_healthy_and_a_broken_box(tmp_path: Path) -> None:
 
         # broken: paper out, a port unplugged, a log from a newer hallq, a wrong password
         with h.client("kiosk-1") as kiosk:
-            kiosk.publish(h.cfg.topic("device", "kiosk-1-printer", "status"),
+            kiosk.publish(h.cfg.topic("device", "kiosk-1", "status"),
                           {"state": "online", "kind": "printer", "kiosk": "1", "paper": "out"}, retain=True)
         (tmp_path / "bus-1").unlink()
         db = sqlite3.connect(data / DB_NAME)
