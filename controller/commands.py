@@ -13,7 +13,7 @@ import sys
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from controller.model import CommandFailed, Priority
@@ -24,7 +24,7 @@ MAX_ID_LEN = 64
 @dataclass(frozen=True)
 class Arg:
     name: str
-    kind: str              # "str", "int", "bool", "date", "str_list", "priority"
+    kind: str              # "str", "int", "bool", "date", "str_list", "priority", "slot"
     required: bool = True
     max_len: int = 64
 
@@ -48,10 +48,18 @@ class Command:
     ARGS: ClassVar[tuple[Arg, ...]] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """An appointment's slot: `{"from", "to"}` as ISO date-times (without an offset: the hall's local time)."""
+
+    start: datetime
+    end: datetime
+
+
 COMMANDS: dict[str, type[Command]] = {}
 C = TypeVar("C", bound=type[Command])
 _KINDS = {"str": "str", "int": "int", "bool": "bool", "date": "date", "Priority": "priority",
-          "tuple[str, ...]": "str_list"}
+          "tuple[str, ...]": "str_list", "Slot": "slot"}
 
 
 def command(name: str) -> Callable[[C], C]:
@@ -79,7 +87,9 @@ def command(name: str) -> Callable[[C], C]:
 @command("issue")
 @dataclass(slots=True, kw_only=True)
 class Issue(Command):
-    """Take a ticket for a service (`holder`: a holder key or its hash; `rater`: a sealed identity)."""
+    """Take a ticket for a service (`holder`: a holder key or its hash; `rater`: a sealed identity; `slot`: §3.7).
+
+    `slot` is an appointment's `{"from", "to"}`, with priority appointment only."""
 
     service: str
     priority: Priority = arg(default=Priority.NORMAL)
@@ -87,6 +97,7 @@ class Issue(Command):
     holder: str | None = arg(128)
     rater: str | None = arg(1000)
     reason: str | None = arg(200)
+    slot: Slot | None = arg()
 
 
 @command("login")
@@ -315,6 +326,24 @@ class WoDecide(Command):
     note: str | None = arg(1000)
 
 
+@command("wo_forward")
+@dataclass(slots=True, kw_only=True)
+class WoForward(Command):
+    """A 差评 forwarded by the league (role region, docs/region.md): a work order marked as from the league."""
+
+    ref: str
+    note: str = required(1000)
+    deadline: date | None = arg()       # (before `date`: the field's name would hide the type below it)
+    date: date | None = arg()
+    level: int | None = arg()
+    ticket: str | None = arg()
+    service: str | None = arg()
+    window: str | None = arg()
+    staff: str | None = arg()
+    channel: str | None = arg()
+    by: str | None = arg()
+
+
 @command("workorders")
 @dataclass(slots=True, kw_only=True)
 class WorkOrders(Command):
@@ -397,8 +426,8 @@ def _convert(cmd: str, arg: Arg, v: Any) -> Any:
         if "\0" in v:
             raise bad(f"{where} must not contain U+0000")
         if arg.kind == "priority":
-            if v not in ("normal", "green"):
-                raise bad(f"{where} must be 'normal' or 'green', not {v!r}")
+            if v not in _PRIORITIES:
+                raise bad(f"{where} must be 'normal', 'green' or 'appointment', not {v!r}")
             return Priority(v)
         return v
     if arg.kind == "bool":
@@ -421,4 +450,31 @@ def _convert(cmd: str, arg: Arg, v: Any) -> Any:
                                                                and "\0" not in x for x in v):
             raise bad(f"{where} must be a list of at most 20 short strings (without U+0000)")
         return tuple(v)
+    if arg.kind == "slot":
+        return _slot(where, v)
     raise AssertionError(arg.kind)
+
+
+_PRIORITIES = frozenset(p.value for p in Priority)
+
+
+def _slot(where: str, v: Any) -> Slot:
+    """`{"from": ISO date-time, "to": ISO date-time}`, `to` after `from`, both with an offset or neither."""
+    want = f"{where} must be an object {{\"from\", \"to\"}} of ISO date-times (e.g. 2026-11-30T09:00:00+08:00)"
+    if not isinstance(v, dict) or set(v) != {"from", "to"}:
+        raise bad(want)
+    ends: list[datetime] = []
+    for k in ("from", "to"):
+        x = v[k]
+        if not isinstance(x, str) or not 16 <= len(x) <= 40 or not x[:4].isdigit() or "T" not in x:
+            raise bad(f"{want}; '{k}' is not one")
+        try:
+            ends.append(datetime.fromisoformat(x))
+        except ValueError:
+            raise bad(f"{want}; '{k}' = {x!r} is not a date-time") from None
+    start, end = ends
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        raise bad(f"{where}: give both ends with a UTC offset, or neither (the hall's local time)")
+    if end <= start:
+        raise bad(f"{where}: 'to' ({end.isoformat()}) must be after 'from' ({start.isoformat()})")
+    return Slot(start, end)

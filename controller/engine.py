@@ -23,7 +23,7 @@ from typing import Any
 from controller.alerts import new_alert_id
 from controller.antifraud import RatingWatch
 from controller.authz import Sender, authorize
-from controller.calendar import add_working_days, issue_refusal
+from controller.calendar import add_working_days, service_refusal
 from controller.commands import (
     AlertAck,
     AlertRaise,
@@ -45,6 +45,7 @@ from controller.commands import (
     Skip,
     TicketQuery,
     Transfer,
+    WoForward,
     WorkOrderCommand,
     WorkOrders,
     parse_command,
@@ -75,6 +76,7 @@ from controller.model import (
     ALERT_STATES,
     TICKET_COMMAND_STATUSES,
     CommandFailed,
+    Priority,
     ServiceWindow,
     Ticket,
     TicketStatus,
@@ -190,6 +192,7 @@ class Engine:
         """Events caused by time alone, already applied."""
         now = self._at(now)
         self._ticked_at = now
+        self.state.promote_appointments(now)   # early appointments whose time has come
         out: list[Event] = []
         today = self.local_date(now)
         if self.state.today is not None and today > self.state.today:
@@ -293,7 +296,8 @@ class Engine:
         if holder is not None and not holder.startswith(HOLDER_PREFIX):
             holder = self.holder_hash(holder)
         local = now.astimezone(self.cfg.zone)
-        refusal = issue_refusal(self.cfg.hours, local)
+        slot = self._slot(c, sid, local)
+        refusal = service_refusal(self.cfg, sid, local, c.priority is Priority.APPOINTMENT)
         if refusal:
             raise CommandFailed("SERVICE_CLOSED", f"service {sid!r} is closed: {refusal}")
         day = local.date()
@@ -311,9 +315,40 @@ class Engine:
             raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), never clear text")
         number = number_of(self._prefix[sid], seq)
         ev = self._emit(TicketIssued(at=now, ticket=number, date=day, service=sid, priority=c.priority,
-                                     source=c.source, holder=holder, reason=c.reason, rater=rater))
+                                     source=c.source, holder=holder, reason=c.reason, rater=rater,
+                                     slot_from=slot[0] if slot else None, slot_to=slot[1] if slot else None))
         t = self.state.tickets[(day, number)]
         return {"ticket": self._tj(t), "code": ticket_code(self.secret, day, t.number)}, [ev]
+
+    def _slot(self, c: Issue, sid: str, local: datetime) -> tuple[datetime, datetime] | None:
+        """The slot an `issue` gives its ticket: a verified appointment's (it wins over a `slot` argument), else
+        the argument's (local times without an offset are the hall's); only for priority appointment."""
+        cred = self._sender.credential
+        appointment = c.priority is Priority.APPOINTMENT
+        if not appointment:
+            if c.slot is not None:
+                raise CommandFailed("BAD_REQUEST", f"issue: 'slot' is only for priority appointment, not "
+                                    f"{c.priority.value}")
+            return None
+        if cred is not None and cred.ok and cred.appointment:
+            if cred.service is not None and cred.service != sid:
+                raise CommandFailed("WRONG_SERVICE", f"this appointment is for service {cred.service!r}, not "
+                                    f"{sid!r}: take the ticket for {cred.service!r} (or a walk-in ticket for {sid!r})")
+            if cred.slot is not None:
+                return self._local(cred.slot[0]), self._local(cred.slot[1])
+        if c.slot is None:
+            return None   # within its slot all day (CONTRACT §3.7)
+        start, end = self._local(c.slot.start), self._local(c.slot.end)
+        if start.date() != local.date():
+            raise CommandFailed("BAD_REQUEST", f"issue: the slot starts on {start.date().isoformat()}, not today "
+                                f"({local.date().isoformat()}): an appointment checks in on its day")
+        return start, end
+
+    def _local(self, t: datetime) -> datetime:
+        """`t` in the hall's local time with a fixed offset (as it reads back from the log); naive: local."""
+        local = t.replace(tzinfo=self.cfg.zone) if t.tzinfo is None else t.astimezone(self.cfg.zone)
+        offset = local.utcoffset()
+        return local.replace(tzinfo=timezone(offset) if offset else UTC)
 
     def _cmd_login(self, now: datetime, c: Login) -> Done:
         w, staff = self._window(c.window), c.staff
@@ -407,8 +442,14 @@ class Engine:
         return {"ticket": self._tj(nxt)}, events
 
     def _next_for(self, w: ServiceWindow) -> Ticket | None:
+        """Green first, then the appointments within their slot, then the rest, each by issued_at (§3.7)."""
         heads = [q[0] for q in (self.state.waiting[s] for s in w.services) if q]
-        return min(heads, key=Ticket.sort_key) if heads else None
+        if not heads:
+            return None
+        first = min(heads, key=Ticket.sort_key)
+        if first.priority is Priority.GREEN:
+            return first
+        return self.state.next_appointment(w.services) or first
 
     def _cmd_recall(self, now: datetime, c: Recall) -> Done:
         w = self._window_for("recall", c.window)
@@ -519,6 +560,13 @@ class Engine:
         return {"order": self.orders.orders[c.order].to_json()}, [ev]
 
     _cmd_wo_verify = _cmd_wo_feedback = _cmd_wo_revisit = _cmd_wo_appeal = _cmd_wo_decide = _order_command
+
+    def _cmd_wo_forward(self, now: datetime, c: WoForward) -> Done:
+        """A 差评 the league forwarded (role region, docs/region.md): a work order marked as from the league."""
+        day = c.date or self.local_date(now)
+        t = self._find(c.ticket, day) if c.ticket else None
+        ev = self._emit(self.orders.forward(c, now, day, t))
+        return {"order": self.orders.orders[str(ev["order"])].to_json()}, [ev]
 
     def _cmd_rater_access(self, now: datetime, c: RaterAccess) -> Done:
         t = self._find(c.ticket, c.date or self.local_date(now))

@@ -252,7 +252,7 @@ def _compile(cls: type[HallEvent]) -> None:
 @event_type("ticket.issued")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TicketIssued(HallEvent):
-    OMIT_NONE = frozenset({"holder", "reason", "rater", *_TAIL})
+    OMIT_NONE = frozenset({"holder", "reason", "rater", "slot_from", "slot_to", *_TAIL})
     ticket: str
     date: date
     service: str
@@ -262,6 +262,8 @@ class TicketIssued(HallEvent):
     holder: str | None = None      # keyed hash of the holder's key (never published)
     reason: str | None = None
     rater: str | None = None       # the holder's identity sealed for the hall's privacy key (never published)
+    slot_from: datetime | None = None   # an appointment ticket's slot (priority appointment; absent: all day)
+    slot_to: datetime | None = None
 
 
 @event_type("ticket.called")
@@ -411,7 +413,7 @@ class EvaluationRecorded(HallEvent):
 @event_type("workorder.opened")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkorderOpened(HallEvent):
-    OMIT_NONE = frozenset(_TAIL)
+    OMIT_NONE = frozenset({"source", "forwarded", *_TAIL})
     order: str
     ticket: str
     date: date
@@ -421,6 +423,8 @@ class WorkorderOpened(HallEvent):
     service: str
     level: int
     deadline: Day
+    source: str | None = None                    # "region": forwarded by the league (wo_forward)
+    forwarded: dict[str, Any] | None = None      # {ref, channel, note, by}
 
 
 @event_type("workorder.changed")

@@ -29,6 +29,7 @@ class WindowStatus(StrEnum):
 class Priority(StrEnum):
     NORMAL = "normal"
     GREEN = "green"
+    APPOINTMENT = "appointment"     # a checked-in appointment (预约): before walk-ins around its slot (CONTRACT §3.7)
 
 
 class OrderState(StrEnum):
@@ -171,17 +172,21 @@ class Ticket:
     holder: str | None = None       # pseudonymous holder key from a verified credential
     rater: str | None = None        # the holder's identity sealed for the hall's privacy key (hallq.sealed)
     original_service: str | None = None
+    slot_from: datetime | None = None   # an appointment's slot (None: an appointment within its slot all day)
+    slot_to: datetime | None = None
 
     @property
     def key(self) -> tuple[dt.date, str]:
         return (self.date, self.number)
 
     def sort_key(self) -> tuple[int, datetime, int]:
-        """Call order: green before normal, then earliest issued_at, then issue order."""
+        """The order of the waiting lists: green before the rest, then earliest issued_at, then issue order.
+        Appointment tickets sort with the rest here; `HallState` keeps those within their slot apart too and
+        `call` takes them after green and before the rest (controller/state.py, "Appointments")."""
         return (0 if self.priority is Priority.GREEN else 1, self.issued_at, self.order)
 
     def to_json(self, ahead: int | None = None, est_wait_s: int | None = None) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "number": self.number,
             "date": self.date.isoformat(),
             "service": self.service,
@@ -194,6 +199,9 @@ class Ticket:
             "recalls": self.recalls,
             "rated": self.rated,
         }
+        if self.slot_from is not None and self.slot_to is not None:
+            out["slot"] = {"from": self.slot_from.isoformat(), "to": self.slot_to.isoformat()}
+        return out
 
 
 @dataclass

@@ -50,6 +50,8 @@ class _T:
     held: bool = False              # held (挂起) at least once
     resumed: datetime | None = None     # called back after a hold: the serving time starts again here
     held_served_s: float = 0.0          # served before its holds
+    slot_from: datetime | None = None   # an appointment's slot (priority appointment)
+    slot_to: datetime | None = None
 
 
 @dataclass
@@ -252,7 +254,9 @@ def _project(tickets: dict[tuple[str, str], _T], ev: dict[str, Any]) -> None:
         return
     key = (ev["date"], ev.get("ticket", ""))
     if typ == "ticket.issued":
-        tickets[key] = _T(ev["ticket"], ev["service"], ev["priority"], at)
+        tickets[key] = t = _T(ev["ticket"], ev["service"], ev["priority"], at)
+        if ev.get("slot_from") and ev.get("slot_to"):
+            t.slot_from, t.slot_to = datetime.fromisoformat(ev["slot_from"]), datetime.fromisoformat(ev["slot_to"])
         return
     t = tickets.get(key)
     if t is None:
@@ -286,6 +290,7 @@ class _Figures:
         self.groups: dict[str, dict[str, _Group]] = {k: defaultdict(_Group)
                                                      for k in ("service", "window", "staff", "hour", "day")}
         self.green = 0
+        self.appointments = _Appointments(cfg)
         self.flags: dict[str, int] = defaultdict(int)
         self.target = {s.id: _target_s(cfg, s) for s in cfg.services}
 
@@ -296,6 +301,8 @@ class _Figures:
 
     def add(self, day: str, t: _T) -> None:
         self.green += t.priority == "green"
+        if t.priority == "appointment":
+            self.appointments.add(t)
         for f in t.flags:
             self.flags[f] += 1
         keys = {"service": t.service, "window": t.window, "staff": t.staff, "hour": f"{t.issued.hour:02d}",
@@ -323,6 +330,31 @@ class _Figures:
                 g.within_target += served_s <= self.target.get(t.service, math.inf)
 
 
+class _Appointments:
+    """Checked-in appointments (priority appointment): on time = checked in no later than `appointments.late_min`
+    after the slot's start (a later one was served as a walk-in); served within the slot = called between
+    `appointments.early_min` before its start and its end. A ticket without a slot is on time and within it."""
+
+    def __init__(self, cfg: HallConfig) -> None:
+        self.late = timedelta(minutes=cfg.appointments.late_min)
+        self.early = timedelta(minutes=cfg.appointments.early_min)
+        self.checked_in = self.on_time = self.served = self.within_slot = 0
+
+    def add(self, t: _T) -> None:
+        self.checked_in += 1
+        self.on_time += t.slot_from is None or t.issued <= t.slot_from + self.late
+        if t.called is not None:
+            self.served += 1
+            self.within_slot += t.slot_from is None or t.slot_to is None or \
+                t.slot_from - self.early <= t.called <= t.slot_to
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checked_in": self.checked_in, "on_time": self.on_time, "late": self.checked_in - self.on_time,
+                "served": self.served, "served_within_slot": self.within_slot,
+                "on_time_rate": _rate(self.on_time, self.checked_in),
+                "within_slot_rate": _rate(self.within_slot, self.checked_in)}
+
+
 def _target_s(cfg: HallConfig, s: Any) -> float:
     """A service's target serving time: its `target_service_s`, else the supervision's long-service limit."""
     own = getattr(s, "target_service_s", None)
@@ -338,6 +370,7 @@ def _summarise(cfg: HallConfig, first: date, last: date, fig: _Figures, intact: 
         "tickets": {"issued": total.issued, "served": total.served, "no_show": total.no_show,
                     "held": total.held, "cancelled": total.cancelled,
                     "green": fig.green},
+        "appointments": fig.appointments.to_json(),
         "evaluations": {"rated": total.rated, "unrated": unrated, "good": total.good, "bad": total.bad,
                         "good_rate": _rate(total.good, total.rated), "bad_rate": _rate(total.bad, total.rated),
                         "unrated_rate": _rate(unrated, total.served),
@@ -480,8 +513,8 @@ class _Attendance:
 
 def _flat_rows(rep: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = [["section", "key", "metric", "value"]]
-    for sec in ("tickets", "evaluations", "work_orders", "alerts"):
-        for k, v in rep[sec].items():
+    for sec in ("tickets", "appointments", "evaluations", "work_orders", "alerts"):
+        for k, v in rep.get(sec, {}).items():
             if isinstance(v, dict):
                 for kk, vv in v.items():
                     rows += [[sec, "", f"{k}.{kk}.{m}", x] for m, x in vv.items()] if isinstance(vv, dict) \
@@ -538,8 +571,8 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
     ws.title = "汇总 Summary"
     period = rep["date"] if rep["until"] == rep["date"] else f"{rep['date']} … {rep['until']}"
     ws.append([f"{rep['hall']['name']} — {period}"])
-    for sec in ("tickets", "evaluations", "work_orders", "alerts"):
-        for k, v in rep[sec].items():
+    for sec in ("tickets", "appointments", "evaluations", "work_orders", "alerts"):
+        for k, v in rep.get(sec, {}).items():
             if isinstance(v, dict):
                 ws.append([sec, k, ", ".join(f"{kk} {_brief(vv)}" for kk, vv in v.items())])
             elif not isinstance(v, list):

@@ -48,7 +48,7 @@ _SOURCES = ("state.py", "alerts.py", "engine.py", "model.py", "workorders.py", "
 _SKIP = frozenset({"cfg", "compact", "_estimator", "_archive_cache", "windows_of", "competing", "staff_names",
                    "_units"})
 # the configuration sections the projections depend on (an MQTT or device change keeps the snapshot)
-_CONFIG_KEYS = {"hall", "services", "windows", "staff", "rules", "evaluation", "hours", "supervision"}
+_CONFIG_KEYS = {"hall", "services", "windows", "staff", "rules", "evaluation", "hours", "supervision", "appointments"}
 
 
 def code_version() -> str:

@@ -8,6 +8,14 @@ Memory stays bounded: when the business day changes, tickets that nothing can ch
 `tickets` for `archive`, one zlib-compressed row list per day. Every lookup still finds them
 (`ticket()`), so commands answer exactly as before; an event that touches one brings it back.
 Compaction is driven by the events alone, so a replay compacts exactly where the live run did.
+
+Appointments (CONTRACT §3.7, docs/controller.md "Appointments"): every waiting ticket is in `waiting` (green
+first, then by issued_at: appointment tickets there sort as walk-ins). An appointment ticket that checked in
+no later than `appointments.late_min` after its slot's start is also in `apt_ready` of its service from
+`appointments.early_min` before that start on (until then in `apt_pending`, by the time it becomes due):
+`call` takes green, then the head of `apt_ready`, then the head of `waiting`. Entries are plain tuples (no
+ticket objects), so snapshots pickle them as they are; the events move tickets between the two as time passes
+(`promote_appointments`), so a replay holds what the live run held.
 """
 
 from __future__ import annotations
@@ -18,11 +26,11 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from controller.alerts import AlertBook
-from controller.calendar import add_working_days, issue_refusal
+from controller.calendar import add_working_days, appointment_only, hours_text, issue_refusal, service_hours
 from controller.estimate import (
     GREEN_WINDOW_S,
     EstimatorMemory,
@@ -87,15 +95,27 @@ def _dt(s: str | None) -> datetime | None:
 
 
 def ticket_row(t: Ticket) -> list[Any]:
-    """Everything a Ticket holds, as a JSON-able row (the day is the archive's key)."""
-    return [t.number, t.service, t.priority.value, t.issued_at.isoformat(), t.order, t.source, t.status.value,
-            t.window, t.staff, _iso(t.called_at), _iso(t.finished_at), t.recalls, t.rated, t.holder, t.rater,
-            t.original_service]
+    """Everything a Ticket holds, as a JSON-able row (the day is the archive's key; a slot only when set)."""
+    row = [t.number, t.service, t.priority.value, t.issued_at.isoformat(), t.order, t.source, t.status.value,
+           t.window, t.staff, _iso(t.called_at), _iso(t.finished_at), t.recalls, t.rated, t.holder, t.rater,
+           t.original_service]
+    if t.slot_from is not None:
+        row += [_iso(t.slot_from), _iso(t.slot_to)]
+    return row
 
 
 def ticket_from_row(day: date, r: list[Any]) -> Ticket:
+    slot = (_dt(r[16]), _dt(r[17])) if len(r) > 17 else (None, None)
     return Ticket(r[0], day, r[1], Priority(r[2]), datetime.fromisoformat(r[3]), r[4], r[5], TicketStatus(r[6]),
-                  r[7], r[8], _dt(r[9]), _dt(r[10]), r[11], r[12], r[13], r[14], r[15])
+                  r[7], r[8], _dt(r[9]), _dt(r[10]), r[11], r[12], r[13], r[14], r[15], *slot)
+
+
+AptEntry = tuple[datetime, int, tuple[date, str]]   # (issued_at or due time, issue order, ticket key)
+def _due(e: AptEntry) -> datetime:
+    return e[0]
+
+
+_AFTER_GREEN = (1, datetime.min.replace(tzinfo=UTC), -1)   # sorts after every green ticket, before the rest
 
 
 class HallState:
@@ -119,6 +139,9 @@ class HallState:
         self.device_status: dict[str, str] = {}   # last status seen per device
         self.held: set[tuple[date, str]] = set()  # keys of held tickets (挂起), out of every queue
         self.alerts = AlertBook(cfg.zone)        # 电子监察 alerts with their ids and acknowledgements
+        # appointments within their slot, per service, by (issued_at, order); early ones by (due, order)
+        self.apt_ready: dict[str, list[AptEntry]] = {s.id: [] for s in cfg.services}
+        self.apt_pending: list[AptEntry] = []
         # windows able to call each service, and the services those windows also call
         self.windows_of: dict[str, list[str]] = {s.id: [] for s in cfg.services}
         for w in cfg.windows:
@@ -149,15 +172,92 @@ class HallState:
         return self.tickets.get(w.ticket) if w.ticket else None
 
     def ahead_of(self, t: Ticket) -> int:
-        """Waiting tickets that `call` would take before t (CONTRACT §3.2)."""
+        """Waiting tickets that `call` would take before t (CONTRACT §3.2): green, then appointments within
+        their slot, then the rest, each by issued_at."""
         if t.status is not TicketStatus.WAITING:
             return 0
         key = t.sort_key()
+        at = (t.issued_at, t.order)
+        after = (t.issued_at, t.order + 1)
+        ready = self.appointment_ready(t)
+        green = t.priority is Priority.GREEN
         n = 0
         for s in self.competing.get(t.service, {t.service}):
             q = self.waiting.get(s, [])
-            n += bisect.bisect_left(q, key, key=Ticket.sort_key)
+            r = self.apt_ready.get(s, [])
+            if green:
+                n += bisect.bisect_left(q, key, key=Ticket.sort_key)
+            elif ready:   # the greens, and the appointments within their slot before it
+                n += bisect.bisect_left(q, _AFTER_GREEN, key=Ticket.sort_key) + bisect.bisect_left(r, at)
+            else:         # everyone before it, and the appointments within their slot after it
+                n += bisect.bisect_left(q, key, key=Ticket.sort_key) + len(r) - bisect.bisect_left(r, after)
         return n
+
+    # -- appointments ---------------------------------------------------------------------------
+    def appointment_due(self, t: Ticket) -> datetime | None:
+        """When `t` joins the appointments called before walk-ins: without a slot when it checked in; with one,
+        `appointments.early_min` before the slot's start. None: never (not an appointment, or it checked in
+        more than `appointments.late_min` after the slot's start: a walk-in)."""
+        if t.priority is not Priority.APPOINTMENT:
+            return None
+        if t.slot_from is None:
+            return t.issued_at
+        a = self.cfg.appointments
+        if t.issued_at > t.slot_from + timedelta(minutes=a.late_min):
+            return None
+        return t.slot_from - timedelta(minutes=a.early_min)
+
+    def appointment_ready(self, t: Ticket) -> bool:
+        """True when `t` waits among the appointments within their slot (taken after green, before the rest)."""
+        if t.priority is not Priority.APPOINTMENT:
+            return False
+        r = self.apt_ready.get(t.service, [])
+        i = bisect.bisect_left(r, (t.issued_at, t.order))
+        return i < len(r) and r[i][2] == t.key
+
+    def next_appointment(self, services: tuple[str, ...]) -> Ticket | None:
+        """The appointment within its slot that `call` takes first at a window of `services` (after green)."""
+        best: AptEntry | None = None
+        for s in services:
+            r = self.apt_ready.get(s)
+            if r and (best is None or r[0] < best):
+                best = r[0]
+        return self.tickets[best[2]] if best is not None else None
+
+    def promote_appointments(self, now: datetime) -> None:
+        """Early appointments whose time has come join the appointments within their slot."""
+        p = self.apt_pending
+        if not p or p[0][0] > now:
+            return
+        cut = bisect.bisect_right(p, now, key=_due)
+        due = p[:cut]
+        del p[:cut]
+        for _, order, key in due:
+            t = self.tickets.get(key)
+            if t is not None and t.status is TicketStatus.WAITING:
+                bisect.insort(self.apt_ready[t.service], (t.issued_at, order, key))
+
+    def _enqueue_appointment(self, t: Ticket, at: datetime) -> None:
+        due = self.appointment_due(t)
+        if due is None:
+            return
+        if due <= at:
+            bisect.insort(self.apt_ready[t.service], (t.issued_at, t.order, t.key))
+        else:
+            bisect.insort(self.apt_pending, (due, t.order, t.key))
+
+    def _unqueue_appointment(self, t: Ticket) -> None:
+        r = self.apt_ready.get(t.service, [])
+        i = bisect.bisect_left(r, (t.issued_at, t.order))
+        if i < len(r) and r[i][2] == t.key:
+            del r[i]
+            return
+        due = self.appointment_due(t)
+        if due is not None:
+            p = self.apt_pending
+            i = bisect.bisect_left(p, (due, t.order))
+            if i < len(p) and p[i][2] == t.key:
+                del p[i]
 
     def _capacity(self, service: str) -> tuple[int, int]:
         open_, free = 0, 0
@@ -289,18 +389,28 @@ class HallState:
     def queues_json(self, now: datetime) -> dict[str, Any]:
         """CONTRACT §3.3 plus, per service, whether tickets are issued now (`issuing`: open, closed, quota)."""
         local = now.astimezone(self.cfg.zone)
+        day = local.date()
         hall_closed = issue_refusal(self.cfg.hours, local) is not None
-        issued = self.sequences.get(local.date(), {})
+        issued = self.sequences.get(day, {})
         held = Counter(self.tickets[k].service for k in self.held)
         out = []
         for s in self.cfg.services:
             ahead = sum(len(self.waiting.get(x, [])) for x in self.competing.get(s.id, {s.id}))
             n = issued.get(s.id, 0)
-            issuing = "closed" if hall_closed else "quota" if s.daily_quota is not None and n >= s.daily_quota \
+            hours = service_hours(self.cfg, s.id)
+            closed = hall_closed if s.hours is None else issue_refusal(hours, local) is not None
+            only = appointment_only(self.cfg, s.id, day)
+            issuing = "closed" if closed or only else "quota" if s.daily_quota is not None and n >= s.daily_quota \
                 else "open"
-            out.append({"id": s.id, "waiting": len(self.waiting[s.id]), "est_wait_s": self.est_wait(s.id, ahead),
-                        "mean_service_s": round(self.times.mean(s.id)), "issuing": issuing, "issued": n,
-                        "quota": s.daily_quota, "held": held.get(s.id, 0)})
+            row: dict[str, Any] = {
+                "id": s.id, "waiting": len(self.waiting[s.id]), "est_wait_s": self.est_wait(s.id, ahead),
+                "mean_service_s": round(self.times.mean(s.id)), "issuing": issuing, "issued": n,
+                "quota": s.daily_quota, "held": held.get(s.id, 0)}
+            if only:
+                row["appointment_only"] = True   # closed to walk-ins; a checked-in appointment still gets a ticket
+            if s.hours is not None or s.appointment_only is not None:
+                row["hours"] = hours_text(hours, day)   # today's opening spans ("" when closed all day)
+            out.append(row)
         return {"at": now.isoformat(), "services": out}
 
     @property
@@ -314,6 +424,8 @@ class HallState:
         if not isinstance(ev, HallEvent):
             ev = HallEvent.from_json(ev)
         day = self.today
+        if self.apt_pending and self.apt_pending[0][0] <= ev.at:
+            self.promote_appointments(ev.at)
         _APPLY[type(ev)](self, ev)
         if ev.seq is not None:
             self.last_seq = ev.seq
@@ -408,6 +520,8 @@ class HallState:
         i = bisect.bisect_left(q, t.sort_key(), key=Ticket.sort_key)
         if i < len(q) and q[i] is t:
             del q[i]
+        if t.priority is Priority.APPOINTMENT:
+            self._unqueue_appointment(t)
 
     def _set_window(self, w: ServiceWindow, status: WindowStatus, at: datetime) -> None:
         if w.status is not status:
@@ -425,7 +539,7 @@ class HallState:
         self.today = max(self.today or day, day)
         self.issue_order += 1
         t = Ticket(ev.ticket, day, ev.service, ev.priority, ev.at, self.issue_order, ev.source, holder=ev.holder,
-                   rater=ev.rater)
+                   rater=ev.rater, slot_from=ev.slot_from, slot_to=ev.slot_to)
         self.tickets[t.key] = t
         self.newest = t
         seqs = self.sequences.setdefault(day, {})
@@ -435,6 +549,8 @@ class HallState:
             q.append(t)                 # where insort puts it, found without a search (the usual case)
         else:
             bisect.insort(q, t, key=Ticket.sort_key)
+        if t.priority is Priority.APPOINTMENT:
+            self._enqueue_appointment(t, ev.at)
 
     def _on_ticket_called(self, ev: TicketCalled) -> None:
         t = self._t(ev)
@@ -494,6 +610,8 @@ class HallState:
         t.original_service = t.original_service or t.service
         t.service, t.status, t.recalls, t.window = ev.service, TicketStatus.WAITING, 0, None
         bisect.insort(self.waiting[t.service], t, key=Ticket.sort_key)
+        if t.priority is Priority.APPOINTMENT:   # the appointment keeps its place among appointments
+            self._enqueue_appointment(t, ev.at)
         w.ticket = None
         self._move(w, "transfer", ev.at)
 

@@ -8,21 +8,23 @@ them. Pure: commands and time come in, events go out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from controller.calendar import add_working_days
-from controller.commands import WoAppeal, WoDecide, WoFeedback, WoRevisit, WorkOrderCommand, WoVerify
+from controller.commands import WoAppeal, WoDecide, WoFeedback, WoForward, WoRevisit, WorkOrderCommand, WoVerify
 from controller.events import AlertRaised, HallEvent, WorkorderChanged, WorkorderOpened
-from controller.model import CommandFailed, OrderState
+from controller.model import CommandFailed, OrderState, Ticket
 from hallq.config import HallConfig
 
 NAMES_ZH = {OrderState.PENDING: "待核实", OrderState.RECTIFYING: "整改中", OrderState.FED_BACK: "已反馈",
             OrderState.REVISITED: "已回访", OrderState.APPEALED: "申诉复核中", OrderState.SET_ASIDE: "申诉成立"}
 CLOSED = frozenset({OrderState.REVISITED, OrderState.SET_ASIDE})
 APPEAL_REASONS = ("误评", "恶意差评")
+_REF = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")       # the league's id of a forwarded complaint (wo_forward)
 
 # command -> (states it may start from, the state it leads to; None = decided by the command)
 TRANSITIONS: dict[str, tuple[frozenset[OrderState], OrderState | None]] = {
@@ -51,13 +53,14 @@ class WorkOrder:
     before_appeal: OrderState | None = None
     appellant: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    forwarded: dict[str, Any] | None = None       # set when the league forwarded it (wo_forward)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "ticket": self.ticket, "date": self.day.isoformat(), "window": self.window,
                 "staff": self.staff, "unit": self.unit, "service": self.service, "level": self.level,
                 "opened_at": self.opened_at.isoformat(), "deadline": self.deadline.isoformat(),
                 "state": self.state.value, "state_zh": NAMES_ZH[self.state], "complex": self.complex,
-                "history": self.history}
+                "history": self.history, **({"forwarded": self.forwarded} if self.forwarded else {})}
 
 
 def order_id(day: date, number: str) -> str:
@@ -76,7 +79,7 @@ class WorkOrderBook:
             ev = HallEvent.from_json(ev)
         if isinstance(ev, WorkorderOpened):
             self.orders[ev.order] = WorkOrder(ev.order, ev.ticket, ev.date, ev.window, ev.staff, ev.unit, ev.service,
-                                              ev.level, ev.at, ev.deadline)
+                                              ev.level, ev.at, ev.deadline, forwarded=ev.forwarded)
         elif isinstance(ev, WorkorderChanged):
             o = self.orders[ev.order]
             o.state = ev.to
@@ -99,6 +102,29 @@ class WorkOrderBook:
         return WorkorderOpened(at=now, order=order_id(day, ticket), ticket=ticket, date=day, window=window,
                                staff=staff, unit=self._units.get(staff or ""), service=service, level=level,
                                deadline=deadline)
+
+    def forward(self, c: WoForward, now: datetime, day: date, ticket: Ticket | None) -> WorkorderOpened:
+        """`wo_forward`: the `workorder.opened` of a 差评 the league forwarded (id `WO-R-{ref}`); the named
+        ticket's service, window and staff when there is one (谁办理谁负责), else the command's."""
+        if not _REF.match(c.ref):
+            raise CommandFailed("BAD_REQUEST", "wo_forward: 'ref' is 1-64 of A-Z a-z 0-9 _ . -")
+        oid = f"WO-R-{c.ref}"
+        if oid in self.orders:
+            raise CommandFailed("ALREADY_FORWARDED", f"the league's {c.ref} was forwarded before: work order {oid}")
+        level = 1 if c.level is None else c.level
+        if level not in (1, 2):
+            raise CommandFailed("BAD_REQUEST", "wo_forward: 'level' is 1 or 2 (a 差评)")
+        service = ticket.service if ticket is not None else c.service
+        if service is None:
+            raise CommandFailed("BAD_REQUEST", "wo_forward: name the 'ticket', or the 'service' it concerns")
+        window = ticket.window if ticket is not None else c.window
+        staff = ticket.staff if ticket is not None else c.staff
+        opened = now.astimezone(self.cfg.zone).date()
+        deadline = c.deadline or add_working_days(opened, self.cfg.evaluation.workorder_days_simple)
+        forwarded = {"ref": c.ref, "channel": c.channel or "region", "note": c.note, "by": c.by}
+        return WorkorderOpened(at=now, order=oid, ticket=c.ticket or c.ref, date=day, window=window, staff=staff,
+                               unit=self._units.get(staff or ""), service=service, level=level, deadline=deadline,
+                               source="region", forwarded=forwarded)
 
     # -- commands ------------------------------------------------------------------------------
     def command(self, c: WorkOrderCommand, now: datetime) -> WorkorderChanged:

@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--kiosk", required=True)
     k.add_argument("--headless", action="store_true", help="no window: serve the kiosk logic only")
     k.add_argument("--credentials", help="this kiosk's principal credentials (secure hall)")
+    kt = k.add_argument_group("for tests, demos and installers' checks")
+    kt.add_argument("--autopilot", metavar="SCRIPT",
+                    help="drive the window by touch events: a JSON list of steps, inline or a file "
+                         "(see kiosk/autopilot.py), e.g. '[{\"wait\": \"home\"}, {\"shot\": \"home.png\"}, "
+                         "{\"quit\": true}]'")
     k.set_defaults(run="kiosk.main:run")
 
     d = sub.add_parser("display", help="run the hall call screen and voice announcer")
@@ -70,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--board")
     d.add_argument("--headless", action="store_true", help="no window: voice and logs only")
     d.add_argument("--credentials", help="this screen's principal credentials (secure hall)")
+    dt = d.add_argument_group("for tests, demos and installers' checks")
+    dt.add_argument("--trace", metavar="FILE", help="append a JSON line (time.monotonic() stamped) per handled "
+                    "call, per frame that showed new calls, per started announcement and per session change")
+    dt.add_argument("--screenshot", metavar="FILE.png",
+                    help="save one screenshot (and its texts as FILE.png.json), then exit")
+    dt.add_argument("--screenshot-when", metavar="TEXT",
+                    help="take it once the screen shows this text (default: soon after start-up)")
+    dt.add_argument("--screenshot-after-s", metavar="S", type=float,
+                    help="seconds to wait before taking it (default: 0.5 after the text, else 4 after start-up)")
     d.set_defaults(run="display.main:run")
 
     dm = sub.add_parser("demo", help="the whole hall on this machine")
@@ -101,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first day of a range (with --to)")
     r.add_argument("--to", metavar="YYYY-MM-DD", help="last day of a range")
     r.set_defaults(run="controller.report:run")
+
+    rl = sub.add_parser("reload", help="make the running controller read its config file again (validated first)")
+    rl.add_argument("--config", required=True)
+    rl.add_argument("--data", help="the controller's data directory (default: data_dir)")
+    rl.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the controller's answer")
+    rl.set_defaults(run="controller.reload:run")
 
     pt = sub.add_parser("print-test", help="an installer's test print")
     pt.add_argument("--config", required=True)

@@ -55,6 +55,11 @@ def bridge_section(cfg: HallConfig, base: Path | None = None) -> str:
     if link is None:
         return ""
     base = base or cfg.source_dir
+    if cfg.secure:
+        p = cfg.security.principal("region")
+        if p is None or p.role != "region":
+            raise BridgeError("security.principals: a hall bridged to the region needs the principal "
+                              "{id: region, role: region} (the region's commands arrive as principal `region`)")
     user, password, cred_ca = _credentials(link, base)
     root = f"hallq/{cfg.hall.id}/"
     ca = link.ca or cred_ca

@@ -224,19 +224,27 @@ class Ingest:
         return out
 
     def _commit_with_retry(self, batch: list[Incoming], stop: threading.Event) -> None:
+        """Commit, then acknowledge. A lost connection (PostgreSQL restarting) is retried with back-off while the
+        batch stays unacknowledged; a batch PostgreSQL refuses for its content is split until the one message it
+        refuses is found, which is logged and dropped (never a stall on one poisoned message)."""
         delay = 0.2
         while not stop.is_set():
             try:
                 self.commit(batch)
                 break
+            except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
+                self._reset()
+                if len(batch) == 1:
+                    self.drops.drop(batch[0].topic, f"PostgreSQL refused it ({_first_line(e)})")
+                    break
+                half = len(batch) // 2
+                self._commit_with_retry(batch[:half], stop)
+                self._commit_with_retry(batch[half:], stop)
+                return
             except psycopg.Error as e:
                 log.warning("region ingest: PostgreSQL: %s; the batch of %d messages is kept unacknowledged and "
-                            "retried in %.1f s", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
-                            len(batch), delay)
-                with contextlib.suppress(psycopg.Error):
-                    if self.conn is not None:
-                        self.conn.close()
-                self.conn = None
+                            "retried in %.1f s", _first_line(e), len(batch), delay)
+                self._reset()
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
         else:
@@ -245,6 +253,12 @@ class Ingest:
         for m in batch:
             if m.qos > 0:
                 self.client.ack(m.mid, m.qos)
+
+    def _reset(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            if self.conn is not None:
+                self.conn.close()
+        self.conn = None
 
     # -- one batch -------------------------------------------------------------------------------------------------
     def _parse(self, batch: list[Incoming]) -> tuple[list[tuple[str, dict[str, Any], str]], list[dict[str, Any]]]:
@@ -263,6 +277,9 @@ class Ingest:
                 continue
             if not isinstance(body, dict):
                 self.drops.drop(m.topic, "not a JSON object")
+                continue
+            if parts[2] != "reply" and b"\\u0000" in m.payload and _has_nul(body):
+                self.drops.drop(m.topic, "a string holds U+0000, which PostgreSQL's jsonb cannot store")
                 continue
             if parts[2] == "event":
                 if _event_ok(body):
@@ -289,7 +306,8 @@ class Ingest:
         evs = result.get("events") if isinstance(result, dict) else None
         if not isinstance(evs, list):
             return []
-        out = [(hall, ev, json.dumps(ev, ensure_ascii=False)) for ev in evs if isinstance(ev, dict) and _event_ok(ev)]
+        out = [(hall, ev, json.dumps(ev, ensure_ascii=False)) for ev in evs
+               if isinstance(ev, dict) and _event_ok(ev) and not _has_nul(ev)]
         self.stats.backfills += 1
         nxt, head = result.get("next_seq"), result.get("head_seq")
         if isinstance(nxt, int) and isinstance(head, int) and nxt < head:
@@ -496,6 +514,11 @@ class Ingest:
         return int(row[0]) if row else 0
 
 
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _cols(cols: tuple[str, ...]) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
@@ -507,6 +530,16 @@ def _upsert(cur: psycopg.Cursor[Any], table: str, cols: tuple[str, ...], nkey: i
     sql = (f"INSERT INTO {table} ({_cols(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "  # noqa: S608
            f"ON CONFLICT ({_cols(cols[:nkey])}) DO UPDATE SET {sets}")
     cur.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
+
+
+def _has_nul(v: Any) -> bool:
+    if isinstance(v, str):
+        return "\x00" in v
+    if isinstance(v, dict):
+        return any(_has_nul(k) or _has_nul(x) for k, x in v.items())
+    if isinstance(v, list):
+        return any(_has_nul(x) for x in v)
+    return False
 
 
 def _event_ok(ev: dict[str, Any]) -> bool:

@@ -86,12 +86,20 @@ class Postgres:
         self.proc = None
 
     def kill(self) -> None:
-        """kill -9 of the postmaster's whole group: a crash; the next start recovers from the WAL."""
+        """kill -9 of the postmaster's whole group: a crash; the next start recovers from the WAL. Returns once
+        no process of the group is left (a backend still holding the shared memory would stop the next start)."""
         p = self.proc
-        if p is not None and p.poll() is None:
+        if p is not None:
             with _suppress():
                 os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(p.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
         self.proc = None
 
 

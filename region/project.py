@@ -85,7 +85,8 @@ def _one(hall: str, zone: tzinfo, ev: dict[str, Any], ch: Changes) -> None:
             "hall": hall, "id": ev["order"], "ticket": ev["ticket"], "day": date.fromisoformat(ev["date"]),
             "window": ev.get("window"), "staff": ev.get("staff"), "unit": ev.get("unit"), "service": ev["service"],
             "level": ev["level"], "opened_at": at, "deadline": date.fromisoformat(ev["deadline"]), "state": "pending",
-            "fed_back_at": None, "forwarded": None, "history": []}
+            "fed_back_at": None, "history": [],
+            "forwarded": ev["forwarded"] if isinstance(ev.get("forwarded"), dict) else None}   # wo_forward
         return
     if typ == "workorder.changed":
         o = ch.orders.get((hall, ev["order"]))
@@ -97,8 +98,6 @@ def _one(hall: str, zone: tzinfo, ev: dict[str, Any], ch: Changes) -> None:
             o["deadline"] = date.fromisoformat(ev["deadline"])
         if ev["to"] == "fed_back" and o["fed_back_at"] is None:
             o["fed_back_at"] = at
-        if ev.get("action") == "wo_forward":
-            o["forwarded"] = {k: ev.get(k) for k in ("at", "region", "note", "deadline", "ref")}
         return
     d = ev.get("date")
     if not isinstance(d, str):

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS hallq_workorders (
     state text NOT NULL, fed_back_at timestamptz, forwarded jsonb, history jsonb NOT NULL,
     PRIMARY KEY (hall, id)
 );
+CREATE TABLE IF NOT EXISTS hallq_rollup_dirty (
+    hall text NOT NULL, day date NOT NULL, PRIMARY KEY (hall, day)
+);
 CREATE TABLE IF NOT EXISTS hallq_rollup_day (
     hall text NOT NULL, day date NOT NULL, dim text NOT NULL, key text NOT NULL,
     issued int NOT NULL DEFAULT 0, served int NOT NULL DEFAULT 0, no_show int NOT NULL DEFAULT 0,
@@ -119,7 +122,7 @@ def create(conn: psycopg.Connection[object], months_ahead: int = 2, today: date 
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_SCHEMA,))
         for stmt in SCHEMA.split(";"):
             if stmt.strip():
-                conn.execute(stmt)      # type: ignore[call-overload]
+                conn.execute(stmt)
     m = month_start(today or datetime.now(UTC).date())
     for _ in range(months_ahead + 1):
         ensure_partition(conn, m)

@@ -5,6 +5,7 @@ hall's own (bridged) broker, driven through a scenario's day by `hallq sim day`'
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import logging
@@ -24,6 +25,17 @@ from hallq.simday.scenario import clock_s, load_scenario
 from region.hallbridge import bridge_section
 
 
+class _ThreadLoops(asyncio.DefaultEventLoopPolicy):
+    """The controller runs in a thread of this process (as in `hallq sim day`): its loop cannot take signal
+    handlers there (the controller's SIGHUP reload); signals stay with the main thread."""
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        if threading.current_thread() is not threading.main_thread():
+            loop.add_signal_handler = lambda *_a, **_k: None  # type: ignore[method-assign]
+        return loop
+
+
 class BridgedHall(MqttHall):
     """MqttHall whose broker bridges to the region: a secure hall's from `hallq secure init` (its config names
     `region` and the principal `region`), an open hall's with region/hallbridge.py's section appended."""
@@ -31,7 +43,8 @@ class BridgedHall(MqttHall):
     def __init__(self, cfg: dict[str, Any], workdir: Path, speed: float, region: dict[str, Any],
                  secure: bool, devices: list[str]) -> None:
         super().__init__(cfg, workdir, speed, secure=secure, devices=devices)
-        self.raw = {**self.raw, "region": region}
+        # a checkpoint every 100 events (CONTRACT §3.8): the region verifies them against the pinned key
+        self.raw = {**self.raw, "region": region, "audit": {"checkpoint_every": 100}}
         if secure:
             sec = dict(self.raw["security"])
             sec["principals"] = [*sec["principals"], {"id": "region", "role": "region"}]
@@ -78,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     link = BridgedHall(hall_config(plan.scenario, "pooled"), Path(a.workdir), a.speed, region, not a.open, devices)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
+    asyncio.set_event_loop_policy(_ThreadLoops())
     link.open()
     print(json.dumps({"state": "ready", "data": str(link.data_dir)}), flush=True)
     try:

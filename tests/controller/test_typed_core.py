@@ -188,7 +188,7 @@ def test_arguments_are_checked_from_the_declaration() -> None:
     assert refusal("transfer", {"window": "1"}) == "transfer: argument 'service' is required"
     assert refusal("rate", {"ticket": "A001", "level": "5"}) == "rate: argument 'level' must be an integer"
     assert refusal("issue", {"service": "g", "priority": "vip"}) == \
-        "issue: argument 'priority' must be 'normal' or 'green', not 'vip'"
+        "issue: argument 'priority' must be 'normal', 'green' or 'appointment', not 'vip'"
     assert refusal("pause", {"window": "1", "reason": "x" * 201}) == \
         "pause: argument 'reason' must be a non-empty string of at most 200 characters"
     assert refusal("cancel", {"number": "A001", "date": "2026-02-30"}) == \

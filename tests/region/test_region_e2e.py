@@ -5,16 +5,21 @@ restarted (both links cut) mid-day, the ingest kill -9'd mid-day; afterwards eve
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openpyxl
 import psycopg
 import pytest
+import yaml
 from regionkit import HALLQ, ROOT, Proc, region_yaml
 
 from controller.store import EventStore
@@ -23,7 +28,9 @@ from region.pgtest import Postgres
 
 SCENARIO = str(ROOT / "config" / "scenarios" / "village.yaml")
 HALLS = {"gacha-a": 3, "gacha-b": 11}     # hall -> seed
-SHARED = {"gacha-c": 5, "gacha-d": 7}     # the halls of the shared-subscription test
+MODES = {"shared": ({"gacha-c": 5, "gacha-d": 7}, [["--shared", "--name", "p"], ["--shared", "--name", "q"]]),
+         "part": ({"gacha-e": 13, "gacha-f": 17}, [["--part", "0/2"], ["--part", "1/2"]])}
+SHARED = {h: seed for halls, _argv in MODES.values() for h, seed in halls.items()}
 
 
 def _wait(pred: Any, timeout_s: float, what: str, every_s: float = 0.2) -> Any:
@@ -50,7 +57,10 @@ def _hall_events(data: Path) -> list[dict[str, Any]]:
 def region(pg: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Any:
     work = tmp_path_factory.mktemp("region")
     rport = free_port()
-    ryaml = region_yaml(work / "REGION.yaml", pg, rport, [*HALLS, *SHARED], ingest={"gap_wait_s": 0.5})
+    ryaml = region_yaml(work / "REGION.yaml", pg, rport, [*HALLS, *SHARED], ingest={"gap_wait_s": 0.5},
+                        staff=[{"id": "L001", "name": "督查科", "roles": ["supervisor"]},
+                               {"id": "V001", "name": "查看", "roles": ["viewer"]}],
+                        data_dir=str(work / "league"))
     out = subprocess.run([*HALLQ, "region", "secure-init", "--config", str(ryaml), "--out", str(work / "rb")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -64,8 +74,8 @@ def region(pg: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Any:
         rbroker.stop()
 
 
-def _ingest(work: Path, ryaml: Path, n: int, name: str = "1") -> Proc:
-    return Proc([*HALLQ, "region", "ingest", "--config", str(ryaml), "--name", name, "--credentials",
+def _ingest(work: Path, ryaml: Path, n: int, argv: list[str] | None = None) -> Proc:
+    return Proc([*HALLQ, "region", "ingest", "--config", str(ryaml), *(argv or []), "--credentials",
                  str(work / "rb" / "credentials" / "ingest.yaml")], work / f"ingest-{n}.log")
 
 
@@ -94,19 +104,25 @@ def _check_hall(db: psycopg.Connection[Any], h: str, data: Path, done: dict[str,
 
 
 def _caught_up(db: psycopg.Connection[Any], h: str, head: int) -> bool:
-    r = db.execute("SELECT seq FROM hallq_ingest_state WHERE hall = %s", (h,)).fetchone()
-    return r is not None and int(r[0]) >= head
+    r = db.execute("SELECT seq, EXISTS (SELECT 1 FROM hallq_rollup_dirty WHERE hall = %s) FROM hallq_ingest_state "
+                   "WHERE hall = %s", (h, h)).fetchone()
+    return r is not None and int(r[0]) >= head and not r[1]      # and its rollups recomputed
 
 
 def test_two_halls_cut_link_killed_ingest_exactly_once(region: Any, pg: Postgres) -> None:
     work, ryaml, rbroker, procs = region
     sims = _sims(work, rbroker.port, HALLS, procs)
     data = {h: Path(json.loads(sims[h].line(60))["data"]) for h in HALLS}
+    # gacha-a's audit key is pinned in REGION.yaml (its checkpoints get verified = true), gacha-b's is not
+    doc = yaml.safe_load(ryaml.read_text(encoding="utf-8"))
+    doc["halls"][0]["public_key"] = (work / "gacha-a-sim" / "audit-signing.key.pub").read_text().strip()
+    ryaml.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     # the ingest starts after the halls: what crossed the bridges before its session existed is a gap to fill
     time.sleep(1.0)
     ingest = _ingest(work, ryaml, 1)
     procs.append(ingest)
-    with psycopg.connect(pg.dsn, autocommit=True) as db:
+    db = psycopg.connect(pg.dsn, autocommit=True)
+    try:
         def rows() -> int:
             try:
                 return int(db.execute("SELECT count(*) FROM hallq_events").fetchone()[0])  # type: ignore[index]
@@ -123,36 +139,53 @@ def test_two_halls_cut_link_killed_ingest_exactly_once(region: Any, pg: Postgres
         time.sleep(1.0)
         ingest2 = _ingest(work, ryaml, 2)
         procs.append(ingest2)
+        n1 = _wait(lambda: rows() > n0 and rows(), 60, "rows from the second ingest")
+        # PostgreSQL crashes (kill -9 of its process group) and recovers: the ingest keeps its batch unacknowledged
+        db.close()
+        pg.kill()
+        time.sleep(1.5)
+        pg.start()
+        db = psycopg.connect(pg.dsn, autocommit=True)
+        _wait(lambda: rows() > n1, 60, "rows after PostgreSQL came back")
         done = {h: json.loads(sims[h].line(240)) for h in HALLS}
         assert all(d["state"] == "done" for d in done.values()), done
         for h in HALLS:
             _wait(lambda h=h: _caught_up(db, h, done[h]["head_seq"]), 90, f"the ingest's position of {h}")
         for h in HALLS:
             _check_hall(db, h, data[h], done[h], work)
+        cps: dict[str, Any] = dict(db.execute("SELECT hall, array_agg(DISTINCT verified::text) FROM hallq_checkpoints "
+                              "GROUP BY hall").fetchall())
+        assert cps == {"gacha-a": ["true"], "gacha-b": [None]}, cps
+    finally:
+        db.close()
     ingest2.stop()
     logs = "".join((work / f"ingest-{n}.log").read_text() for n in (1, 2))
     assert "asking for the events after seq" in logs       # the gap filler did run
     assert "Traceback" not in logs
 
 
-def test_two_ingest_processes_share_the_halls(region: Any, pg: Postgres) -> None:
-    """Two ingest processes in one MQTT shared subscription: each takes a part of every hall's events; together
-    they write each event once and project each hall in seq order (the hall's position row is locked)."""
+@pytest.mark.parametrize("mode", list(MODES))
+def test_two_ingest_processes_share_the_halls(region: Any, pg: Postgres, mode: str) -> None:
+    """Two ingest processes at once: in one MQTT shared subscription (each takes a part of every hall's events;
+    the hall's position row is locked while it advances), or each with its part of the halls (`--part K/N`).
+    Together they write each event once and project each hall in seq order."""
     work, ryaml, rbroker, procs = region
-    ingests = [_ingest(work, ryaml, 10 + i, name) for i, name in enumerate(("p", "q"))]
+    halls, argvs = MODES[mode]
+    base = 10 if mode == "shared" else 20
+    ingests = [_ingest(work, ryaml, base + i, argv) for i, argv in enumerate(argvs)]
     procs += ingests
     time.sleep(1.5)
-    sims = _sims(work, rbroker.port, SHARED, procs)
-    data = {h: Path(json.loads(sims[h].line(60))["data"]) for h in SHARED}
-    done = {h: json.loads(sims[h].line(240)) for h in SHARED}
+    sims = _sims(work, rbroker.port, halls, procs)
+    data = {h: Path(json.loads(sims[h].line(60))["data"]) for h in halls}
+    done = {h: json.loads(sims[h].line(240)) for h in halls}
     with psycopg.connect(pg.dsn, autocommit=True) as db:
-        for h in SHARED:
+        for h in halls:
             _wait(lambda h=h: _caught_up(db, h, done[h]["head_seq"]), 90, f"the ingest's position of {h}")
-        for h in SHARED:
+        for h in halls:
             _check_hall(db, h, data[h], done[h], work)
     for p in ingests:
         p.stop()
-    stats = [(work / f"ingest-{10 + i}.log").read_text() for i in range(2)]
+    stats = [(work / f"ingest-{base + i}.log").read_text() for i in range(2)]
     rows = [int(re.search(r"stopped \((\d+) events", t).group(1)) for t in stats]  # type: ignore[union-attr]
     assert all(n > 50 for n in rows), rows        # both took a real share
 
@@ -195,3 +228,120 @@ def _compare_rollups(db: psycopg.Connection[Any], hall: str, data: Path, day: st
 
 
 
+
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "img"
+
+
+def test_league_console(region: Any, pg: Postgres) -> None:
+    """`hallq region serve`: sign-in (§6), halls live, figures = the rollups, the ranking (JSON and XLSX), and a
+    complaint forwarded to a hall with wo_forward whose work order flows back up; then the page in Chromium."""
+    work, ryaml, rbroker, procs = region
+    for sid, pw in (("L001", "league-secret-1"), ("V001", "viewer-secret-1")):
+        pr = subprocess.run([*HALLQ, "region", "passwd", "--config", str(ryaml), "--staff", sid], input=pw + "\n",
+                            text=True, capture_output=True, cwd=ROOT, timeout=60)
+        assert pr.returncode == 0, pr.stderr
+    port = free_port()
+    ingest = _ingest(work, ryaml, 30)     # the forwarded order must come back up into PostgreSQL
+    serve = Proc([*HALLQ, "region", "serve", "--config", str(ryaml), "--listen", f"127.0.0.1:{port}", "--credentials",
+                  str(work / "rb" / "credentials" / "ingest.yaml")], work / "serve.log")
+    procs += [ingest, serve]
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(base + "/api/halls", timeout=1).status_code == 401
+        except httpx.HTTPError:
+            return False
+    _wait(up, 60, "the league console")
+    with httpx.Client(base_url=base, timeout=15) as c:
+        assert c.get("/api/figures").json()["error"]["code"] == "UNAUTHENTICATED"
+        bad = c.post("/api/session", json={"staff": "L001", "password": "nope-nope"})
+        assert bad.status_code == 401 and bad.json()["error"]["code"] == "BAD_CREDENTIALS"
+        r = c.post("/api/session", json={"staff": "L001", "password": "league-secret-1"})
+        assert r.status_code == 200
+        csrf = r.json()["csrf"]
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+        halls = _wait(lambda: (lambda d: d if "halls" in d and all(h["status"] == "online" and h["link"] == "up"
+                                                                   for h in d["halls"]) else None)(
+            c.get("/api/halls").json()), 30, "every hall online with its link up")
+        assert {h["id"] for h in halls["halls"]} == {*HALLS, *SHARED}
+        figs = c.get("/api/figures", params={"period": "day", "date": "2026-11-23"}).json()["halls"]
+        rep = json.loads((work / "gacha-a-report.json").read_text(encoding="utf-8"))
+        a = next(f for f in figs if f["hall"] == "gacha-a")
+        assert (a["issued"], a["served"], a["bad"]) == (rep["tickets"]["issued"], rep["tickets"]["served"],
+                                                        rep["evaluations"]["bad"])
+        assert a["good_rate"] == rep["evaluations"]["good_rate"]
+        month = c.get("/api/figures", params={"period": "quarter", "date": "2026-11-23"}).json()
+        assert (month["from"], month["to"]) == ("2026-10-01", "2026-12-31")
+        rank = c.get("/api/ranking", params={"month": "2026-11"}).json()["ranking"]
+        assert [f["rank"] for f in rank] == list(range(1, len(HALLS) + len(SHARED) + 1))
+        rates = [f["good_rate"] for f in rank]
+        assert rates == sorted(rates, reverse=True)
+        x = c.get("/api/ranking.xlsx", params={"month": "2026-11"})
+        assert x.status_code == 200
+        ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+        assert ws is not None and ws.max_row == len(rank) + 1 and ws.cell(1, 1).value == "排名"
+        assert [ws.cell(i, 2).value for i in range(2, len(rank) + 2)] == [f["hall"] for f in rank]
+        al = c.get("/api/alerts", params={"state": "open"}).json()["alerts"]
+        assert sum(a["hall"] == "gacha-a" for a in al) == rep["alerts"]["open"] > 0
+        # forwarding: CSRF first, then the role, then the hall answers as CONTRACT §5.3 lets role region
+        body = {"hall": "gacha-a", "ref": "12345-2026-0042", "date": "2026-11-23", "level": 1, "ticket": "H001",
+                "note": "市民来电：窗口态度差", "channel": "12345"}
+        assert c.post("/api/workorders/forward", json=body).json()["error"]["code"] == "CSRF"
+        res = c.post("/api/workorders/forward", json=body, headers={"X-CSRF-Token": csrf})
+        assert res.status_code == 200, res.text
+        order = res.json()["result"]["order"]
+        assert order["id"] == "WO-R-12345-2026-0042" and order["forwarded"]["ref"] == "12345-2026-0042"
+        assert (order["ticket"], order["service"]) == ("H001", "social") and order["window"] is not None
+        again = c.post("/api/workorders/forward", json=body, headers={"X-CSRF-Token": csrf})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_FORWARDED"
+
+        def landed() -> Any:
+            orders = c.get("/api/workorders", params={"state": "all"}).json()["orders"]
+            return next((o for o in orders if o["id"] == order["id"]), None)
+        got = _wait(landed, 30, "the forwarded order back up in hallq_workorders")
+        assert got["hall"] == "gacha-a" and got["forwarded"]["ref"] == "12345-2026-0042"
+        assert got["state"] == "pending" and got["ticket"] == "H001" and got["window"] == order["window"]
+    with httpx.Client(base_url=base, timeout=15) as v:
+        v.post("/api/session", json={"staff": "V001", "password": "viewer-secret-1"})
+        vc = v.get("/api/session").json()["csrf"]
+        r = v.post("/api/workorders/forward", json={**body, "ref": "x-1"}, headers={"X-CSRF-Token": vc})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+    if shutil.which(CHROMIUM):
+        _browser(base)
+
+
+def _browser(base: str) -> None:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(base + "/")
+            page.fill("#signin input[name=staff]", "L001")
+            page.fill("#signin input[name=password]", "league-secret-1")
+            page.click("#signin button[type=submit]")
+            page.wait_for_selector("#halls tbody tr >> nth=5")
+            page.fill("#fdate", "2026-11-23")
+            page.dispatch_event("#fdate", "change")
+            page.fill("#month", "2026-11")
+            page.dispatch_event("#month", "change")
+            page.wait_for_selector("#ranking tbody tr >> nth=5")
+            page.wait_for_function("document.querySelector('#figures tbody td:nth-child(2)').textContent !== '0'")
+            assert page.locator("#halls tbody tr").count() == 6
+            assert "在线" in page.inner_text("#halls")
+            assert page.locator("#orders tbody tr").count() >= 1
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "region-console-zh.png"), full_page=True)
+            page.goto(base + "/lang?to=mn")
+            page.wait_for_selector("#halls tbody tr >> nth=5")
+            page.fill("#fdate", "2026-11-23")
+            page.dispatch_event("#fdate", "change")
+            page.wait_for_function("document.querySelector('#figures tbody td:nth-child(2)').textContent !== '0'")
+            assert "ᠱᠤᠭᠤᠮ" in page.inner_text("#halls")
+            page.screenshot(path=str(SHOTS / "region-console-mn.png"), full_page=True)
+        finally:
+            b.close()

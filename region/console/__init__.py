@@ -1,0 +1,1 @@
+"""The league's console (`hallq region serve`, CONTRACT §7)."""
