@@ -39,8 +39,8 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from hallq.broker import Mosquitto, free_port  # noqa: E402
 from hallq.config import parse_config  # noqa: E402
 from hallq.config.region import load_region  # noqa: E402
+from hallq.secure.bridge import bridge_section  # noqa: E402
 from region.console import queries  # noqa: E402
-from region.hallbridge import bridge_section  # noqa: E402
 from region.pgtest import Postgres  # noqa: E402
 
 HALLS = 50

@@ -24,15 +24,6 @@ ALERT_KEEP_DAYS = 2
 _NEW_ID = re.compile(r"^A(\d{1,12})-[0-9a-f]{8}$")
 
 
-def logged_alert_id(ev: dict[str, Any]) -> str | None:
-    """The id of a logged `alert.raised`: its own, or for a log written before alerts had ids, one derived
-    from its seq (the same in every replay, snapshot and report)."""
-    aid = ev.get("id")
-    if isinstance(aid, str):
-        return aid
-    return f"e{ev['seq']}" if "seq" in ev else None
-
-
 def new_alert_id(n: int, ev: dict[str, Any] | AlertRaised) -> str:
     """The id of the n-th alert of the hall: its place in the log, and a digest of what and when, so an alert
     raised after a data directory was restored from a backup never reuses the id of one raised before."""

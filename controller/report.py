@@ -20,11 +20,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from controller.alerts import logged_alert_id
 from controller.audit import verify
 from controller.model import OrderState
 from controller.store import EventStore
 from controller.workorders import CLOSED, WorkOrderBook
+from hallq.api import logged_alert_id
 from hallq.config import HallConfig, parse_config_text
 from hallq.errors import UsageError
 

@@ -8,7 +8,6 @@ trigger that applies it to the board (display.runtime) and redraws on the next f
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from display.presenter import CallBoard
-from display.runtime import DisplayRuntime
+from display.runtime import DisplayRuntime, Screenshot, Trace
 from display.widgets import ACCENT, BG, PANEL, TEXT, Ticker, WaitingBar, centred, fill, fit_label, mn_column
 from hallq.config import DisplayConfig, HallConfig
 from hallq.text import font_path
@@ -117,14 +116,18 @@ class CallScreen(BoxLayout):  # type: ignore[misc]
 
 
 class CallScreenApp(App):  # type: ignore[misc]
-    def __init__(self, cfg: HallConfig, display: DisplayConfig, **kw: Any) -> None:
+    """The call screen; `trace` and `screenshot` are the seams tests, the bench and installers use
+    (`hallq display --trace/--screenshot`)."""
+
+    def __init__(self, cfg: HallConfig, display: DisplayConfig, *, trace: Trace | None = None,
+                 screenshot: Screenshot | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self._trigger = Clock.create_trigger(self._pump, 0)
-        self.runtime = DisplayRuntime.for_hall(cfg, display, wake=self._trigger)
+        self.runtime = DisplayRuntime.for_hall(cfg, display, wake=self._trigger, trace=trace)
         self.board = self.runtime.board
         self.screen: CallScreen | None = None
-        self.shot = os.environ.get("HALLQ_SCREENSHOT")
-        self.shot_when = os.environ.get("HALLQ_SCREENSHOT_WHEN")  # a text: the shot is taken once it is shown
+        self.shot = screenshot
+        self.shot_when = screenshot.when if screenshot else None  # a text: the shot is taken once it is shown
         self._unshown: list[int] | None = None
 
     def build(self) -> CallScreen:
@@ -135,7 +138,7 @@ class CallScreenApp(App):  # type: ignore[misc]
         self.runtime.open()
         Clock.schedule_interval(lambda _dt: self._turn(), self.board.display.waiting_page_s)
         if self.shot and not self.shot_when:
-            Clock.schedule_once(self._screenshot, float(os.environ.get("HALLQ_SCREENSHOT_AFTER_S", "4")))
+            Clock.schedule_once(self._screenshot, self.shot.delay_s)
         return self.screen
 
     def on_stop(self) -> None:
@@ -157,10 +160,13 @@ class CallScreenApp(App):  # type: ignore[misc]
             self.runtime.screen_shown(seqs)
             if self.shot_when and self.shot_when in self.board.texts():
                 self.shot_when = None
-                Clock.schedule_once(self._screenshot, float(os.environ.get("HALLQ_SCREENSHOT_AFTER_S", "0.5")))
+                assert self.shot is not None
+                Clock.schedule_once(self._screenshot, self.shot.delay_s)
 
     def _screenshot(self, _dt: float) -> None:
         assert self.shot is not None
-        Window.screenshot(self.shot)
-        Path(self.shot + ".json").write_text(json.dumps(self.board.texts(), ensure_ascii=False))
+        made = Window.screenshot(str(self.shot.path.resolve()))   # Kivy numbers it: FILE0001.png
+        if made:
+            Path(made).replace(self.shot.path)
+        Path(f"{self.shot.path}.json").write_text(json.dumps(self.board.texts(), ensure_ascii=False), encoding="utf-8")
         self.stop()

@@ -5,9 +5,9 @@ is counted and dropped), believes events only in seq order (display.sequence: ga
 controller's log with `events`), decides at once whether a call is spoken (its own board: seq dedup,
 window filter, age) and hands it to the announcer, so the voice never waits for a frame; it then puts
 what changed in `inbox` and calls `wake()`. `pump()` runs on the owner's loop (the Kivy clock in the app, a plain loop
-when headless) and applies the messages to the screen's board in order. Setting
-HALLQ_DISPLAY_TRACE=FILE appends one JSON line per handled call, per screen update and per started
-announcement, with `time.monotonic()` stamps (the bench and the tests read it).
+when headless) and applies the messages to the screen's board in order. Given a `Trace` (`hallq display
+--trace FILE`), it appends one JSON line per handled call, per screen update and per started announcement,
+with `time.monotonic()` stamps (the bench and the tests read it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 from display.link import SessionLink, display_topics, reply_topic, session_id
 from display.presenter import CallBoard
 from display.sequence import EventSequence, Step
-from display.voice import DEFAULT_CACHE, Announcer, ClipLibrary, hall_areas
 from hallq.api import (
     BadPayload,
     ControllerWatch,
@@ -44,16 +43,20 @@ from hallq.api import (
 from hallq.clock import Clock, SystemClock
 from hallq.config import DisplayConfig, HallConfig
 from hallq.mqtt import Message, new_command_id, topics_for
+from hallq.voice import DEFAULT_CACHE, Announcer, ClipLibrary, hall_areas
 
 log = logging.getLogger("hallq.display")
 
 
 class Trace:
-    """JSON lines with monotonic timestamps, appended from any thread."""
+    """JSON lines with monotonic timestamps, appended from any thread. The file is opened once at
+    construction, so a path that cannot be written fails there (OSError), not in paho's thread."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        with self.path.open("a", encoding="utf-8"):
+            pass
 
     def write(self, kind: str, **fields: Any) -> None:
         line = json.dumps({"ev": kind, "t": time.monotonic(), "pid": os.getpid(), **fields}, ensure_ascii=False)
@@ -61,9 +64,21 @@ class Trace:
             f.write(line + "\n")
 
 
-def trace_from_env() -> Trace | None:
-    path = os.environ.get("HALLQ_DISPLAY_TRACE")
-    return Trace(path) if path else None
+@dataclass(frozen=True)
+class Screenshot:
+    """The call screen saves one screenshot (PNG, plus its texts as FILE.json) and exits: `after_s` seconds
+    after the frame that first shows the text `when`, or after start-up when `when` is None."""
+
+    path: Path
+    when: str | None = None
+    after_s: float | None = None
+
+    @property
+    def delay_s(self) -> float:
+        """The given delay, else 0.5 s after the awaited text (it is drawn) or 4 s after start-up (fonts, layout)."""
+        if self.after_s is not None:
+            return self.after_s
+        return 0.5 if self.when else 4.0
 
 
 @dataclass
@@ -116,9 +131,9 @@ class DisplayRuntime:
 
     @classmethod
     def for_hall(cls, cfg: HallConfig, display: DisplayConfig, wake: Callable[[], None] = lambda: None,
-                 cache: Path | None = None) -> DisplayRuntime:
-        """The runtime a hall runs: the voice from the config, clips cached under ~/.cache/hallq/voice."""
-        trace = trace_from_env()
+                 cache: Path | None = None, trace: Trace | None = None) -> DisplayRuntime:
+        """The runtime a hall runs: the voice from the config, clips cached under ~/.cache/hallq/voice;
+        `trace` also records when each announcement starts."""
         announcer = None
         if display.voice:
             cache = cache or DEFAULT_CACHE

@@ -13,7 +13,7 @@ import argparse
 import subprocess
 from pathlib import Path
 
-from display.voice import (
+from hallq.voice import (
     DEFAULT_CACHE,
     GUIDE_ZH,
     KIOSK_MN_CLIPS,

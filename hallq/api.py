@@ -226,6 +226,15 @@ class Topics:
         return None
 
 
+def logged_alert_id(ev: dict[str, Any]) -> str | None:
+    """The id of a logged `alert.raised` (CONTRACT §3.4): its own, or for a log written before alerts had ids,
+    one derived from its seq (the same in every replay, snapshot, report and in the region)."""
+    aid = ev.get("id")
+    if isinstance(aid, str):
+        return aid
+    return f"e{ev['seq']}" if "seq" in ev else None
+
+
 class DropLog:
     """Counts dropped messages and logs once per source and reason per `every_s` (a flood of bad
     messages must not become a flood of log lines)."""
@@ -321,6 +330,8 @@ class ServiceQueue:
     waiting: int
     est_wait_s: int | None = None
     issuing: str = "open"
+    hours: str | None = None          # today's opening spans of a service with its own hours ("" closed all day)
+    appointment_only: bool = False    # today it issues only appointment tickets (issuing is "closed" for walk-ins)
 
 
 @dataclass(frozen=True)
@@ -347,12 +358,14 @@ def parse_queues(value: Any) -> QueuesState:
             if est is not None:
                 est = _field_int(s, "est_wait_s", hi=10 ** 7)
             issuing = _field_str(s, "issuing", required=False, max_len=16) or "open"
+            hours = s.get("hours")   # shown only: a value that does not fit is left out, the rest kept
+            hours = hours if isinstance(hours, str) and len(hours) <= 200 and "\x00" not in hours else None
         except BadPayload as e:
             raise BadPayload(f"services[{i}]: {e}") from None
         if issuing not in ISSUING_STATES:
             raise BadPayload(f"services[{i}]: 'issuing' must be one of {', '.join(ISSUING_STATES)}")
         assert sid is not None
-        out.append(ServiceQueue(sid, waiting, est, issuing))
+        out.append(ServiceQueue(sid, waiting, est, issuing, hours, s.get("appointment_only") is True))
     return QueuesState(tuple(out), _field_str(obj, "at", required=False, max_len=64),
                        _field_str(obj, "log", required=False, max_len=64))
 

@@ -78,11 +78,11 @@ class Button:
 
 @dataclass(frozen=True)
 class Prompt:
-    """What the kiosk says about a screen (display/voice.py `guide`): a prompt, a count, the area to go to."""
+    """What the kiosk says about a screen (hallq/voice.py `guide`): a prompt, a count, the area to go to."""
 
     key: str                         # welcome, choose, card_read, green, place_card, scan, printing, result, ...
     n: int | None = None
-    area: str | None = None          # the area's Chinese name: its clip is display.voice.area_clip(area)
+    area: str | None = None          # the area's Chinese name: its clip is hallq.voice.area_clip(area)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The kiosk's spoken guidance: each screen's `Prompt` planned into clips (display/voice.py) and played in order.
+"""The kiosk's spoken guidance: each screen's `Prompt` planned into clips (hallq/voice.py) and played in order.
 
 Chinese clips are generated with espeak-ng; Mongolian is spoken only from recorded clips (voice_dir/mn/),
 never faked: a Mongolian visit without them is guided in Chinese and the log names the files to record
@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from display.voice import DEFAULT_CACHE, ClipLibrary, concatenate, guide, hall_areas, play_wav
 from hallq.config import HallConfig, KioskConfig
+from hallq.voice import DEFAULT_CACHE, ClipLibrary, concatenate, guide, hall_areas, play_wav
 from kiosk.presenter import Prompt
 
 log = logging.getLogger("hallq.kiosk")

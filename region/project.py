@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from controller.alerts import logged_alert_id
+from hallq.api import logged_alert_id
 
 TICKET_COLS = ("hall", "day", "number", "service", "priority", "issued_at", "called_at", "resumed_at",
                "finished_at", "status", "window", "staff", "level", "held", "flagged")

@@ -17,12 +17,12 @@ from typing import Any
 
 from controller.store import EventStore
 from hallq.broker import Mosquitto
+from hallq.secure.bridge import bridge_section
 from hallq.simday.backends import MqttHall
 from hallq.simday.executor import DayRunner
 from hallq.simday.layout import hall_config, window_services
 from hallq.simday.plan import make_plan, truncate
 from hallq.simday.scenario import clock_s, load_scenario
-from region.hallbridge import bridge_section
 
 
 class _ThreadLoops(asyncio.DefaultEventLoopPolicy):
@@ -38,7 +38,7 @@ class _ThreadLoops(asyncio.DefaultEventLoopPolicy):
 
 class BridgedHall(MqttHall):
     """MqttHall whose broker bridges to the region: a secure hall's from `hallq secure init` (its config names
-    `region` and the principal `region`), an open hall's with region/hallbridge.py's section appended."""
+    `region` and the principal `region`), an open hall's with hallq/secure/bridge.py's section appended."""
 
     def __init__(self, cfg: dict[str, Any], workdir: Path, speed: float, region: dict[str, Any],
                  secure: bool, devices: list[str]) -> None:

@@ -162,8 +162,8 @@ def generate(cfg: HallConfig, out: Path, *, broker_user: str | None = None,
                                cafile=ca_for_clients, certfile=certfile, keyfile=keyfile)
     conf = out / "mosquitto.conf"
     text = broker.render(cfg, files, owner.name)
-    if cfg.region is not None:      # CONTRACT §7: the bridge to the regional broker (region/hallbridge.py)
-        from region.hallbridge import BridgeError, bridge_section
+    if cfg.region is not None:      # CONTRACT §7: the bridge to the regional broker (hallq/secure/bridge.py)
+        from hallq.secure.bridge import BridgeError, bridge_section
         try:
             text += bridge_section(cfg)
         except BridgeError as e:

@@ -9,8 +9,8 @@ from typing import Any
 
 from devices.printer.escpos import CHINESE_OFF, CHINESE_ON, PROFILES, TicketData, mongolian_raster, render_ticket_bytes
 from display.presenter import CallBoard
-from display.voice import GAP_S, Announcer, ClipLibrary, area_clip, hall_area_clips, hall_areas, plan
 from hallq.config import parse_config
+from hallq.voice import GAP_S, Announcer, ClipLibrary, area_clip, hall_area_clips, hall_areas, plan
 from tests.conftest import small_hall
 from tests.display.test_voice import _dur, _tone
 

@@ -1,6 +1,6 @@
 """The real Kivy call screen in a real window (Xvfb in the test command), driven by the real controller.
 
-Each screen writes a trace (HALLQ_DISPLAY_TRACE: one JSON line per frame that showed new calls, with the
+Each screen writes a trace (`--trace FILE`: one JSON line per frame that showed new calls, with the
 screen's texts), so the tests wait for what the screen shows instead of sleeping.
 """
 
@@ -36,12 +36,12 @@ CALL = "请 {} 号到 {} 号窗口办理"
 class Screen:
     """`hallq display --board ID` as a child process, and what its trace says it showed."""
 
-    def __init__(self, hall: Hall | Any, board: str, extra_env: dict[str, str] | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
-        self.hall, self.board, self.extra_args = hall, board, extra_args
+    def __init__(self, hall: Hall | Any, board: str, extra_args: tuple[str, ...] = ()) -> None:
+        self.hall, self.board = hall, board
         self.trace = hall.tmp / f"trace-{board}.jsonl"
+        self.extra_args = ("--trace", str(self.trace), *extra_args)
         self.log = hall.tmp / f"display-{board}.log"
-        self.env = dict(os.environ, HALLQ_DISPLAY_TRACE=str(self.trace), KIVY_NO_ARGS="1", **(extra_env or {}))
+        self.env = dict(os.environ, KIVY_NO_ARGS="1")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Screen:
@@ -133,8 +133,8 @@ def test_call_screen_shows_the_call(tmp_path: Path, request: pytest.FixtureReque
                                              "notice": {"mn": "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "zh": "欢迎光临本中心"}}]) as (
             hall, extra, staff, kiosk):
         shot = hall.tmp / "callscreen.png"
-        screen = Screen(hall, "tv", {"HALLQ_SCREENSHOT": str(shot),
-                                     "HALLQ_SCREENSHOT_WHEN": CALL.format("A001", "1")}, extra).start()
+        screen = Screen(hall, "tv", ("--screenshot", str(shot), "--screenshot-when", CALL.format("A001", "1"),
+                                     *extra)).start()
         try:
             screen.wait_link(True)
             kiosk.command("issue", service="general")
@@ -149,9 +149,8 @@ def test_call_screen_shows_the_call(tmp_path: Path, request: pytest.FixtureReque
     assert "ᠲᠤᠷᠰᠢᠯᠲᠠ" in shown["mn"], "the hall's Mongolian name is on the screen"
     assert "A001 ᠳ᠋ᠤᠭᠠᠷ ᠂ 1 ᠳ᠋ᠤᠭᠠᠷ ᠴᠣᠩᠬᠣ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ" in shown["mn"]
     assert shown["texts"][-1] == "欢迎光临本中心" and shown["mn"][-1] == "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "the notice, both languages"
-    pngs = sorted(hall.tmp.glob("callscreen*.png"))
-    assert pngs, "no screenshot"
-    assert Image.open(pngs[-1]).size[0] >= 1280
+    assert sorted(hall.tmp.glob("callscreen*.png")) == [shot], "the screenshot, under the name given"
+    assert Image.open(shot).size[0] >= 1280
     texts = json.loads((hall.tmp / "callscreen.png.json").read_text())
     assert CALL.format("A001", "1") in texts and "税务 等候 1 人" in texts, texts
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from display.runtime import DisplayRuntime
-from display.voice import MN_CLIPS, Announcer, ClipLibrary
 from hallq.clock import ScaledClock
 from hallq.config import parse_config
 from hallq.mqtt import Message
+from hallq.voice import MN_CLIPS, Announcer, ClipLibrary
 from tests.conftest import small_hall
 from tests.display.test_voice import _tone
 

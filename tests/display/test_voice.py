@@ -8,7 +8,7 @@ import struct
 import wave
 from pathlib import Path
 
-from display.voice import GAP_S, MN_CLIPS, ORDER, RATE, Announcer, ClipLibrary, plan
+from hallq.voice import GAP_S, MN_CLIPS, ORDER, RATE, Announcer, ClipLibrary, plan
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "display.md"
 

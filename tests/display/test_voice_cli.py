@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from display.voice import MN_CLIPS, ZH_PHRASES
 from hallq.cli import main
+from hallq.voice import MN_CLIPS, ZH_PHRASES
 from tests.display.test_voice import _tone
 
 
@@ -30,7 +30,7 @@ def test_complete_with_recorded_mongolian(tmp_path: Path, capsys: pytest.Capture
 def test_with_config_lists_kiosk_guidance_and_areas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    from display.voice import GUIDE_ZH, KIOSK_MN_CLIPS, area_clip
+    from hallq.voice import GUIDE_ZH, KIOSK_MN_CLIPS, area_clip
     from tests.conftest import small_hall
 
     cfg = small_hall()

@@ -52,12 +52,12 @@ def kiosk_hall(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Hall]:
 def _run_kiosk(h: Hall, steps: list[dict[str, Any]], timeout_s: float = 150) -> str:
     script = h.tmp / "autopilot.json"
     script.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
-    env = dict(os.environ, HALLQ_KIOSK_AUTOPILOT=str(script), KIVY_NO_ARGS="1")
+    env = dict(os.environ, KIVY_NO_ARGS="1")
     log = h.tmp / "kiosk.log"
     with open(log, "ab") as err:
         proc = subprocess.run([sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path),
-                               "--kiosk", "k1"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
-                              timeout=timeout_s)
+                               "--kiosk", "k1", "--autopilot", str(script)], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s)
     text = log.read_text(errors="replace")
     assert proc.returncode == 0, f"kiosk exited {proc.returncode}; log:\n{text[-4000:]}"
     assert "autopilot failed" not in text, text[-4000:]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from display.voice import GAP_S, GUIDE_MN, GUIDE_ORDER, GUIDE_ZH, ClipLibrary, area_clip, guide, zh_count
 from hallq.config.kiosk import KioskVoiceConfig
+from hallq.voice import GAP_S, GUIDE_MN, GUIDE_ORDER, GUIDE_ZH, ClipLibrary, area_clip, guide, zh_count
 from kiosk.presenter import Prompt
 from kiosk.voice import KioskVoice
 from tests.display.test_voice import _tone

@@ -1,5 +1,5 @@
 """Helpers of the region tests: a private PostgreSQL per module, a secure regional broker from
-`hallq region secure-init`, hall brokers with the bridge section of region/hallbridge.py, processes in their own
+`hallq region secure-init`, hall brokers with the bridge section of hallq/secure/bridge.py, processes in their own
 process groups."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 
 from hallq.broker import Mosquitto, free_port
 from hallq.config import parse_config
-from region.hallbridge import bridge_section
+from hallq.secure.bridge import bridge_section
 from region.pgtest import Postgres
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -162,7 +162,7 @@ def test_open_hall_bridge_maps_region_commands(tmp_path: Path) -> None:
     """An open (v1) hall's bridge: events out as they are, the region's `cmd/region/{name}` in as `cmd/{name}`
     (the only command topic an open controller reads), and the link state retained on the region's side."""
     from hallq.config import parse_config
-    from region.hallbridge import bridge_section
+    from hallq.secure.bridge import bridge_section
     rport = free_port()
     doc = {**BASE, "mqtt": {"host": "127.0.0.1", "port": rport}}
     (tmp_path / "REGION.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
