@@ -1,7 +1,7 @@
 """Benchmark (not a test): the call screen. `ticket.called` published by the real controller over mosquitto
 -> the call handled by the presenter, drawn on the Kivy screen (the frame flipped), and its announcement
 started (WAV concatenated, player started), p50/p99 over the calls. Times are stamped inside the display
-process (HALLQ_DISPLAY_TRACE, time.monotonic, which is one clock for every process on the machine).
+process (`hallq display --trace`, time.monotonic, which is one clock for every process on the machine).
 Run under Xvfb for the real screen; without a display the headless runtime is measured (no drawing).
 Writes bench/results/display.json.
 """
@@ -92,10 +92,11 @@ def run(notice: dict[str, str]) -> dict[str, Any]:
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     cfg = parse_config(raw)
     trace_path = tmp / "trace.jsonl"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", KIVY_NO_ARGS="1", HALLQ_DISPLAY_TRACE=str(trace_path))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KIVY_NO_ARGS="1")
     ctl = subprocess.Popen([sys.executable, "-m", "hallq", "controller", "--config", str(config)], cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=open(tmp / "controller.log", "ab"))  # noqa: SIM115
-    argv = [sys.executable, "-m", "hallq", "display", "--config", str(config), "--board", "bench-tv"]
+    argv = [sys.executable, "-m", "hallq", "display", "--config", str(config), "--board", "bench-tv",
+            "--trace", str(trace_path)]
     t_start = time.monotonic()
     disp = subprocess.Popen(argv + ([] if gui else ["--headless"]), cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "display.log", "ab"))  # noqa: SIM115
@@ -104,8 +105,8 @@ def run(notice: dict[str, str]) -> dict[str, Any]:
     try:
         trace.wait(lambda r: r["ev"] == "link" and r["up"], "its MQTT session up")
         cold_start_s = time.monotonic() - t_start
-        with StampingClient(cfg, "bench", (cfg.topic("event", "ticket.called"),
-                                           cfg.topic("controller", "status"))) as c:
+        c = StampingClient(cfg, "bench", (cfg.topic("event", "ticket.called"), cfg.topic("controller", "status")))
+        with c:
             c.wait_for(cfg.topic("controller", "status"), lambda b: b.get("state") == "online", timeout_s=30)
             c.command("login", window="1", staff="S001")
             c.command("login", window="2", staff="S002")
@@ -115,7 +116,10 @@ def run(notice: dict[str, str]) -> dict[str, Any]:
                 window = "1" if i % 2 else "2"
                 t_cmd = time.monotonic()
                 ticket = c.command("call", window=window)["ticket"]["number"]
-                ev = c.wait_for(cfg.topic("event", "ticket.called"), lambda b, n=ticket: b["ticket"] == n, start=seen)
+                def is_called(b: dict[str, Any], n: str = ticket) -> bool:
+                    return bool(b["ticket"] == n)
+
+                ev = c.wait_for(cfg.topic("event", "ticket.called"), is_called, start=seen)
                 seen = len(c.received)
                 seq = ev["seq"]
                 t_event = c.arrived[seq]

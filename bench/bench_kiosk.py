@@ -41,7 +41,7 @@ async def visits(rt: KioskRuntime, cut: dict[str, float], issued: dict[str, floa
     task = asyncio.create_task(rt.run(stop))
     while not rt.presenter.controller_online:
         await asyncio.sleep(0.05)
-    out = []
+    out: list[dict[str, float]] = []
     for i in range(VISITS):
         rt.post(Tap("lang", "zh"))
         while rt.presenter.screen is not Screen.SERVICES:
@@ -50,16 +50,20 @@ async def visits(rt: KioskRuntime, cut: dict[str, float], issued: dict[str, floa
         issued.clear()
         t0 = time.perf_counter()
         rt.post(Tap("service", "general" if i % 2 else "tax"))
-        while "t" not in cut or rt.presenter.screen is not Screen.RESULT:
+        while "t" not in cut or not _on(rt, Screen.RESULT):
             await asyncio.sleep(0.001)
         out.append({"tap_to_cut_ms": (cut["t"] - t0) * 1000, "tap_to_ticket_ms": (issued["t"] - t0) * 1000,
                     "ticket_to_cut_ms": (cut["t"] - issued["t"]) * 1000})
         rt.post(Tap("home"))
-        while rt.presenter.screen is not Screen.HOME:
+        while not _on(rt, Screen.HOME):
             await asyncio.sleep(0.002)
     stop.set()
     await task
     return out
+
+
+def _on(rt: KioskRuntime, screen: Screen) -> bool:
+    return rt.presenter.screen is screen
 
 
 def cold_start(config: Path, gui: bool, tmp: Path) -> dict[str, float]:
@@ -68,7 +72,7 @@ def cold_start(config: Path, gui: bool, tmp: Path) -> dict[str, float]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", KIVY_NO_ARGS="1")
     argv = [sys.executable, "-m", "hallq", "kiosk", "--config", str(config), "--kiosk", "k1"]
     if gui:
-        env["HALLQ_KIOSK_AUTOPILOT"] = json.dumps([{"wait": "home"}, {"dump": str(marker)}])
+        argv += ["--autopilot", json.dumps([{"wait": "home"}, {"dump": str(marker)}])]
     else:
         argv.append("--headless")
     t0 = time.perf_counter()

@@ -131,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
         parts.append(Part("bridge", ["bridge", *conf, "--data", str(work / "bridge"), *cred.get("bridge", [])],
                           work))
     flag = [] if gui else ["--headless"]
+    pilot = ["--autopilot", str(_autopilot(cfg, work / "kiosk-autopilot.json"))] if gui else []
     for module, items in (("display.main", [("display", d.id, ["--board", d.id]) for d in cfg.displays]),
-                          ("kiosk.main", [("kiosk", k.id, ["--kiosk", k.id]) for k in cfg.kiosks])):
+                          ("kiosk.main", [("kiosk", k.id, ["--kiosk", k.id, *pilot]) for k in cfg.kiosks])):
         if not _have(module):
             if items:
                 print(f"hallq demo: the {items[0][0]} is not in this build yet; running without it", flush=True)
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
               ("; console passwords " + ", ".join(f"{s} {p}" for s, p in passwords.items()) if passwords else ""),
               flush=True)
     for p in parts:
-        p.start(_autopilot(cfg) if p.name.startswith("kiosk-") and gui else None)
+        p.start()
     if token_help:
         print(token_help, flush=True)
     from hallq.livinghall import LivingHall
@@ -307,8 +308,9 @@ def _demo_kiosks(raw: dict[str, Any], work: Path) -> str:
             f"--kid msb-demo --name 巴特尔 --idn 150102195001011234 --birth 1950-01-01)\"")
 
 
-def _autopilot(cfg: Any) -> dict[str, str]:
-    """A visitor at the kiosk every 25 s, alternating Mongolian and Chinese, each taking the first open service."""
+def _autopilot(cfg: Any, path: Path) -> Path:
+    """A visitor at the kiosk every 25 s, alternating Mongolian and Chinese, each taking the first open service:
+    the script for `hallq kiosk --autopilot`, written to `path`."""
     visit = []
     for lang in ("mn", "zh"):
         service = cfg.services[0].id if lang == "mn" else cfg.services[-1].id
@@ -319,7 +321,8 @@ def _autopilot(cfg: Any) -> dict[str, str]:
         visit += [{"wait": "home", "timeout_s": 60}, {"sleep": 4}, {"card": "elder"}, {"wait": "services"},
                   {"sleep": 4}, {"tap": "service", "arg": cfg.services[0].id}, {"wait": "result", "timeout_s": 60},
                   {"sleep": 5}, {"tap": "home"}, {"card": "remove"}, {"sleep": 8}]
-    return {"HALLQ_KIOSK_AUTOPILOT": json.dumps([{"repeat": visit, "every_s": 1}])}
+    path.write_text(json.dumps([{"repeat": visit, "every_s": 1}], ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 def _start_simulated_buses(raw: dict[str, Any]) -> Any:

@@ -126,12 +126,3 @@ async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
 def _mark(path: Path, screen: str) -> None:
     with open(path, "a", encoding="utf-8") as f:    # a FIFO: blocks until the test opens it for reading
         f.write(screen + "\n")
-
-
-def load_script(spec: str) -> list[dict[str, Any]]:
-    """A script from a file path or inline JSON."""
-    text = spec if spec.lstrip().startswith("[") else Path(spec).read_text(encoding="utf-8")
-    steps = json.loads(text)
-    if not isinstance(steps, list):
-        raise ValueError("an autopilot script is a JSON list of steps")
-    return steps

@@ -3,6 +3,9 @@
 Headless, the kiosk reads intents as JSON lines on stdin ({"tap": "service", "arg": "general"},
 {"scan": "MSB1...."}) and writes each new view as a JSON line on stdout: scripts, benchmarks and
 installers drive the same presenter, printer and scanner as the touchscreen.
+
+With a window, `--autopilot SCRIPT` (a JSON list of steps, inline or in a file: kiosk.autopilot) drives
+the real app by touch events, for tests, demos and installers' checks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import os
 import signal
 import stat
 import sys
+from pathlib import Path
+from typing import Any
 
 from devices.printer.base import PrinterError
 from hallq import sdnotify
@@ -40,8 +45,27 @@ def _kiosk(args: argparse.Namespace) -> KioskConfig:
     return k
 
 
+def load_script(spec: str) -> list[dict[str, Any]]:
+    """An autopilot script from inline JSON (it starts with `[` or `{`) or a file path; UsageError if it is not one."""
+    inline = spec.lstrip().startswith(("[", "{"))
+    where = "--autopilot" if inline else f"--autopilot {spec}"
+    try:
+        text = spec if inline else Path(spec).read_text(encoding="utf-8")
+        steps = json.loads(text)
+    except OSError as e:
+        raise UsageError(f"{where}: cannot read it: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:     # bad JSON or bad UTF-8
+        raise UsageError(f"{where}: not JSON: {e}") from None
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise UsageError(f"{where}: an autopilot script is a JSON list of steps (objects)")
+    return steps
+
+
 def run(args: argparse.Namespace) -> int:
     kiosk = _kiosk(args)
+    if args.autopilot is not None and args.headless:
+        raise UsageError("--autopilot drives the window: not with --headless (headless reads intents on stdin)")
+    script = load_script(args.autopilot) if args.autopilot is not None else None
     try:
         runtime = KioskRuntime(args.cfg, kiosk)
     except (PrinterError, ValueError) as e:
@@ -54,13 +78,14 @@ def run(args: argparse.Namespace) -> int:
 
     Config.set("graphics", "width", "1920")
     Config.set("graphics", "height", "1080")
-    asyncio.run(gui(runtime, os.environ.get("HALLQ_KIOSK_AUTOPILOT")))
+    asyncio.run(gui(runtime, script))
     return 0
 
 
-async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
+async def gui(runtime: KioskRuntime, autopilot: list[dict[str, Any]] | None = None) -> None:
+    """The touchscreen on this loop; `autopilot` (steps of kiosk.autopilot) drives it by touch events."""
     from kiosk.app import KioskApp
-    from kiosk.autopilot import load_script, run_script
+    from kiosk.autopilot import run_script
 
     app = KioskApp(runtime)
     stop = asyncio.Event()
@@ -72,7 +97,7 @@ async def gui(runtime: KioskRuntime, autopilot: str | None) -> None:
     rt = loop.create_task(runtime.run(stop))
     pilot = None
     if autopilot:
-        steps = load_script(autopilot)
+        steps = autopilot
 
         async def fly() -> None:
             await asyncio.sleep(0.5)
