@@ -1,6 +1,6 @@
 """Benchmark (not a test): controller start time and memory with months of league history in the log.
 
-One simulated league day (config/scenarios/league.yaml, pooled hall, pure engine via hallq.simday) is
+One simulated league day (config/scenarios/league.yaml, pooled hall, pure engine via simulation.simday) is
 copied over D working days by shifting its dates and appended to a real event log; then the morning of
 day D+1 (a crash restart mid-morning). Each start is measured in a fresh process:
 - before: full replay, every ticket kept (ControllerService(snapshots=False, compact=False));
@@ -40,11 +40,11 @@ MODES = {"before": {"snapshots": False, "compact": False}, "after_replay": {"sna
 
 
 def league_day() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from hallq.simday.backends import EngineHall
-    from hallq.simday.executor import DayRunner
-    from hallq.simday.layout import hall_config, window_services
-    from hallq.simday.plan import make_plan
-    from hallq.simday.scenario import load_scenario
+    from simulation.simday.backends import EngineHall
+    from simulation.simday.executor import DayRunner
+    from simulation.simday.layout import hall_config, window_services
+    from simulation.simday.plan import make_plan
+    from simulation.simday.scenario import load_scenario
 
     sc = load_scenario(str(REPO / "config/scenarios/league.yaml"))
     cfg = hall_config(sc, "pooled")

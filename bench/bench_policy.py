@@ -20,12 +20,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hallq.simday.cli import run_day  # noqa: E402
-from hallq.simday.metrics import compare, compared, hour_before_lunch  # noqa: E402
-from hallq.simday.plan import make_plan  # noqa: E402
-from hallq.simday.plot import wait_chart  # noqa: E402
-from hallq.simday.report import day_report  # noqa: E402
-from hallq.simday.scenario import load_scenario  # noqa: E402
+from simulation.simday.cli import run_day  # noqa: E402
+from simulation.simday.metrics import compare, compared, hour_before_lunch  # noqa: E402
+from simulation.simday.plan import make_plan  # noqa: E402
+from simulation.simday.plot import wait_chart  # noqa: E402
+from simulation.simday.report import day_report  # noqa: E402
+from simulation.simday.scenario import load_scenario  # noqa: E402
 
 SCENARIOS = {"league": "config/scenarios/league.yaml", "village": "config/scenarios/village.yaml"}
 LUNCH_SEEDS = 200      # village days pooled for the hour before lunch

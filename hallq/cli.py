@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--no-gui", action="store_true", help="no kiosk/display windows")
     dm.add_argument("--open", action="store_true",
                     help="run the hall open (v1: anonymous broker) instead of secure with a principal per part")
-    dm.set_defaults(run="hallq.demo:run")
+    dm.set_defaults(run="simulation.demo:run")
 
     a = sub.add_parser("audit", help="check the tamper-evident event log")
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
@@ -181,19 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind in (("hall-id", str), ("name-zh", str), ("name-mn", str), ("timezone", str), ("windows", int),
                        ("kiosks", int), ("server", str), ("port", int), ("bus", str)):
         ins.add_argument(f"--{flag}", type=kind, help=argparse.SUPPRESS)
-    ins.set_defaults(run="hallq.install:run")
+    ins.set_defaults(run="ops.install:run")
 
     bk = sub.add_parser("backup", help="back up the data directory while the controller runs (verified)")
     bk.add_argument("--data", required=True)
     bk.add_argument("--out", help="the backup file (.tar.gz)")
     bk.add_argument("--out-dir", help="a folder for dated backups (nightly), with --keep")
     bk.add_argument("--keep", type=int, default=14, help="with --out-dir: how many of this hall's backups to keep")
-    bk.set_defaults(run="hallq.backup:run_backup")
+    bk.set_defaults(run="ops.backup:run_backup")
 
     rs = sub.add_parser("restore", help="restore a backup into an empty data directory (refused unless it verifies)")
     rs.add_argument("backup", metavar="FILE")
     rs.add_argument("--data", required=True, help="an empty or new data directory")
-    rs.set_defaults(run="hallq.backup:run_restore")
+    rs.set_defaults(run="ops.backup:run_restore")
 
     dr = sub.add_parser("doctor", help="check this hall box and print what to fix")
     dr.add_argument("--config", required=True)
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--credentials", help="the principal to try the broker with (default: mqtt.credentials)")
     dr.add_argument("--days", type=int, default=30, help="disk space needed for this many days")
     dr.add_argument("--no-broker", action="store_true", help="skip the broker check")
-    dr.set_defaults(run="hallq.doctor:run")
+    dr.set_defaults(run="ops.doctor:run")
 
     dv = sub.add_parser("devices", help="find the box's USB serial adapters, printers and scanners")
     dsub = dv.add_subparsers(dest="devices_command", required=True, parser_class=_Parser)
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bus-<id>=ttyUSB0, printer-<kiosk>=lp0, scanner-<kiosk>=event5 (repeatable)")
     ds.add_argument("--rules", metavar="FILE", help="write the udev rules here (e.g. /etc/udev/rules.d/70-hallq.rules)")
     ds.add_argument("--sysfs", default="/sys", help=argparse.SUPPRESS)
-    ds.set_defaults(run="hallq.devscan:run")
+    ds.set_defaults(run="ops.devscan:run")
 
     rg = sub.add_parser("region", help="the league's region: ingest into PostgreSQL, its console, its broker")
     rg.add_argument("what", choices=["ingest", "serve", "secure-init", "passwd"])
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="device and hall simulators")
     s.add_argument("what", help="evaluator | led | hall_led | printer | scanner | token | day")
     s.add_argument("rest", nargs=argparse.REMAINDER)
-    s.set_defaults(run="hallq.simcli:run")
+    s.set_defaults(run="simulation.simcli:run")
     return p
 
 

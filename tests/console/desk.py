@@ -18,7 +18,8 @@ import pytest
 from hallq.broker import Mosquitto, free_port
 from tests.conftest import REPO, Hall, small_hall
 
-PASSWORDS = {"S001": "window-pass-1", "S002": "window-pass-2", "R001": "reception-pass", "M001": "manager-pass"}
+PASSWORDS = {"S001": "window-pass-1", "S002": "window-pass-2", "R001": "reception-pass", "M001": "manager-pass",
+             "M002": "manager-pass-2"}
 
 
 def console_hall(port: int) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def console_hall(port: int) -> dict[str, Any]:
     cfg["staff"] = cfg["staff"] + [
         {"id": "R001", "name": "赵导服", "windows": ["3"], "roles": ["reception"]},
         {"id": "M001", "name": "钱主任", "windows": ["1"], "roles": ["window", "manager"]},
+        {"id": "M002", "name": "孙科长", "windows": ["2"], "roles": ["manager"]},
     ]
     return cfg
 

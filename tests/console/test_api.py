@@ -297,4 +297,4 @@ def test_twenty_failures_from_any_addresses_lock_the_id_for_everyone(desk: Desk)
     deadline = time.monotonic() + 10
     while "staff id S002" not in desk.console.log() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "staff id S002" in desk.console.log() or "alert_raise" in desk.hall.controller.log()
+    assert "staff id S002" in desk.console.log()

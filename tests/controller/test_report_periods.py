@@ -26,11 +26,11 @@ SIM_DAY = "2026-11-23"
 
 def sim_days(data: Path, n: int) -> list[date]:
     """n working days from 2026-11-24 of the village scenario, each with its own seed, in one event log."""
-    from hallq.simday.backends import EngineHall
-    from hallq.simday.executor import DayRunner
-    from hallq.simday.layout import hall_config, window_services
-    from hallq.simday.plan import make_plan
-    from hallq.simday.scenario import load_scenario
+    from simulation.simday.backends import EngineHall
+    from simulation.simday.executor import DayRunner
+    from simulation.simday.layout import hall_config, window_services
+    from simulation.simday.plan import make_plan
+    from simulation.simday.scenario import load_scenario
 
     sc = load_scenario(str(REPO / "config/scenarios/village.yaml"))
     raw = hall_config(sc, "pooled")

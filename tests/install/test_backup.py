@@ -24,10 +24,10 @@ import yaml
 
 from controller.service import ControllerService
 from controller.store import DB_NAME, LOG_SCHEMA, StoredCommand
-from hallq.backup import MANIFEST, BackupError, backup, restore
 from hallq.broker import Mosquitto
 from hallq.config import parse_config
 from hallq.mqtt import BlockingClient
+from ops.backup import MANIFEST, BackupError, backup, restore
 from tests.conftest import REPO, small_hall
 
 ZONE = ZoneInfo("Asia/Shanghai")

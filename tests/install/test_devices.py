@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hallq.devscan import scan
+from ops.devscan import scan
 from tests.conftest import REPO
 
 GOLDEN = Path(__file__).parent / "golden" / "70-hallq.rules"

@@ -82,7 +82,7 @@ def _ingest(work: Path, ryaml: Path, n: int, argv: list[str] | None = None) -> P
 def _sims(work: Path, rport: int, halls: dict[str, int], procs: list[Proc]) -> dict[str, Proc]:
     sims = {}
     for h, seed in halls.items():
-        sims[h] = Proc([sys.executable, "-m", "region.simhall", "--scenario", SCENARIO, "--hall", h,
+        sims[h] = Proc([sys.executable, "-m", "simulation.regionhalls", "--scenario", SCENARIO, "--hall", h,
                         "--region", f"127.0.0.1:{rport}", "--credentials",
                         str(work / "rb" / "credentials" / f"hall-{h}.yaml"), "--workdir", str(work / f"{h}-sim"),
                         "--seed", str(seed), "--speed", "2500"], work / f"{h}-sim.log", stdout=True)

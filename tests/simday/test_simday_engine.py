@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hallq.simday.backends import EngineHall
-from hallq.simday.executor import DayResult, DayRunner
-from hallq.simday.layout import hall_config, window_services
-from hallq.simday.metrics import erlang_c, erlang_wait_min, estimate_report, policy_report
-from hallq.simday.plan import make_plan
-from hallq.simday.scenario import load_scenario
+from simulation.simday.backends import EngineHall
+from simulation.simday.executor import DayResult, DayRunner
+from simulation.simday.layout import hall_config, window_services
+from simulation.simday.metrics import erlang_c, erlang_wait_min, estimate_report, policy_report
+from simulation.simday.plan import make_plan
+from simulation.simday.scenario import load_scenario
 
 VILLAGE = Path(__file__).resolve().parents[2] / "config" / "scenarios" / "village.yaml"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from hallq.config import parse_config
-from hallq.simday.backends import EngineHall
-from hallq.simday.executor import DayResult, DayRunner
-from hallq.simday.layout import hall_config, window_services
-from hallq.simday.metrics import estimate_report, hour_before_lunch, policy_report
-from hallq.simday.plan import make_plan
-from hallq.simday.report import day_report, markdown
-from hallq.simday.scenario import ScenarioError, clock_s, load_scenario
+from simulation.simday.backends import EngineHall
+from simulation.simday.executor import DayResult, DayRunner
+from simulation.simday.layout import hall_config, window_services
+from simulation.simday.metrics import estimate_report, hour_before_lunch, policy_report
+from simulation.simday.plan import make_plan
+from simulation.simday.report import day_report, markdown
+from simulation.simday.scenario import ScenarioError, clock_s, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
 VILLAGE = SCENARIOS / "village.yaml"

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from controller.store import EventStore
-from hallq.simday.backends import EngineHall, MqttHall
-from hallq.simday.executor import DayResult, DayRunner
-from hallq.simday.layout import hall_config, window_services
-from hallq.simday.metrics import estimate_report
-from hallq.simday.plan import DayPlan, make_plan, truncate
-from hallq.simday.scenario import clock_s, load_scenario
+from simulation.simday.backends import EngineHall, MqttHall
+from simulation.simday.executor import DayResult, DayRunner
+from simulation.simday.layout import hall_config, window_services
+from simulation.simday.metrics import estimate_report
+from simulation.simday.plan import DayPlan, make_plan, truncate
+from simulation.simday.scenario import clock_s, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
 

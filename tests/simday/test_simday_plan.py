@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hallq.simday.layout import hall_config, window_services
-from hallq.simday.plan import arrivals_per_s, make_plan, truncate
-from hallq.simday.scenario import ScenarioError, clock_s, load_scenario
+from simulation.simday.layout import hall_config, window_services
+from simulation.simday.plan import arrivals_per_s, make_plan, truncate
+from simulation.simday.scenario import ScenarioError, clock_s, load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 LEAGUE = REPO / "config" / "scenarios" / "league.yaml"

@@ -23,7 +23,7 @@ OTHERS = {
     "keypad": "firmware_bridge.sim.keypad_cli:run",  # legacy caller keypads (FF 68 … 16) on a pty
     "evaluator": "firmware_bridge.sim.evaluator_cli:run",  # evaluators on a pty, keys and PIN login from stdin
     "mqtt-device": "firmware_bridge.sim.mqtt_device:run",  # an MQTT-native evaluator (docs/devices-mqtt.md)
-    "day": "hallq.simday.cli:run",                  # a simulated hall day against the real controller
+    "day": "simulation.simday.cli:run",                  # a simulated hall day against the real controller
 }
 
 

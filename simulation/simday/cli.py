@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from hallq.broker import BrokerError
-from hallq.simday.backends import EngineHall, HallLink, MqttHall
-from hallq.simday.executor import DayResult, DayRunner
-from hallq.simday.layout import POLICIES, hall_config, window_services
-from hallq.simday.plan import DayPlan, make_plan, truncate
-from hallq.simday.plot import wait_chart
-from hallq.simday.report import day_report, markdown
-from hallq.simday.scenario import ScenarioError, clock_s, load_scenario
+from simulation.simday.backends import EngineHall, HallLink, MqttHall
+from simulation.simday.executor import DayResult, DayRunner
+from simulation.simday.layout import POLICIES, hall_config, window_services
+from simulation.simday.plan import DayPlan, make_plan, truncate
+from simulation.simday.plot import wait_chart
+from simulation.simday.report import day_report, markdown
+from simulation.simday.scenario import ScenarioError, clock_s, load_scenario
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,11 +1,10 @@
-"""`python -m region.simhall`: one simulated hall for the region's tests and bench — the real controller on the
+"""`python -m simulation.regionhalls`: one simulated hall for the region's tests and bench — the real controller on the
 hall's own (bridged) broker, driven through a scenario's day by `hallq sim day`'s runner, kept running afterwards
 (the region may still ask it for `events`) until SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import logging
@@ -18,22 +17,11 @@ from typing import Any
 from controller.store import EventStore
 from hallq.broker import Mosquitto
 from hallq.secure.bridge import bridge_section
-from hallq.simday.backends import MqttHall
-from hallq.simday.executor import DayRunner
-from hallq.simday.layout import hall_config, window_services
-from hallq.simday.plan import make_plan, truncate
-from hallq.simday.scenario import clock_s, load_scenario
-
-
-class _ThreadLoops(asyncio.DefaultEventLoopPolicy):
-    """The controller runs in a thread of this process (as in `hallq sim day`): its loop cannot take signal
-    handlers there (the controller's SIGHUP reload); signals stay with the main thread."""
-
-    def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        loop = super().new_event_loop()
-        if threading.current_thread() is not threading.main_thread():
-            loop.add_signal_handler = lambda *_a, **_k: None  # type: ignore[method-assign]
-        return loop
+from simulation.simday.backends import MqttHall
+from simulation.simday.executor import DayRunner
+from simulation.simday.layout import hall_config, window_services
+from simulation.simday.plan import make_plan, truncate
+from simulation.simday.scenario import clock_s, load_scenario
 
 
 class BridgedHall(MqttHall):
@@ -68,7 +56,7 @@ class BridgedHall(MqttHall):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m region.simhall", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m simulation.regionhalls", description=__doc__)
     p.add_argument("--scenario", required=True)
     p.add_argument("--hall", required=True, help="the hall id (replaces the scenario's)")
     p.add_argument("--region", required=True, help="HOST:PORT of the regional broker")
@@ -91,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     link = BridgedHall(hall_config(plan.scenario, "pooled"), Path(a.workdir), a.speed, region, not a.open, devices)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
-    asyncio.set_event_loop_policy(_ThreadLoops())
     link.open()
     print(json.dumps({"state": "ready", "data": str(link.data_dir)}), flush=True)
     try:

@@ -1,6 +1,6 @@
 """A gentle, real-time living hall for `hallq demo`: staff and citizens acting over the MQTT API.
 
-The citizens come from the hall-day simulator's plan of a scenario (`hallq.simday`: its arrival profile,
+The citizens come from the hall-day simulator's plan of a scenario (`simulation.simday`: its arrival profile,
 green-channel share, no-shows, transfers, log-normal service times and ratings), replayed with its clock
 compressed (`time_scale`) so a newcomer sees a day's rhythm in minutes; the scenario's services are mapped
 onto the demo hall's in order. Without a plan, citizens arrive at random. Staff at every window call, serve
@@ -24,9 +24,9 @@ from typing import Any
 
 from hallq.config import HallConfig
 from hallq.mqtt import BlockingClient, CommandError
-from hallq.simday.plan import Visitor
+from simulation.simday.plan import Visitor
 
-log = logging.getLogger("hallq.livinghall")
+log = logging.getLogger("simulation.livinghall")
 
 LEVELS = (5, 4, 3, 2, 1)
 LEVEL_WEIGHTS = (60, 25, 9, 4, 2)

@@ -31,7 +31,7 @@ from hallq.broker import BrokerError, Mosquitto, free_port
 from hallq.config import ConfigError, HallConfig, load_config, parse_config
 from hallq.errors import UsageError
 
-log = logging.getLogger("hallq.demo")
+log = logging.getLogger("simulation.demo")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "config" / "demo.yaml"
 
@@ -161,9 +161,9 @@ def run(args: argparse.Namespace) -> int:
         p.start()
     if token_help:
         print(token_help, flush=True)
-    from hallq.livinghall import LivingHall
-    from hallq.simday.plan import make_plan
-    from hallq.simday.scenario import load_scenario
+    from simulation.livinghall import LivingHall
+    from simulation.simday.plan import make_plan
+    from simulation.simday.scenario import load_scenario
 
     scenario = load_scenario(REPO / "config" / "scenarios" / "village.yaml")  # its visitors, at the demo's pace
     actors = _actors(cfg, who, cred, pins) if who is not None else None
@@ -260,8 +260,8 @@ def _demo_secrets(cfg: HallConfig, data: Path) -> tuple[dict[str, str], dict[str
 
 
 def _actors(cfg: HallConfig, who: dict[str, str], cred: dict[str, list[str]], pins: dict[str, str]) -> Any:
-    """The living hall's principals (hallq/livinghall.py, Actors)."""
-    from hallq.livinghall import Actors
+    """The living hall's principals (simulation/livinghall.py, Actors)."""
+    from simulation.livinghall import Actors
 
     def as_(part: str) -> HallConfig:
         return cfg.with_credentials(cred[part][1])

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hallq.simday.executor import DayResult, TicketRecord
-from hallq.simday.plan import DayPlan, arrivals_per_s
-from hallq.simday.scenario import clock_s
+from simulation.simday.executor import DayResult, TicketRecord
+from simulation.simday.plan import DayPlan, arrivals_per_s
+from simulation.simday.scenario import clock_s
 
 PEAK = ("09:00", "10:30")
 WITHIN = 0.25             # "within ±25 %" …

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from hallq.simday.executor import DayResult
+from simulation.simday.executor import DayResult
 
 W, H = 1100, 720
 LEFT, RIGHT = 70, 20

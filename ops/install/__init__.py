@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 
 from hallq.config import ConfigError, HallConfig, load_config, parse_config_text
-from hallq.install import units
-from hallq.install.questions import Answers, ask, hall_config
+from ops.install import units
+from ops.install.questions import Answers, ask, hall_config
 
 SHAPES = ("village", "centre", "kiosk", "screen")
 # mosquitto: to pass through /etc/hallq/secure (0710 root:mosquitto, as secure init makes it) to the credentials

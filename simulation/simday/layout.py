@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hallq.simday.scenario import Scenario
+from simulation.simday.scenario import Scenario
 
 POLICIES = ("pooled", "departments")
 TIMEZONE = "Asia/Shanghai"

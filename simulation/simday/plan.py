@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from hallq.simday.scenario import Scenario, clock_s
+from simulation.simday.scenario import Scenario, clock_s
 
 GOOD_LEVELS = (5, 4, 3)
 GOOD_WEIGHTS = (70, 22, 8)

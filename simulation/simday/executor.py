@@ -15,11 +15,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hallq.simday.backends import HallLink
-from hallq.simday.layout import TIMEZONE
-from hallq.simday.plan import DayPlan, StaffMove, Visitor
+from simulation.simday.backends import HallLink
+from simulation.simday.layout import TIMEZONE
+from simulation.simday.plan import DayPlan, StaffMove, Visitor
 
-log = logging.getLogger("hallq.simday")
+log = logging.getLogger("simulation.simday")
 
 # order of events at the same moment: staff first, then devices, desks, arrivals
 _MOVE, _DEVICE, _DESK, _ARRIVE, _TICK = range(5)

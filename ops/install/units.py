@@ -96,7 +96,7 @@ def controller(p: Paths) -> str:
     return f"""\
 [Unit]
 Description=hallq queue controller (hall {p.hall})
-Documentation=file:///usr/share/doc/hallq/install.md
+Documentation=file:///usr/share/doc/ops/install.md
 {_broker_deps(p)}
 [Service]
 Type=notify

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hallq.simday.executor import DayResult
-from hallq.simday.metrics import erlang_report, estimate_report, hour_before_lunch, policy_report
-from hallq.simday.plan import DayPlan
+from simulation.simday.executor import DayResult
+from simulation.simday.metrics import erlang_report, estimate_report, hour_before_lunch, policy_report
+from simulation.simday.plan import DayPlan
 
 PARTS = {"before_lunch": "hour before lunch"}
 
