@@ -388,35 +388,47 @@ def parse_config(data: Any, source: str = "<config>") -> HallConfig:
     try:
         return HallConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        ctx = err.get("ctx") or {}
-        inner = ctx.get("error")
-        if isinstance(inner, _Ref):
-            raise ConfigError(source, inner.key, str(inner)) from None
-        key = _loc(tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-"))))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (a typo? see docs/configuration.md for the keys of this section)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        msg = msg.removeprefix("Value error, ")
-        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(
-            err["input"], dict | list
-        ):
-            msg += f" (got {err['input']!r})"
-        raise ConfigError(source, key, msg) from None
+        raise config_error(e, source) from None
+
+
+def config_error(e: ValidationError, source: str, doc: str = "docs/configuration.md") -> ConfigError:
+    """The first problem of a validation as one line naming the file, the key path and what is wrong."""
+    err = e.errors()[0]
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _Ref):
+        return ConfigError(source, inner.key, str(inner))
+    key = _loc(tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-"))))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key (a typo? see {doc} for the keys of this section)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+        err["input"], dict | list
+    ):
+        msg += f" (got {err['input']!r})"
+    if ": " in msg and not key:
+        key, msg = msg.split(": ", 1)
+    return ConfigError(source, key, msg)
+
+
+def read_config_file(path: str | Path) -> str:
+    """A configuration file's text; ConfigError when it is missing or unreadable."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(p), "", f"cannot read: {e}") from None
 
 
 def load_config(path: str | Path) -> HallConfig:
     """Read and validate a hall config file; raises ConfigError with a one-line message."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), "", f"cannot read: {e}") from None
-    cfg = parse_config_text(text, str(p))
+    cfg = parse_config_text(read_config_file(p), str(p))
     cfg._source_dir = str(p.resolve().parent)
     if cfg.mqtt.credentials and not Path(cfg.mqtt.credentials).is_absolute():
         cfg = cfg.with_credentials(str(p.resolve().parent / cfg.mqtt.credentials))

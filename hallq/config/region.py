@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from hallq.config import ConfigError, LocalName, MqttSection, Strict, load_yaml
+from hallq.config import (
+    ConfigError,
+    HallSection,
+    LocalName,
+    MqttSection,
+    Strict,
+    config_error,
+    load_yaml,
+    read_config_file,
+)
 from hallq.config.regionlink import RegionLink
 from hallq.config.security import ConsoleSection
 
@@ -22,19 +30,8 @@ ACCOUNT = r"^[a-z0-9-]{1,32}$"
 __all__ = ["HallEntry", "RegionConfig", "RegionLink", "load_region", "parse_region"]
 
 
-class RegionSection(Strict):
-    id: str = Field(pattern=HALL_ID, max_length=64)
-    name: LocalName
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
-        return v
+class RegionSection(HallSection):
+    """The region's id, names and time zone: the same rules as a hall's."""
 
 
 class HallEntry(Strict):
@@ -112,27 +109,12 @@ def parse_region(data: object, source: str) -> RegionConfig:
     try:
         return RegionConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(x) for x in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (a typo? see docs/region.md for the keys)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        if ": " in msg and not key:
-            key, msg = msg.split(": ", 1)
-        raise ConfigError(source, key, msg) from None
+        raise config_error(e, source, "docs/region.md") from None
 
 
 def load_region(path: str | Path) -> RegionConfig:
     """Read and validate REGION.yaml; ConfigError with one line naming file, key and problem."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), "", f"cannot read: {e}") from None
-    cfg = parse_region(load_yaml(text, str(p)), str(p))
+    cfg = parse_region(load_yaml(read_config_file(p), str(p)), str(p))
     cfg._source_dir = str(p.resolve().parent)
     return cfg

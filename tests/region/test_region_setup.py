@@ -29,10 +29,10 @@ BASE: dict[str, Any] = {"region": {"id": "xm", "name": {"zh": "锡林郭勒盟"}
 
 
 @pytest.mark.parametrize(("change", "key", "words"), [
-    ({"halls": [{"id": "a", "name": {"zh": "甲"}, "level": "city"}]}, "halls.0.level", "league"),
+    ({"halls": [{"id": "a", "name": {"zh": "甲"}, "level": "city"}]}, "halls[0].level", "league"),
     ({"halls": [{"id": "b", "name": {"zh": "乙"}, "level": "gacha", "parent": "zz"}]}, "halls[0].parent", "unknown"),
     ({"postgress": "x"}, "postgress", "unknown key"),
-    ({"halls": [{"id": "A B", "name": {"zh": "x"}, "level": "sum"}]}, "halls.0.id", "pattern"),
+    ({"halls": [{"id": "A B", "name": {"zh": "x"}, "level": "sum"}]}, "halls[0].id", "pattern"),
 ])
 def test_region_yaml_errors_name_the_key(change: dict[str, Any], key: str, words: str) -> None:
     with pytest.raises(ConfigError) as e:
