@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import logging
 import os
 import signal
@@ -25,28 +24,9 @@ from console.hub import Hub
 from hallq import sdnotify
 from hallq.config import ConfigError, HallConfig
 from hallq.staffauth import StaffSecrets
+from hallq.webauth import ConsoleStartError, is_loopback, parse_listen
 
 log = logging.getLogger("hallq.console")
-
-
-class ConsoleStartError(Exception):
-    """Why the console cannot start, in one line."""
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConsoleStartError(f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080")
-    return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def certificate(cfg: HallConfig) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Console sessions, CSRF tokens and the sign-in lockouts of CONTRACT §6, pure (the clock is passed in).
+"""What the web consoles (the hall's `console/`, the league's `region/console/`) share: sessions, CSRF tokens
+and the sign-in lockouts of CONTRACT §6, pure (the clock is passed in), and the rules for where one listens.
 
 Failures are counted per (submitted staff id, address) — 5 in 10 minutes lock that id for that address —
 per staff id across addresses — 20 lock it for everyone for 10 minutes or until the alert is acknowledged —
@@ -10,6 +11,7 @@ tables are capped.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -138,3 +140,23 @@ class LoginGuard:
         """A manager acknowledged the `login_failures` alert naming `staff`."""
         self.locked_until.pop(staff, None)
         self.by_id.clear(staff)
+
+
+class ConsoleStartError(Exception):
+    """Why the console cannot start, in one line."""
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConsoleStartError(f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,7 +1,7 @@
 """`hallq region serve`'s HTTP side: the league's console (Starlette, Jinja2) — halls live, day / month / quarter
 figures, the monthly ranking (also XLSX), 差评 work orders across halls and forwarding one to a hall (`wo_forward`).
 
-Sign-in as CONTRACT §6 (the session and lockout pieces are the hall console's, console/auth.py; passwords in
+Sign-in as CONTRACT §6 (the session and lockout pieces are the hall console's, hallq/webauth.py; passwords in
 `data_dir/staff-secrets.json` as hallq/staffauth.py keeps them): `POST /api/session`, HttpOnly SameSite=Strict
 cookie, 401 without a session before any CSRF check, 403 `CSRF` for a state-changing call without the token.
 League roles: viewer (figures), supervisor (also forwards orders), admin (everything).
@@ -27,10 +27,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.auth import LoginGuard, Session, Sessions
 from hallq.api import BadPayload, decode_object
 from hallq.config.region import LEVEL_NAMES, RegionConfig
 from hallq.staffauth import StaffSecrets
+from hallq.webauth import LoginGuard, Session, Sessions
 from region.console import queries
 from region.console.hub import Hub, HubError
 

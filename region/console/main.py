@@ -13,10 +13,10 @@ from typing import Any
 
 import uvicorn
 
-from console.main import ConsoleStartError, is_loopback, parse_listen
 from hallq.config.region import RegionConfig
 from hallq.mqtt import Credentials
 from hallq.staffauth import StaffSecrets
+from hallq.webauth import ConsoleStartError, is_loopback, parse_listen
 from region.console.app import League, build_app
 from region.console.hub import Hub
 

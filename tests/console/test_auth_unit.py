@@ -1,8 +1,8 @@
-"""console/auth.py with a fake clock: sessions expire when idle, the lockout windows end, an ack unlocks."""
+"""hallq/webauth.py with a fake clock: sessions expire when idle, the lockout windows end, an ack unlocks."""
 
 from __future__ import annotations
 
-from console.auth import PER_ADDR, LoginGuard, Sessions
+from hallq.webauth import PER_ADDR, LoginGuard, Sessions
 
 
 def test_session_idle_timeout() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from console.main import is_loopback, parse_listen
+from hallq.webauth import is_loopback, parse_listen
 from tests.conftest import REPO, small_hall
 
 
