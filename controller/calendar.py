@@ -1,37 +1,18 @@
 """Business calendar: opening hours with the issue cut-off (the hall's, or a service's own), days a service
-takes only appointments, and Chinese working days.
-
-Working days come from the `chinese_calendar` package (public holidays and the adjusted
-working weekends announced by the State Council); outside the years it knows, Monday–Friday.
+takes only appointments; Chinese working days are the ground's (hallq/workdays.py).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import chinese_calendar
-
 from hallq.config import HallConfig, HoursSection
+from hallq.workdays import add_working_days, is_workday
+
+__all__ = ["add_working_days", "appointment_only", "hours_text", "is_workday", "issue_refusal", "open_since",
+           "service_hours", "service_refusal"]
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def is_workday(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
-
-
-def add_working_days(day: date, n: int) -> date:
-    """The n-th working day after `day` (n=0: `day` itself)."""
-    d = day
-    left = n
-    while left > 0:
-        d += timedelta(days=1)
-        if is_workday(d):
-            left -= 1
-    return d
 
 
 def issue_refusal(hours: HoursSection | None, local_now: datetime, what: str = "the hall") -> str | None:

@@ -27,11 +27,11 @@ from controller.workorders import CLOSED, WorkOrderBook
 from hallq.api import logged_alert_id
 from hallq.config import HallConfig, parse_config_text
 from hallq.errors import UsageError
+from hallq.periods import period_range
 
 SKIP_MARGIN = timedelta(days=2)   # records read from before the period, in case the clock was set back
 KEEP_DAYS = 21                    # a ticket is folded into the figures this many days after its own (ratings
                                   # come up to evaluation.supplement_working_days after service)
-PERIODS = ("day", "week", "month", "quarter")
 
 
 @dataclass
@@ -629,19 +629,6 @@ def write_xlsx(rep: dict[str, Any], out: Path) -> None:
                 if cell.data_type == "f":
                     cell.data_type = "s"
     wb.save(out)
-
-
-def period_range(period: str, day: date) -> tuple[date, date]:
-    """The first and last day of the day, ISO week (Monday to Sunday), month or quarter that holds `day`."""
-    if period == "day":
-        return day, day
-    if period == "week":
-        first = day - timedelta(days=day.weekday())
-        return first, first + timedelta(days=6)
-    months = {"month": 1, "quarter": 3}[period]
-    first = day.replace(day=1) if period == "month" else day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-    m = first.month - 1 + months
-    return first, first.replace(year=first.year + m // 12, month=m % 12 + 1) - timedelta(days=1)
 
 
 def _day_arg(text: str | None, flag: str) -> date | None:

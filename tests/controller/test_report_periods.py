@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from controller.engine import Engine
-from controller.report import build_report, period_range
+from controller.report import build_report
 from controller.store import EventStore, StoredCommand
 from hallq.config import parse_config
+from hallq.periods import period_range
 from tests.conftest import REPO, small_hall
 
 SIM_DAY = "2026-11-23"
