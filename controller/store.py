@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +241,9 @@ class EventStore:
             prev, head_at = h, at
             return {"type": type_, "seq": seq, "at": at, **fields}
 
-        stamp = datetime.now().astimezone().isoformat()
+        # the command memory's time: the service's clock (not the machine's), as a UTC instant, so pruning by
+        # the same clock compares instants whatever the machine's or the hall's zone
+        stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
         for events, cmd in batch:
             row: list[Any] | None = None
             digest = ""
@@ -327,13 +329,14 @@ class EventStore:
         """Forget replies older than `cutoff`; the highest seq they were bound at is kept, so `audit verify`
         knows which bindings may have lost their reply."""
         db = self.db
-        row = db.execute("SELECT max(seq) FROM commands WHERE at < ?", (cutoff.isoformat(),)).fetchone()
+        cut = cutoff.astimezone(UTC).isoformat()
+        row = db.execute("SELECT max(seq) FROM commands WHERE at < ?", (cut,)).fetchone()
         gone = int(row[0]) if row and row[0] is not None else 0
         db.execute("BEGIN IMMEDIATE")
         try:
             if gone > int(self.get_meta(FORGOTTEN) or 0):
                 self.set_meta(FORGOTTEN, str(gone))
-            db.execute("DELETE FROM commands WHERE at < ?", (cutoff.isoformat(),))
+            db.execute("DELETE FROM commands WHERE at < ?", (cut,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
