@@ -267,10 +267,16 @@ def configured_key(cfg: HallConfig, config_path: str, data: Path) -> tuple[Ed255
 
 
 def read_against(path: str) -> list[Held]:
-    """Checkpoints kept elsewhere: one JSON object per line, as published."""
+    """Checkpoints kept elsewhere: one JSON object per line, as published; a file, or an http(s) URL (e.g. the
+    region's or the 好差评 platform's copy)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
+        if path.startswith(("http://", "https://")):
+            import urllib.request
+            with urllib.request.urlopen(path, timeout=30) as r:   # noqa: S310 (an http(s) URL the user gave)
+                lines = r.read(64 * 1024 * 1024).decode("utf-8").splitlines()
+        else:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise AuditUsageError(f"--against {path}: cannot read it: {e}") from None
     out = []
     for i, line in enumerate(lines, 1):

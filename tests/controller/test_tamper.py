@@ -292,3 +292,32 @@ def test_bad_against_file_is_a_clear_usage_error(hall: tuple[Path, Path, Path]) 
     res = audit(data, "--against", str(held))
     assert res.returncode == 2 and "line 1" in res.stderr and "missing" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_checkpoints_held_at_a_url(hall: tuple[Path, Path, Path]) -> None:
+    """--against also takes the http(s) URL of a copy held elsewhere (the region, the 好差评 platform)."""
+    import http.server
+    import threading
+    config, data, held = hall
+    body = held.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server interface)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_a: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/checkpoints.jsonl"
+        assert audit(data, "--config", str(config), "--against", url).returncode == 0
+        sql(data, "DELETE FROM events; DELETE FROM meta WHERE key = 'head'; DELETE FROM checkpoints; "
+                  "DELETE FROM commands")
+        refused(audit(data, "--config", str(config), "--against", url), f"log {log_id(data)} seq", "emptied")
+    finally:
+        server.shutdown()
