@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.auth import LoginGuard, Session, Sessions
+from console import manager as mg
 from console.hub import ConsoleError, Hub
 from console.words import error_text, table, ui
 from hallq.api import BadPayload, decode_object
@@ -28,6 +29,7 @@ from hallq.config import HallConfig, StaffConfig
 from hallq.staffauth import StaffSecrets
 from hallq.text.words import WORDS, Lang
 from hallq.ticketqr import TicketRef, parse_ref
+from hallq.webauth import LoginGuard, Session, Sessions
 
 log = logging.getLogger("hallq.console")
 
@@ -61,8 +63,9 @@ class Console:
     """Everything the routes share: config, hub, the secrets store, sessions and lockouts."""
 
     def __init__(self, cfg: HallConfig, hub: Hub, secrets: StaffSecrets, *, https: bool,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, data_dir: Path | None = None) -> None:
         self.cfg, self.hub, self.secrets, self.https, self.clock = cfg, hub, secrets, https, clock
+        self.data_dir = data_dir if data_dir is not None else Path(cfg.data_dir)
         self.sessions = Sessions(cfg.console.idle_timeout_s)
         self.guard = LoginGuard()
         self.hash_slots = asyncio.Semaphore(2)     # scrypt is 16 MiB and ~50 ms: at most two at once
@@ -158,7 +161,11 @@ class Console:
 
     def citizen_json(self, t: dict[str, Any]) -> dict[str, Any]:
         keep = ("number", "status", "ahead", "est_wait_s", "window", "date", "service", "rated", "priority")
-        return {k: t.get(k) for k in keep}
+        out = {k: t.get(k) for k in keep}
+        answer = t.get("answer") or self.hub.answers.get((str(t.get("date")), str(t.get("number"))))
+        if answer:
+            out["answer"] = answer      # the 差评's feedback (wo_feedback's note): 反馈评价人
+        return out
 
 
 def build_app(con: Console) -> Starlette:
@@ -318,16 +325,130 @@ def build_app(con: Console) -> Starlette:
 
     def manager(s: Session) -> None:
         if "manager" not in con.staff[s.staff].roles:
-            raise ConsoleError(403, "FORBIDDEN", "alerts are for role manager")
+            raise ConsoleError(403, "FORBIDDEN", "this is for role manager")
 
     async def alerts(request: Request) -> Response:
         s = con.require(request)
         manager(s)
-        state = request.query_params.get("state", "open")
+        q = request.query_params
+        state = q.get("state", "open")
         if state not in ("open", "acknowledged", "all"):
             raise ConsoleError(400, "BAD_REQUEST", "state is open, acknowledged or all")
-        r = await hub.command("alerts", state=state, actor=s.staff)
-        return JSONResponse({"alerts": r.get("alerts", []), "total": r.get("total"), "more": r.get("more")})
+        args: dict[str, Any] = {"state": state}
+        if q.get("since"):
+            args["since"] = q["since"]
+        elif state != "open":      # the controller pages from the oldest: the inbox shows the last week
+            args["since"] = (mg.today_of(cfg) - timedelta(days=7)).isoformat()
+        if q.get("limit"):
+            if not q["limit"].isdigit():
+                raise ConsoleError(400, "BAD_REQUEST", "limit is a number")
+            args["limit"] = int(q["limit"])
+        r = await hub.command("alerts", actor=s.staff, **args)
+        now = datetime.now(cfg.zone)
+        after = cfg.supervision.escalate_after_s
+        marked = [mg.mark_alert(a, now, after) for a in r.get("alerts", []) if isinstance(a, dict)]
+        return JSONResponse({"alerts": marked, "total": r.get("total"), "more": r.get("more"),
+                             "escalate_after_s": after}, headers={"Cache-Control": "no-store"})
+
+    async def board(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        if not hub.link.connected.is_set() and not await hub.wait_up(5.0):
+            raise ConsoleError(503, "UNAVAILABLE", "the console has no connection to the hall's broker")
+        return mg.json_no_store({**hub.board(), "now": datetime.now(cfg.zone).isoformat(),
+                                 "escalate_after_s": cfg.supervision.escalate_after_s})
+
+    async def workorders(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        q = request.query_params
+        args: dict[str, Any] = {"limit": 1000}
+        if q.get("state"):
+            args["state"] = q["state"]
+        # the controller pages from the oldest: by default the orders of the last 90 days
+        args["since"] = q.get("since") or (mg.today_of(cfg) - timedelta(days=90)).isoformat()
+        r = await hub.command("workorders", actor=s.staff, **args)
+        today = mg.today_of(cfg)
+        orders = [mg.mark_order(o, today) for o in r.get("orders", []) if isinstance(o, dict)]
+        for o in orders:
+            o["staff_name"] = con.staff[o["staff"]].name if o.get("staff") in con.staff else None
+        orders.reverse()        # newest first
+        return mg.json_no_store({"orders": orders, "total": r.get("total"), "more": r.get("more")})
+
+    async def find_order(s: Session, oid: str) -> dict[str, Any]:
+        m = mg.ORDER_ID.match(oid)
+        if m is None:
+            raise ConsoleError(404, "UNKNOWN_ORDER", f"no work order {oid!r}")
+        r = await hub.command("workorders", actor=s.staff, since=m.group(1), limit=1000)
+        for o in r.get("orders", []):
+            if isinstance(o, dict) and o.get("id") == oid:
+                return mg.mark_order(o, mg.today_of(cfg))
+        raise ConsoleError(404, "UNKNOWN_ORDER", f"no work order {oid!r}")
+
+    async def workorder(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        o = await find_order(s, request.path_params["id"])
+        o["rating"] = hub.ratings.get((str(o.get("date")), str(o.get("ticket"))))
+        o["staff_name"] = con.staff[o["staff"]].name if o.get("staff") in con.staff else None
+        return mg.json_no_store({"order": o})
+
+    async def workorder_action(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        body = await con.body(request)
+        name, args = mg.order_body(request.path_params["action"], body)
+        oid = request.path_params["id"]
+        if mg.ORDER_ID.match(oid) is None:
+            raise ConsoleError(404, "UNKNOWN_ORDER", f"no work order {oid!r}")
+        r = await hub.command(name, order=oid, by=s.staff, actor=s.staff, **args)
+        o = r.get("order")
+        return mg.json_no_store({"order": mg.mark_order(o, mg.today_of(cfg)) if isinstance(o, dict) else o})
+
+    async def reports(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        q = request.query_params
+        fmt = q.get("format", "json")
+        if fmt not in mg.REPORT_FORMATS:
+            raise ConsoleError(400, "BAD_REQUEST", f"format is one of {', '.join(mg.REPORT_FORMATS)}")
+        first, last = mg.report_period(q, mg.today_of(cfg))
+        data = await mg.run_report(con.data_dir, first, last, fmt)
+        return mg.report_response(data, fmt, first, last, cfg.hall.id)
+
+    async def revisits(request: Request) -> Response:
+        """The monthly 回访 sample: GET shows it (null before it is drawn), POST draws it (once: again, the same)."""
+        s = con.require(request)
+        manager(s)
+        month = request.path_params["month"]
+        if mg.MONTH.match(month) is None:
+            raise ConsoleError(400, "BAD_REQUEST", "the month is YYYY-MM")
+        args: dict[str, Any] = {"month": month, "by": s.staff}
+        if request.method == "GET":
+            args["peek"] = True
+        r = await hub.command("revisit_sample", actor=s.staff, **args)
+        return mg.json_no_store({"sample": r.get("sample")})
+
+    async def revisit_record(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        body = await con.body(request)
+        extra = set(body) - {"satisfied", "note"}
+        if extra or not isinstance(body.get("satisfied"), bool) or not isinstance(body.get("note", ""), str):
+            raise ConsoleError(400, "BAD_REQUEST", "a 回访 result is {satisfied: true|false, note?: text}")
+        p = request.path_params
+        args = {"ticket": p["number"], "date": p["date"], "satisfied": body["satisfied"], "by": s.staff}
+        if str(body.get("note", "")).strip():
+            args["note"] = str(body["note"]).strip()
+        r = await hub.command("revisit_record", actor=s.staff, **args)
+        return mg.json_no_store({"sample": r.get("sample")})
+
+    async def config_api(request: Request) -> Response:
+        s = con.require(request)
+        manager(s)
+        history = await asyncio.to_thread(mg.config_history, con.data_dir)
+        running = mg.running_config(history, cfg)
+        return mg.json_no_store({"config": mg.config_view(running), "history": history})
 
     async def alert_ack(request: Request) -> Response:
         s = con.require(request)
@@ -441,6 +562,8 @@ def build_app(con: Console) -> Starlette:
         if s is None:
             return RedirectResponse("/signin", 303)
         roles = set(con.staff[s.staff].roles)
+        if "manager" in roles:
+            return RedirectResponse("/hall", 303)
         return RedirectResponse("/reception" if "window" not in roles and roles & {"reception", "manager"}
                                 else "/window", 303)
 
@@ -453,7 +576,8 @@ def build_app(con: Console) -> Starlette:
             if s is None:
                 return RedirectResponse("/signin", 303)
             me = con.staff[s.staff]
-            return con.render(name, request, me=me, services=con.services_json(con.lang(request)))
+            return con.render(name, request, me=me, services=con.services_json(con.lang(request)),
+                              params=dict(request.path_params))
         return page
 
     async def set_lang(request: Request) -> Response:
@@ -477,6 +601,12 @@ def build_app(con: Console) -> Starlette:
         Route("/signin", signin_page),
         Route("/window", staff_page("window.html")),
         Route("/reception", staff_page("reception.html")),
+        Route("/hall", staff_page("hall.html")),
+        Route("/alerts", staff_page("alerts.html")),
+        Route("/orders", staff_page("orders.html")),
+        Route("/orders/{id}", staff_page("order.html")),
+        Route("/reports", staff_page("reports.html")),
+        Route("/config", staff_page("config.html")),
         Route("/lang", set_lang),
         Route("/t", t_page),
         Route("/t/stream", api(t_stream)),
@@ -490,6 +620,14 @@ def build_app(con: Console) -> Starlette:
         Route("/api/tickets/{number}/cancel", api(ticket_cancel), methods=["POST"]),
         Route("/api/alerts", api(alerts)),
         Route("/api/alerts/{id}/ack", api(alert_ack), methods=["POST"]),
+        Route("/api/board", api(board)),
+        Route("/api/workorders", api(workorders)),
+        Route("/api/workorders/{id}", api(workorder)),
+        Route("/api/workorders/{id}/{action}", api(workorder_action), methods=["POST"]),
+        Route("/api/reports", api(reports)),
+        Route("/api/config", api(config_api)),
+        Route("/api/revisits/{month}", api(revisits), methods=["GET", "POST"]),
+        Route("/api/revisits/{month}/{date}/{number}", api(revisit_record), methods=["POST"]),
         Route("/api/t", api(api_t)),
         Route("/api/{rest:path}", api(api_unknown), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -505,6 +643,8 @@ def _concerns(item: dict[str, Any], number: str) -> bool:
         return True
     if kind == "event":
         ev = cast(dict[str, Any], item.get("event") or {})
+        if ev.get("type") == "workorder.changed":        # the answer to a 差评 (反馈评价人)
+            return str(ev.get("order", "")).endswith("-" + number)
         return bool(ev.get("ticket") == number or str(ev.get("type", "")).startswith("ticket."))
     return False
 

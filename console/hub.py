@@ -9,10 +9,12 @@ tickets to call back and waiting tickets to call by number.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +103,63 @@ class TicketBook:
                  "status": t.status, "issued_at": t.at} for t in out]
 
 
+@dataclass
+class DayFigures:
+    """Today's figures so far for the live hall page, from the ticket and evaluation events (pure). `seq` is the
+    last event counted, so an event seen both in the backfill and live is counted once."""
+
+    day: str = ""
+    seq: int = 0
+    issued: int = 0
+    served: int = 0
+    no_show: int = 0
+    cancelled: int = 0
+    rated: int = 0
+    good: int = 0
+    bad: int = 0
+
+    def apply(self, ev: dict[str, Any]) -> bool:
+        seq, day, typ = ev.get("seq"), ev.get("date"), ev.get("type")
+        if isinstance(seq, int):
+            if seq <= self.seq:
+                return False
+            self.seq = seq
+        if not isinstance(day, str) or not isinstance(typ, str):
+            return False
+        if day != self.day:
+            if day < self.day:
+                return False
+            self.day = day
+            self.issued = self.served = self.no_show = self.cancelled = self.rated = self.good = self.bad = 0
+        if typ == "ticket.issued":
+            self.issued += 1
+        elif typ == "ticket.finished":
+            self.served += 1
+        elif typ == "ticket.skipped":
+            self.no_show += 1
+        elif typ == "day.closed" and isinstance(ev.get("no_show"), list):
+            self.no_show += len(ev["no_show"])
+        elif typ == "ticket.cancelled":
+            self.cancelled += 1
+        elif typ == "evaluation.recorded" and isinstance(ev.get("level"), int):
+            self.rated += 1
+            self.good += ev["level"] >= 3
+            self.bad += ev["level"] <= 2
+        else:
+            return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["seq"]
+        out["good_rate"] = round(self.good / self.rated, 4) if self.rated else None
+        return out
+
+
+WINDOW_MOVES = ("ticket.called", "ticket.finished", "ticket.skipped", "ticket.held", "ticket.transferred",
+                "window.login", "window.logout", "window.paused", "window.resumed")
+
+
 class Hub:
     """MQTT link, retained state and live fan-out."""
 
@@ -118,6 +177,12 @@ class Hub:
         self.last_called_at: dict[str, str] = {}            # window -> `at` of its latest ticket.called
         self.lockout_alerts: dict[str, str] = {}            # alert id -> staff id (login_failures)
         self.on_alert_ack: list[Any] = []                   # callbacks(staff id) when such an alert is acked
+        self.today = DayFigures()
+        self.ratings: dict[tuple[str, str], dict[str, Any]] = {}   # (date, ticket) -> its evaluation.recorded
+        self.answers: dict[tuple[str, str], str] = {}               # (date, ticket) -> the 差评's feedback text
+        self.window_since: dict[str, str] = {}              # window -> `at` of the last event that moved it
+        self.devices: dict[str, dict[str, Any]] = {}        # device id -> its retained status (open halls)
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=5000)
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self._pump: asyncio.Task[None] | None = None
         self._backfill: asyncio.Task[None] | None = None
@@ -125,7 +190,8 @@ class Hub:
     # -- life ------------------------------------------------------------------------------------
     async def start(self) -> None:
         t = self.topics
-        for topic in (self.client.reply_topic, t.state_all(), t.event(), t.controller_status()):
+        for topic in (self.client.reply_topic, t.state_all(), t.event(), t.controller_status(),
+                      t.device("+", "status")):
             self.link.subscribe(topic)
         self.link.on_connected = self._connected
         self.link.on_disconnected = lambda: self._emit({"kind": "link", "up": False})
@@ -175,7 +241,7 @@ class Hub:
         if self.client.deliver(msg):
             return
         route = self.topics.parse(msg.topic, secure=self.cfg.secure)
-        if route.kind not in ("state", "event", "controller"):
+        if route.kind not in ("state", "event", "controller", "device"):
             return
         try:
             body = msg.json()
@@ -184,7 +250,11 @@ class Hub:
             return
         if not isinstance(body, dict):
             return
-        if route.kind == "controller":
+        if route.kind == "device":
+            self.devices[route.name] = {k: body.get(k) for k in ("state", "status", "paper", "kind", "at")
+                                        if k in body}
+            self._emit({"kind": "device", "device": route.name, "status": self.devices[route.name]})
+        elif route.kind == "controller":
             self.controller_state = str(body.get("state", "unknown"))
             self._emit({"kind": "controller", "state": self.controller_state})
         elif route.kind == "state":
@@ -212,13 +282,19 @@ class Hub:
 
     def _event(self, ev: dict[str, Any]) -> None:
         typ = ev.get("type")
+        self.recent.append(ev)
         if self.book.apply(ev):
             self._emit({"kind": "tickets"})
+        if self.today.apply(ev):
+            self._emit({"kind": "today", "today": self.today.to_json()})
+        if typ in WINDOW_MOVES and isinstance(ev.get("window"), str):
+            self.window_since[ev["window"]] = str(ev.get("at"))
         if typ == "ticket.called" and isinstance(ev.get("window"), str):
             self.last_called_at[ev["window"]] = str(ev.get("at"))
             self.last_rating.pop(ev["window"], None)
         if typ == "evaluation.recorded" and isinstance(ev.get("window"), str):
             self.last_rating[ev["window"]] = {k: ev.get(k) for k in ("ticket", "date", "level", "channel", "at")}
+        self._remember(ev)
         if typ == "alert.raised" and ev.get("kind") == "login_failures" and isinstance(ev.get("staff"), str):
             self.lockout_alerts[str(ev.get("id"))] = ev["staff"]
         if typ == "alert.acknowledged":
@@ -227,6 +303,22 @@ class Hub:
                 for cb in self.on_alert_ack:
                     cb(staff)
         self._emit({"kind": "event", "event": ev})
+
+    def _remember(self, ev: dict[str, Any]) -> None:
+        """Ratings with their reasons (for a work order's page) and the feedback to a 差评 (for the citizen's
+        page), bounded: the oldest go first."""
+        typ = ev.get("type")
+        if typ == "evaluation.recorded" and isinstance(ev.get("level"), int):
+            self.ratings[(str(ev.get("date")), str(ev.get("ticket")))] = {
+                k: ev.get(k) for k in ("level", "reasons", "channel", "at", "window", "staff") if k in ev}
+            while len(self.ratings) > 20000:
+                del self.ratings[next(iter(self.ratings))]
+        elif typ == "workorder.changed" and ev.get("action") == "wo_feedback" and isinstance(ev.get("note"), str):
+            m = re.match(r"^WO-(\d{4}-\d{2}-\d{2})-(.+)$", str(ev.get("order")))
+            if m:
+                self.answers[(m.group(1), m.group(2))] = ev["note"]
+                while len(self.answers) > 20000:
+                    del self.answers[next(iter(self.answers))]
 
     # -- the open-ticket book at start -------------------------------------------------------------
     async def _fill_book(self) -> None:
@@ -245,12 +337,16 @@ class Hub:
                     lo = mid
                 else:
                     hi = mid - 1
-            since, book = lo, TicketBook(today)
+            since, book, figures, moved = lo, TicketBook(today), DayFigures(today), dict[str, str]()
             while True:
                 r = await self.command("events", since_seq=since, limit=1000)
                 for ev in r.get("events") or []:
                     if isinstance(ev, dict):
                         book.apply(ev)
+                        figures.apply(ev)
+                        self._remember(ev)
+                        if ev.get("type") in WINDOW_MOVES and isinstance(ev.get("window"), str):
+                            moved[ev["window"]] = str(ev.get("at"))
                 nxt = int(r.get("next_seq", since))
                 if nxt <= since or nxt >= int(r.get("head_seq", nxt)):
                     break
@@ -262,7 +358,12 @@ class Hub:
         for number, t in self.book.tickets.items():   # what arrived live while we read wins
             book.tickets[number] = t
         self.book = book
+        for ev in list(self.recent):                  # live events after the last one read are counted once
+            figures.apply(ev)
+        self.today = figures
+        self.window_since = {**moved, **self.window_since}
         self._emit({"kind": "tickets"})
+        self._emit({"kind": "today", "today": self.today.to_json()})
 
     # -- live fan-out ----------------------------------------------------------------------------
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
@@ -285,3 +386,20 @@ class Hub:
         windows = [self.windows.get(w.id) or {"id": w.id, "status": "closed", "staff": None, "ticket": None}
                    for w in self.cfg.windows]
         return {"windows": windows, "queues": self.queues, "alerts": {"open": self.alerts_open}}
+
+    def board(self) -> dict[str, Any]:
+        """The live hall page's picture: GET /api/hall plus since when each window is in its state, the longest
+        wait of each queue (issue time of its oldest waiting ticket), today's figures and device statuses."""
+        out = self.hall()
+        for w in out["windows"]:
+            wid = w.get("id")
+            w["since"] = self.last_called_at.get(wid) if w.get("status") == "serving" else self.window_since.get(wid)
+        oldest: dict[str, str] = {}
+        for t in self.book.tickets.values():
+            if t.status == "waiting" and t.at and (t.service not in oldest or t.at < oldest[t.service]):
+                oldest[t.service] = t.at
+        out["queues"] = [{**q, "oldest_at": oldest.get(str(q.get("id")))} for q in self.queues]
+        out["today"] = self.today.to_json()
+        out["devices"] = self.devices
+        out["controller"] = self.controller_state
+        return out

@@ -354,6 +354,28 @@ class WorkOrders(Command):
     limit: int | None = arg()
 
 
+@command("revisit_sample")
+@dataclass(slots=True, kw_only=True)
+class RevisitSample(Command):
+    """The monthly 回访 sample of a past month (drawn once; again: the same); `peek`: only show it."""
+
+    month: str
+    by: str | None = arg()
+    peek: bool | None = arg()
+
+
+@command("revisit_record")
+@dataclass(slots=True, kw_only=True)
+class RevisitRecord(Command):
+    """The result of a 回访 call to a sampled ticket's rater."""
+
+    ticket: str
+    date: date
+    satisfied: bool
+    note: str | None = arg(1000)
+    by: str | None = arg()
+
+
 @command("rater_access")
 @dataclass(slots=True, kw_only=True)
 class RaterAccess(Command):

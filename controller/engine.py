@@ -42,6 +42,8 @@ from controller.commands import (
     RaterAccess,
     Recall,
     Resume,
+    RevisitRecord,
+    RevisitSample,
     Skip,
     TicketQuery,
     Transfer,
@@ -57,6 +59,8 @@ from controller.events import (
     EvaluationRecorded,
     HallEvent,
     IdentityAccessed,
+    RevisitRecorded,
+    RevisitSampled,
     TicketCalled,
     TicketCancelled,
     TicketFinished,
@@ -83,9 +87,10 @@ from controller.model import (
     WindowStatus,
     state_error,
 )
+from controller.revisit import MONTH, make_seed, month_of, pick, previous_month, ticket_key
 from controller.state import Event, HallState
-from controller.supervision import device_alert, supervise
-from controller.workorders import WorkOrderBook
+from controller.supervision import device_alert, escalations, supervise
+from controller.workorders import WorkOrderBook, order_id
 from hallq.config import HallConfig
 
 BAD_LEVELS = (1, 2)
@@ -210,6 +215,7 @@ class Engine:
                                                          ticket=t.number if t else None, date=t.date if t else None)))
         out += [self._emit(ev) for ev in supervise(self.state, now)]
         out += [self._emit(ev) for ev in self.orders.overdue(now, self.state.alerted)]
+        out += [self._emit(ev) for ev in escalations(self.state, now)]
         return out
 
     def device_status(self, device: str, status: str, now: datetime) -> list[Event]:
@@ -499,7 +505,13 @@ class Engine:
 
     def _cmd_ticket(self, now: datetime, c: TicketQuery) -> Done:
         t = self._find(c.number, c.date or self.local_date(now), c.code)
-        return {"ticket": self._tj(t)}, []
+        out = self._tj(t)
+        order = self.orders.orders.get(order_id(t.date, t.number))
+        answer = next((h.get("note") for h in reversed(order.history) if h.get("action") == "wo_feedback"),
+                      None) if order is not None else None
+        if answer:
+            out["answer"] = answer      # the feedback to the ticket's 差评 (反馈评价人), for the citizen's page
+        return {"ticket": out}, []
 
     def _find(self, number: str, day: date, code: str | None = None) -> Ticket:
         """The ticket `number` of `day`; with `code`, only if it is that ticket's code (else the same
@@ -567,6 +579,36 @@ class Engine:
         t = self._find(c.ticket, day) if c.ticket else None
         ev = self._emit(self.orders.forward(c, now, day, t))
         return {"order": self.orders.orders[str(ev["order"])].to_json()}, [ev]
+
+    # -- the monthly 回访 sample (controller/revisit.py) ---------------------------------------------
+    def _cmd_revisit_sample(self, now: datetime, c: RevisitSample) -> Done:
+        if not MONTH.match(c.month):
+            raise CommandFailed("BAD_REQUEST", f"month {c.month!r} must look like 2026-11")
+        book = self.state.revisits
+        done = book.to_json(c.month)
+        if done is not None or c.peek:
+            return {"sample": done}, []
+        this = month_of(self.local_date(now))
+        if c.month >= this:
+            raise CommandFailed("MONTH_NOT_OVER", f"{c.month} is not over: its sample is drawn from the 1st of the "
+                                "next month")
+        if c.month != previous_month(this) and c.month not in book.rated:
+            raise CommandFailed("TOO_LATE", f"the rated tickets of {c.month} are no longer kept: a month is "
+                                "sampled during the next one")
+        share = self.cfg.evaluation.revisit_share
+        seed = make_seed(self.cfg.hall.id, c.month, now.isoformat())
+        rated = book.rated.get(c.month, [])
+        ev = self._emit(RevisitSampled(at=now, month=c.month, seed=seed, share=share, rated=len(set(rated)),
+                                       tickets=tuple(pick(rated, share, seed)), by=c.by))
+        return {"sample": book.to_json(c.month)}, [ev]
+
+    def _cmd_revisit_record(self, now: datetime, c: RevisitRecord) -> Done:
+        month = self.state.revisits.month_of_sample(ticket_key(c.date, c.ticket))
+        if month is None:
+            raise CommandFailed("NOT_SAMPLED", f"ticket {c.ticket} of {c.date.isoformat()} is not in a 回访 sample")
+        ev = self._emit(RevisitRecorded(at=now, ticket=c.ticket, date=c.date, satisfied=c.satisfied, note=c.note,
+                                        by=c.by))
+        return {"sample": self.state.revisits.to_json(month)}, [ev]
 
     def _cmd_rater_access(self, now: datetime, c: RaterAccess) -> Done:
         t = self._find(c.ticket, c.date or self.local_date(now))

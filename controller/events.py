@@ -453,6 +453,33 @@ class DayClosed(HallEvent):
     no_show: tuple[str, ...] = ()
 
 
+@event_type("revisit.sampled")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevisitSampled(HallEvent):
+    """The month's 回访 sample (controller/revisit.py): `tickets` as DATE:NUMBER, picked with `seed`."""
+
+    OMIT_NONE = frozenset({"by", *_TAIL})
+    month: str
+    seed: str
+    share: float
+    rated: int
+    tickets: tuple[str, ...] = ()
+    by: str | None = None
+
+
+@event_type("revisit.recorded")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevisitRecorded(HallEvent):
+    """The result of a 回访 call to a sampled ticket's rater."""
+
+    OMIT_NONE = frozenset({"note", "by", *_TAIL})
+    ticket: str
+    date: date
+    satisfied: bool
+    note: str | None = None
+    by: str | None = None
+
+
 @event_type("identity.accessed")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityAccessed(HallEvent):
@@ -487,6 +514,7 @@ ALERT_LAYOUTS: dict[str, tuple[str, ...]] = {
     "login_failures": ("kind", "key", "window", "staff", "message"),
     "bad_review": ("kind", "ticket", "date", "window", "staff", "level", "order", "message"),
     "workorder_overdue": ("kind", "key", "order", "ticket", "staff", "unit", "message"),
+    "alert_escalated": ("kind", "key", "of", "window", "ticket", "message"),
 }
 _ALERT_PLAIN = ("kind", "key", "message")
 
@@ -508,6 +536,7 @@ class AlertRaised(HallEvent):
     unit: str | None = None
     device: str | None = None
     status: str | None = None
+    of: str | None = None          # alert_escalated (督办): the id of the alert still open
     id: str | None = None          # A{n}-{digest}; logs written before ids have none
 
     def layout(self) -> tuple[str, ...]:

@@ -247,7 +247,7 @@ class DayCounters:
 
 
 ALERT_STATES = ("open", "acknowledged", "all")
-ALERT_EXTRA = ("date", "service", "staff", "order", "device", "level", "status")   # kept beside window/ticket
+ALERT_EXTRA = ("date", "service", "staff", "order", "device", "level", "status", "of")   # kept beside window/ticket
 
 
 @dataclass(slots=True)

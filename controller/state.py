@@ -48,6 +48,8 @@ from controller.events import (
     HallEvent,
     IdentityAccessed,
     RepliesBound,
+    RevisitRecorded,
+    RevisitSampled,
     TicketCalled,
     TicketCancelled,
     TicketFinished,
@@ -72,6 +74,7 @@ from controller.model import (
     WindowStatus,
     window_target,
 )
+from controller.revisit import RevisitBook, ticket_key
 from hallq.config import HallConfig
 
 Event = dict[str, Any]
@@ -139,6 +142,7 @@ class HallState:
         self.device_status: dict[str, str] = {}   # last status seen per device
         self.held: set[tuple[date, str]] = set()  # keys of held tickets (挂起), out of every queue
         self.alerts = AlertBook(cfg.zone)        # 电子监察 alerts with their ids and acknowledgements
+        self.revisits = RevisitBook()             # the monthly 回访 sample (controller/revisit.py)
         # appointments within their slot, per service, by (issued_at, order); early ones by (due, order)
         self.apt_ready: dict[str, list[AptEntry]] = {s.id: [] for s in cfg.services}
         self.apt_pending: list[AptEntry] = []
@@ -445,6 +449,13 @@ class HallState:
     def _on_alert_acknowledged(self, ev: AlertAcknowledged) -> None:
         self.alerts.on_acknowledged(ev)
 
+    def _on_revisit_sampled(self, ev: RevisitSampled) -> None:
+        self.revisits.on_sampled(ev.month, list(ev.tickets), ev.seed, ev.share, ev.rated, ev.at.isoformat(), ev.by)
+
+    def _on_revisit_recorded(self, ev: RevisitRecorded) -> None:
+        self.revisits.on_recorded(ticket_key(ev.date, ev.ticket), {"satisfied": ev.satisfied, "note": ev.note,
+                                                                    "by": ev.by, "at": ev.at.isoformat()})
+
     def _t(self, ev: TicketEvent) -> Ticket:
         key = (ev.date, ev.ticket)
         t = self.tickets.get(key)
@@ -652,6 +663,7 @@ class HallState:
     def _on_evaluation_recorded(self, ev: EvaluationRecorded) -> None:
         t = self._t(ev)
         t.rated = True
+        self.revisits.on_rated(t.date, t.number)
         self.evaluations[t.key] = Evaluation(t.number, t.date, ev.window, ev.staff, t.service, ev.level, ev.channel,
                                              list(ev.reasons), ev.at, bool(ev.supplementary))
         wid = ev.window
@@ -696,5 +708,7 @@ _APPLY: dict[type[HallEvent], Callable[[HallState, Any], None]] = {
     WorkorderOpened: HallState._on_nothing,
     WorkorderChanged: HallState._on_nothing,
     IdentityAccessed: HallState._on_nothing,
+    RevisitSampled: HallState._on_revisit_sampled,
+    RevisitRecorded: HallState._on_revisit_recorded,
     RepliesBound: HallState._on_nothing,
 }

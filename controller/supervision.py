@@ -68,6 +68,25 @@ def supervise(state: HallState, now: datetime) -> list[AlertRaised]:
     return out
 
 
+def escalations(state: HallState, now: datetime) -> list[AlertRaised]:
+    """督办: an alert still open `supervision.escalate_after_s` after it was raised is raised again as
+    `alert_escalated` naming it (`of`), once, the same business day (an alert of an earlier day is not: a
+    replay that archived it behaves like the live run that did not); an escalation is not escalated itself."""
+    after = state.cfg.supervision.escalate_after_s
+    today = now.astimezone(state.cfg.zone).date().isoformat()
+    out: list[AlertRaised] = []
+    for a in state.alerts.live.values():
+        if (a.ack is not None or a.kind == "alert_escalated" or a.at[:10] != today   # (`at`: hall's local time)
+                or f"escalated:{a.id}" in state.alerted):
+            continue
+        age = (now - datetime.fromisoformat(a.at)).total_seconds()
+        if age >= after:
+            out.append(_alert("alert_escalated", f"escalated:{a.id}", now,
+                              f"督办: alert {a.id} ({a.kind}) is still open after {age / 60:.0f} min — {a.message}",
+                              window=a.window, ticket=a.ticket, of=a.id))
+    return out
+
+
 def device_alert(state: HallState, device: str, status: str, now: datetime) -> list[AlertRaised]:
     """An alert for a device that went offline or whose printer paper runs out (once per episode)."""
     if status not in DEVICE_ALERTS:

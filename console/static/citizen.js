@@ -37,6 +37,7 @@
     st.textContent = zh;
     $("wait").textContent = wait;
     $("mn-status").textContent = mn + (waitMn ? " ᠂ " + waitMn : "");
+    if (t.answer) { $("answer").hidden = false; $("answer-text").textContent = t.answer; }
     const canRate = t.status === "finished" && !t.rated;
     if (!$("thanks").hidden) return;
     $("rate").hidden = !canRate;

@@ -50,5 +50,6 @@ const HQ = (() => {
       location.href = "/signin";
     });
   }
-  return { words, ui, errorText, api, say, live, signoutButton, token };
+  const kind = (k) => words.ui["kind_" + k] || k;
+  return { words, ui, errorText, api, say, live, signoutButton, token, kind };
 })();

@@ -8,7 +8,7 @@ document.getElementById("signin").addEventListener("submit", async (ev) => {
       staff: document.getElementById("staff").value.trim(),
       password: document.getElementById("password").value });
     const roles = r.staff.roles;
-    location.href = (!roles.includes("window") && (roles.includes("reception") || roles.includes("manager")))
+    location.href = roles.includes("manager") ? "/hall" : (!roles.includes("window") && roles.includes("reception"))
       ? "/reception" : "/window";
   } catch (e) {
     err.textContent = HQ.errorText(e);

@@ -6,6 +6,7 @@ refused; screenshots into docs/img with HALLQ_SCREENSHOTS=1."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 from hallq.mqtt import BlockingClient
@@ -141,5 +142,22 @@ def test_appeal_decided_by_the_appellant_is_refused(browser: Any, desk: Desk) ->
         other.locator("#f-decide button").click()
         other.locator("#o-state", has_text="申诉成立").wait_for()
         other.context.close()
+    finally:
+        ctx.close()
+
+
+def test_orders_page_draws_the_monthly_revisit_sample(browser: Any, desk: Desk) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    try:
+        sign_in(page, desk, "M001")
+        page.wait_for_url("**/hall")
+        page.goto(desk.url + "/orders")
+        page.locator("#rv-summary", has_text="尚未抽样").wait_for()
+        page.get_by_role("button", name="抽样").click()
+        page.locator("#rv-summary", has_text="抽取 0 件").wait_for()
+        page.locator("#rv-month").fill(date.today().strftime("%Y-%m"))
+        page.get_by_role("button", name="抽样").click()
+        page.locator("#message", has_text="这个月还没有结束").wait_for()
     finally:
         ctx.close()

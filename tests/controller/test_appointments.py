@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from controller.authz import CredentialCheck, Sender
 from controller.engine import Engine
@@ -21,7 +24,10 @@ from controller.events import HallEvent
 from controller.snapshot import dump, load
 from controller.store import EventStore, StoredCommand
 from hallq.config import ConfigError, parse_config
-from tests.conftest import REPO, small_hall
+from hallq.mqtt import CommandError
+from hallq.msb.tokens import APPOINTMENT_PREFIX, b64url_encode, mint
+from tests.conftest import REPO, ControllerProc, small_hall
+from tests.secure_hall import secure_hall
 
 TZ = ZoneInfo("Asia/Shanghai")
 MON = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)    # a Monday
@@ -455,3 +461,51 @@ def test_report_counts_appointments(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert "appointments,,served_within_slot,2" in csv_out.read_text(encoding="utf-8-sig")
+
+
+# -- end to end: a kiosk checks an appointment in at a secure hall's controller (real mosquitto) -------------
+def test_a_kiosk_checks_in_an_appointment_over_mqtt(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    public = b64url_encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    base = small_hall()
+    base["kiosks"] = [{"id": "kiosk-1", "credentials": {"issuer_public_keys": {"msb-test": public}}}]
+    with secure_hall(tmp_path / "hall", base) as h:
+        start = datetime.now(TZ).replace(microsecond=0) + timedelta(minutes=10)
+
+        def token(jti: str, service: str = "general") -> str:
+            now = int(time.time())
+            return mint(key, "msb-test", APPOINTMENT_PREFIX, {
+                "iss": "mengsuban", "jti": jti, "iat": now - 5, "exp": now + 300, "sub": f"holder-{jti}",
+                "name": "巴特尔", "idn": "150102195001011234", "hall": h.cfg.hall.id, "service": service,
+                "slot_start": start.isoformat(), "slot_end": (start + timedelta(minutes=30)).isoformat()})
+
+        proc = ControllerProc(h.config_path, tmp_path / "data", tmp_path / "controller.log",
+                              ("--credentials", str(h.credentials("controller")))).start()
+        try:
+            with h.client("kiosk-1", subscribe=(h.cfg.topic("event", "#"), h.cfg.topic("controller", "status"))) \
+                    as kiosk, h.client("console-1") as console:
+                kiosk.wait_for(h.cfg.topic("controller", "status"), lambda b: b.get("state") == "online",
+                               timeout_s=30)
+                walk_in = kiosk.command("issue", service="general")["ticket"]
+                with pytest.raises(CommandError) as e:
+                    kiosk.command("issue", service="general", priority="appointment")
+                assert e.value.code == "FORBIDDEN"
+                apt = token("apt-1")
+                got = kiosk.command("issue", service="general", priority="appointment", credential=apt,
+                                    slot={"from": "2026-01-01T08:00:00+08:00", "to": "2026-01-01T08:30:00+08:00"})
+                t = got["ticket"]
+                want = {"from": start.isoformat(), "to": (start + timedelta(minutes=30)).isoformat()}
+                assert (t["priority"], t["slot"], t["ahead"]) == ("appointment", want, 0), "the verified slot"
+                ev = kiosk.wait_for(h.cfg.topic("event", "ticket.issued"), lambda b: b["ticket"] == t["number"])
+                assert (ev["priority"], ev["slot_from"], ev["slot_to"]) == ("appointment", want["from"], want["to"])
+                assert "holder" not in ev and "rater" not in ev
+                for again, code in ((apt, "FORBIDDEN"), (token("apt-2", "tax"), "WRONG_SERVICE")):
+                    with pytest.raises(CommandError) as e:
+                        kiosk.command("issue", service="general", priority="appointment", credential=again)
+                    assert e.value.code == code, e.value
+                console.command("login", window="3", staff="S003", actor="S003")
+                first = console.command("call", window="3", actor="S003")["ticket"]
+                assert first["number"] == t["number"], "the appointment before the walk-in who came first"
+                assert console.command("call", window="3", actor="S003")["ticket"]["number"] == walk_in["number"]
+        finally:
+            proc.stop()

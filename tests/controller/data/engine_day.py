@@ -19,12 +19,20 @@ from controller.authz import Sender
 from controller.engine import Engine
 from hallq.config import parse_config
 from hallq.config.security import PrincipalConfig
+from hallq.config.supervision import SupervisionConfig
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 SECRET = b"k" * 32
 
 
 def hall() -> dict[str, Any]:
+    out = _hall()
+    if "escalate_after_s" in SupervisionConfig.model_fields:   # 督办 (issue 14) is newer than the golden day
+        out["supervision"] = {"escalate_after_s": 86400}
+    return out
+
+
+def _hall() -> dict[str, Any]:
     return {
         "hall": {"id": "day-hall", "name": {"zh": "测试政务服务中心", "mn": "ᠲᠤᠷᠰᠢᠯᠲᠠ"}, "timezone": "Asia/Shanghai"},
         "mqtt": {"host": "127.0.0.1", "port": 1883},
