@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from devices.idcard.holder import CardHolder
-from devices.printer.escpos import TicketData
+from devices.printer.ticket import TicketData
 from hallq.text.words import Msg
 
 

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from devices.printer.base import PrinterError
 from devices.printer.driver import PrintFailed as PrinterJobFailed
 from devices.printer.driver import TicketPrinter
-from devices.printer.escpos import PROFILES, TicketData, render_ticket_bytes
+from devices.printer.escpos import PROFILES, render_ticket_bytes
 from devices.printer.status import PrinterStatus, StatusWatcher
+from devices.printer.ticket import TicketData
 from devices.printer.transport import transport_for_url
 from devices.scanner import Scan, Scanner, ScannerError, open_scanner
 from hallq.clock import Clock

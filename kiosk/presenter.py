@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from devices.idcard.holder import CardHolder
-from devices.printer.escpos import TicketData
+from devices.printer.ticket import TicketData
 from hallq.config import HallConfig, KioskConfig, LocalName, ServiceConfig
 from hallq.text.words import Lang, Msg, join, msg
 from hallq.ticketqr import TicketRef

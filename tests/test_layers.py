@@ -68,3 +68,15 @@ def test_the_controller_box_needs_no_hardware_library() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"the controller box would need: {r.stdout.strip()}"
+
+
+def test_the_pure_presenters_load_no_image_or_gui_library() -> None:
+    """The kiosk's and the call screen's presenters are pure: importing them loads no Pillow, numpy or Kivy."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "import kiosk.presenter, display.presenter\n"
+            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {'PIL', 'numpy', 'kivy', 'cv2'})))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"a presenter loads: {r.stdout.strip()}"

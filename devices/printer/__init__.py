@@ -1,5 +1,3 @@
-"""ESC/POS ticket printing: a pure encoder (ticket -> bytes) and byte transports."""
-
-from devices.printer.escpos import PROFILES, Profile, TicketData, render_ticket_bytes
-
-__all__ = ["PROFILES", "Profile", "TicketData", "render_ticket_bytes"]
+"""ESC/POS ticket printing: what a ticket says (`ticket.py`), a pure encoder (ticket -> bytes, `escpos.py`) and
+byte transports. Import the modules themselves: this package loads nothing, so a presenter that only builds a
+`TicketData` does not load Pillow."""

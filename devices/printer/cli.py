@@ -9,7 +9,8 @@ from pathlib import Path
 
 from devices.printer.base import PrinterError
 from devices.printer.driver import TicketPrinter
-from devices.printer.escpos import PROFILES, TicketData, render_ticket_bytes
+from devices.printer.escpos import PROFILES, render_ticket_bytes
+from devices.printer.ticket import TicketData
 from hallq.config import HallConfig
 from hallq.errors import UsageError
 from hallq.ticketqr import TicketRef

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from devices.printer.ticket import TicketData
 from hallq.text import bilingual_block, render_line, render_mongolian_vertical
-from hallq.text.words import WORDS, Msg, join, msg
+from hallq.text.words import Msg, join, msg
 
 ESC, GS, FS = b"\x1b", b"\x1d", b"\x1c"
 INIT = ESC + b"@"
@@ -36,24 +37,6 @@ PROFILES = {
     "80mm-raster": Profile("80mm-raster", 576, 48, native_chinese=False),
     "58mm-raster": Profile("58mm-raster", 384, 32, native_chinese=False),
 }
-
-
-@dataclass(frozen=True)
-class TicketData:
-    hall_zh: str
-    hall_mn: str
-    number: str
-    service_zh: str
-    service_mn: str
-    ahead: int
-    est_wait_min: int | None
-    issued_at: str            # "2026-11-23 09:12"
-    qr_payload: str           # ASCII: look the ticket up, rate it later
-    notice_zh: str = WORDS["ticket_notice"].zh
-    notice_mn: str = WORDS["ticket_notice"].mn
-    wait_mn: str = ""         # people ahead and the wait in Mongolian, printed above the Chinese line
-    area_zh: str = ""         # where to go (二楼B区): printed under the service when the hall names areas
-    area_mn: str = ""
 
 
 def align(n: int) -> bytes:

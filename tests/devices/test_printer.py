@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import zbar
 
-from devices.printer.escpos import CHINESE_ON, CUT, INIT, PROFILES, TicketData, render_ticket_bytes
+from devices.printer.escpos import CHINESE_ON, CUT, INIT, PROFILES, render_ticket_bytes
 from devices.printer.sim import render_escpos
+from devices.printer.ticket import TicketData
 from hallq.text import render_line, render_mongolian_vertical
 from tests.conftest import REPO
 

@@ -7,7 +7,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from devices.printer.escpos import CHINESE_OFF, CHINESE_ON, PROFILES, TicketData, mongolian_raster, render_ticket_bytes
+from devices.printer.escpos import CHINESE_OFF, CHINESE_ON, PROFILES, mongolian_raster, render_ticket_bytes
+from devices.printer.ticket import TicketData
 from display.presenter import CallBoard
 from hallq.config import parse_config
 from hallq.voice import GAP_S, Announcer, ClipLibrary, area_clip, hall_area_clips, hall_areas, plan
