@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from console import manager as mg
 from console.hub import ConsoleError, Hub
+from console.printing import DeskPrinter, ticket_data
 from console.words import error_text, table, ui
 from hallq.api import BadPayload, decode_object
 from hallq.config import HallConfig, StaffConfig
@@ -170,6 +171,7 @@ class Console:
 
 def build_app(con: Console) -> Starlette:
     hub, cfg = con.hub, con.cfg
+    desk_printer = DeskPrinter(cfg, cfg.console.printer) if cfg.console.printer is not None else None
 
     def api(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def wrapped(request: Request) -> Response:
@@ -310,6 +312,11 @@ def build_app(con: Console) -> Starlette:
         out = {"ticket": t, "code": code}
         if code and t.get("number") and t.get("date"):
             out["ref"] = f"HQ1:{cfg.hall.id}:{t['date']}:{t['number']}:{code}"
+        if desk_printer is not None and t.get("number") and t.get("issued_at"):
+            problem = await desk_printer.print_ticket(ticket_data(cfg, t, code, cfg.console.lookup_url))
+            out["printed"] = problem is None
+            if problem is not None:
+                out["print_error"] = problem   # the ticket stays valid: the page shows the number to write down
         return JSONResponse(out)
 
     async def ticket_cancel(request: Request) -> Response:

@@ -61,6 +61,8 @@ UI: dict[str, Msg] = {
     "green_reason": Msg("绿色通道原因（必填）", "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠤ᠋ᠨ ᠰᠢᠯᠲᠠᠭᠠᠨ"),
     "green_reason_needed": Msg("请填写绿色通道的原因", "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠤ᠋ᠨ ᠰᠢᠯᠲᠠᠭᠠᠨ ᠢ᠋ ᠪᠢᠴᠢᠨ᠎ᠡ ᠦᠦ"),
     "issued": Msg("已取号 {number}", "{number} ᠳ᠋ᠤᠭᠠᠷ ᠣᠯᠭᠣᠪᠠ"),
+    "print_failed": Msg("号票未能打印（{error}），请为群众写下号码 {number}",
+                        "{number} ᠳ᠋ᠤᠭᠠᠷ ᠢ ᠬᠡᠪᠯᠡᠵᠦ ᠳᠡᠶᠢᠯᠦᠭᠰᠡᠨ ᠦᠭᠡᠢ: {error}"),
     "queues": Msg("各业务排队", "ᠳ᠋ᠤᠭᠠᠷᠯᠠᠯᠳᠠ"),
     "cancel_ticket": Msg("作废此号", "ᠳ᠋ᠤᠭᠠᠷ ᠬᠦᠴᠦᠨ ᠦᠭᠡᠢ ᠪᠣᠯᠭᠠᠬᠤ"),
     "cancel_reason": Msg("作废原因（如：群众已离开）", "ᠰᠢᠯᠲᠠᠭᠠᠨ"),

@@ -36,7 +36,8 @@
         const a = document.createElement("a"); a.href = "/t?q=" + encodeURIComponent(r.ref); a.textContent = r.ref;
         a.className = "sub"; out.appendChild(a);
       }
-      HQ.say("");
+      if (r.print_error) HQ.say(HQ.ui("print_failed", { number: t.number, error: r.print_error }), "bad");
+      else HQ.say("");
       $("green").checked = false; $("reason").value = ""; $("reason-box").hidden = true; $("reason").required = false;
       refresh();
     } catch (e) { HQ.say(HQ.errorText(e), "bad"); }

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hallq.config.kiosk import PrinterConfig
+
 Role = Literal["kiosk", "bridge", "display", "console", "device", "region"]
 StaffRole = Literal["window", "reception", "manager"]
 STAFF_ROLES: tuple[StaffRole, ...] = ("window", "reception", "manager")
@@ -70,3 +72,5 @@ class ConsoleSection(_Strict):
     cert: str | None = None              # PEM certificate for HTTPS (default: the hall CA's console.crt)
     key: str | None = None
     max_connections: int = Field(default=200, ge=1)
+    printer: PrinterConfig | None = None   # the 导服台's ticket printer (the kiosk's printer settings)
+    lookup_url: str = ""                   # base of the printed ticket's QR (the console's /t), e.g. https://host/t
