@@ -240,7 +240,8 @@ class KioskPresenter:
         v = self.visit
         self._go(Screen.ISSUING, now)
         v.service, v.reprint, v.reprint_tried = service_id, False, False
-        priority = "green" if v.green_reason else "normal"
+        # a checked-in appointment (its APT1. code goes as `credential`) is called before walk-ins (CONTRACT §3.7)
+        priority = "green" if v.green_reason else "appointment" if how == "appointment" and v.token else "normal"
         if v.card is not None:     # the runtime signs the card's token when it sends the command
             return [IssueTicket(service_id, priority, None, f"idcard:{self.kiosk.id}", v.sealed, card=v.card)]
         return [IssueTicket(service_id, priority, v.token, f"{how}:{self.kiosk.id}", v.sealed)]

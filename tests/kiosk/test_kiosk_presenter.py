@@ -209,7 +209,7 @@ def test_appointment_issues_its_service_directly() -> None:
     p = presenter()
     p.handle(Tap("appointment", "zh"), at(1))
     assert p.handle(AppointmentRead("msb:abc", "张三", "tax", token="APT1.t3"), at(2)) == [
-        IssueTicket("tax", "normal", "APT1.t3", "appointment:k1")]
+        IssueTicket("tax", "appointment", "APT1.t3", "appointment:k1")]
     assert p.view().texts() == ["正在取号，请稍候", "预约业务：税务"]
 
 
