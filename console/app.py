@@ -30,7 +30,7 @@ from hallq.config import HallConfig, StaffConfig
 from hallq.staffauth import StaffSecrets
 from hallq.text.words import WORDS, Lang
 from hallq.ticketqr import TicketRef, parse_ref
-from hallq.webauth import LoginGuard, Session, Sessions
+from hallq.webauth import LoginGuard, Session, Sessions, check_sign_in, sign_in_fields
 
 log = logging.getLogger("hallq.console")
 
@@ -183,21 +183,19 @@ def build_app(con: Console) -> Starlette:
 
     # -- sessions --------------------------------------------------------------------------------
     async def session_post(request: Request) -> Response:
-        body = await con.body(request)
-        staff, password = body.get("staff"), body.get("password")
-        if not isinstance(staff, str) or not isinstance(password, str) or not staff or len(staff) > 64 \
-                or len(password) > 256:
+        fields = sign_in_fields(await con.body(request))
+        if fields is None:
             raise ConsoleError(400, "BAD_REQUEST", "give 'staff' (the staff id) and 'password' as strings")
+        staff, password = fields
         addr = request.client.host if request.client else "?"
-        async with con.hash_slots:
-            if con.guard.refused(staff, addr, con.clock()):
-                raise ConsoleError(429, "LOCKED_OUT", "too many failed sign-ins for this staff id; try again later")
-            ok = await asyncio.to_thread(con.secrets.check_password, staff, password)
-            if not ok or staff not in con.staff:
-                if con.guard.failed(staff, addr, con.clock()):
-                    asyncio.get_running_loop().create_task(raise_lockout_alert(staff))
-                raise ConsoleError(401, "BAD_CREDENTIALS", "wrong staff id or password")
-        con.guard.succeeded(staff, addr)
+        outcome, locked_now = await check_sign_in(con.guard, con.hash_slots, con.secrets.check_password, con.staff,
+                                                  con.clock, staff, password, addr)
+        if outcome == "locked":
+            raise ConsoleError(429, "LOCKED_OUT", "too many failed sign-ins for this staff id; try again later")
+        if outcome == "bad":
+            if locked_now:
+                asyncio.get_running_loop().create_task(raise_lockout_alert(staff))
+            raise ConsoleError(401, "BAD_CREDENTIALS", "wrong staff id or password")
         old = request.cookies.get(COOKIE)
         if old:
             con.sessions.drop(old)

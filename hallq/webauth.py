@@ -10,10 +10,12 @@ tables are capped.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 WINDOW_S = 600.0
@@ -160,3 +162,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+async def check_sign_in(guard: LoginGuard, slots: asyncio.Semaphore, check: Callable[[str, str], bool],
+                        known: Container[str], clock: Callable[[], float], staff: str, password: str,
+                        addr: str) -> tuple[str, bool]:
+    """A sign-in attempt as CONTRACT §6 rules it, for both consoles: "locked" (429: no password checked, no failure
+    counted), "bad" (401, counted; the second value says this failure locked the id for everyone) or "ok".
+    The slow hash runs in a thread, at most `slots` at once; an unknown id costs the same hash."""
+    async with slots:
+        if guard.refused(staff, addr, clock()):
+            return "locked", False
+        ok = await asyncio.to_thread(check, staff, password)
+        if not ok or staff not in known:
+            return "bad", guard.failed(staff, addr, clock())
+    guard.succeeded(staff, addr)
+    return "ok", False
+
+
+def sign_in_fields(body: dict[str, object]) -> tuple[str, str] | None:
+    """`staff` and `password` of a sign-in body, or None when they are not short strings."""
+    staff, password = body.get("staff"), body.get("password")
+    if not isinstance(staff, str) or not isinstance(password, str) or not staff or len(staff) > 64 \
+            or len(password) > 256:
+        return None
+    return staff, password

@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from hallq.api import BadPayload, decode_object
 from hallq.config.region import LEVEL_NAMES, RegionConfig
 from hallq.staffauth import StaffSecrets
-from hallq.webauth import LoginGuard, Session, Sessions
+from hallq.webauth import LoginGuard, Session, Sessions, check_sign_in, sign_in_fields
 from region.console import queries
 from region.console.hub import Hub, HubError
 
@@ -158,20 +158,17 @@ def build_app(lg: League) -> Starlette:
 
     async def session(request: Request) -> Response:
         if request.method == "POST":
-            body = await lg.body(request)
-            staff, password = body.get("staff"), body.get("password")
-            if not isinstance(staff, str) or not isinstance(password, str) or not staff or len(staff) > 64 \
-                    or len(password) > 256:
+            fields = sign_in_fields(await lg.body(request))
+            if fields is None:
                 raise ApiError(400, "BAD_REQUEST", "give 'staff' and 'password' as strings")
+            staff, password = fields
             addr = request.client.host if request.client else "?"
-            async with lg.hash_slots:
-                if lg.guard.refused(staff, addr, lg.clock()):
-                    raise ApiError(429, "LOCKED_OUT", "too many failed sign-ins for this staff id; try again later")
-                ok = await asyncio.to_thread(lg.secrets.check_password, staff, password)
-                if not ok or staff not in lg.staff:
-                    lg.guard.failed(staff, addr, lg.clock())
-                    raise ApiError(401, "BAD_CREDENTIALS", "wrong staff id or password")
-            lg.guard.succeeded(staff, addr)
+            outcome, _ = await check_sign_in(lg.guard, lg.hash_slots, lg.secrets.check_password, lg.staff,
+                                             lg.clock, staff, password, addr)
+            if outcome == "locked":
+                raise ApiError(429, "LOCKED_OUT", "too many failed sign-ins for this staff id; try again later")
+            if outcome == "bad":
+                raise ApiError(401, "BAD_CREDENTIALS", "wrong staff id or password")
             old = request.cookies.get(COOKIE)
             if old:
                 lg.sessions.drop(old)

@@ -147,6 +147,14 @@ class MqttHall:
         return self.workdir / "data"
 
     def open(self) -> None:
+        """Broker, clients and the controller; what was started is stopped again when opening fails."""
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         raw = {**self.raw, "mqtt": {"host": "127.0.0.1", "port": port}}

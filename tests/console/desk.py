@@ -86,7 +86,13 @@ class Desk:
         for staff, pw in PASSWORDS.items():
             set_password(self.hall, staff, pw)
         self.hall.start_controller()
-        self.console = ConsoleProc(self.hall, tmp).start()
+        self.console = ConsoleProc(self.hall, tmp)
+        try:
+            self.console.start()
+        except BaseException:   # a console that does not start leaves nothing running
+            self.console.stop()
+            self.hall.controller.kill()
+            raise
         self.url = self.console.url
         self.clients: list[httpx.Client] = []
 
@@ -111,9 +117,11 @@ class Desk:
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     broker = Mosquitto(workdir=tmp_path / "broker").start()
-    d = Desk(tmp_path, broker)
     try:
-        yield d
+        d = Desk(tmp_path, broker)
+        try:
+            yield d
+        finally:
+            d.close()
     finally:
-        d.close()
         broker.stop()
