@@ -59,6 +59,7 @@ from controller.events import (
     EvaluationRecorded,
     HallEvent,
     IdentityAccessed,
+    IdentityPurged,
     RevisitRecorded,
     RevisitSampled,
     TicketCalled,
@@ -87,10 +88,11 @@ from controller.model import (
     WindowStatus,
     state_error,
 )
+from controller.retention import HOLDER_PREFIX, KeyUnavailable, MemoryDayKeys, holder_hash, unwrap, wrap, wrapped_day
 from controller.revisit import MONTH, make_seed, month_of, pick, previous_month, ticket_key
 from controller.state import Event, HallState
 from controller.supervision import device_alert, escalations, supervise
-from controller.workorders import WorkOrderBook, order_id
+from controller.workorders import CLOSED, WorkOrderBook, order_id
 from hallq.config import HallConfig
 
 BAD_LEVELS = (1, 2)
@@ -114,7 +116,7 @@ def number_of(prefix: str, seq: int) -> str:
     return f"{prefix}{seq:03d}"
 
 
-HOLDER_PREFIX = "hk1:"
+HELD_PREFIXES = ("hk1:", HOLDER_PREFIX)   # a holder already hashed (hk1: before day keys)
 PRIVATE_FIELDS = ("holder", "rater")   # kept in the log, never published (CONTRACT §3.4: no citizen identifiers)
 
 
@@ -147,6 +149,7 @@ class Engine:
         self.state = HallState(cfg, compact)
         self.orders = WorkOrderBook(cfg)
         self.watch = RatingWatch(cfg)
+        self.keys = MemoryDayKeys()     # the service day keys (controller/retention.py); the service gives its own
         self._prefix = {s.id: s.prefix for s in cfg.services}
         self._staff = {s.id: s for s in cfg.staff}
         self._sender = Sender()
@@ -254,11 +257,20 @@ class Engine:
         self._apply(ev)
         return ev.to_json()
 
-    def holder_hash(self, holder_key: str) -> str:
-        """A keyed hash of a citizen's holder key: lets the controller enforce one open ticket per person
-        without a published or backed-up value that names anyone (the key lives outside the data directory)."""
-        mac = hmac.new(self.secret, b"holder:" + holder_key.encode("utf-8"), hashlib.sha256).hexdigest()
-        return HOLDER_PREFIX + mac[:32]
+    def holder_hash(self, holder_key: str, day: date) -> str:
+        """A keyed hash of a citizen's holder key for one service day: lets the controller enforce one open ticket
+        per person without a published or backed-up value that names anyone, linkable to nobody once the day's
+        key is destroyed (controller/retention.py)."""
+        return holder_hash(self.secret, self._day_key(day), holder_key)
+
+    def _day_key(self, day: date) -> bytes:
+        if day in self.state.purged:
+            raise CommandFailed("BAD_REQUEST", f"the personal data of {day.isoformat()} was purged: nothing of a "
+                                "citizen can be recorded for that day")
+        try:
+            return self.keys.key_for(day)
+        except KeyUnavailable as e:
+            raise CommandFailed("UNAVAILABLE", f"cannot keep a citizen's data safely: {e}") from None
 
     # -- shared checks -------------------------------------------------------------------------
     def _window(self, wid: str) -> ServiceWindow:
@@ -299,8 +311,6 @@ class Engine:
             holder, rater = cred.holder, cred.rater or rater
         elif self._sender.principal is not None:
             holder = None                  # a principal cannot claim a holder without a verified code
-        if holder is not None and not holder.startswith(HOLDER_PREFIX):
-            holder = self.holder_hash(holder)
         local = now.astimezone(self.cfg.zone)
         slot = self._slot(c, sid, local)
         refusal = service_refusal(self.cfg, sid, local, c.priority is Priority.APPOINTMENT)
@@ -312,13 +322,17 @@ class Engine:
         if quota is not None and seq > quota:
             raise CommandFailed("SERVICE_CLOSED", f"service {sid!r} has issued its daily quota of {quota} tickets "
                                 "for today; please come back on the next working day or book an appointment")
+        if rater is not None and (not rater.startswith("RID1.") or not rater.isascii()):
+            raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), never clear text")
+        if holder is not None and not holder.startswith(HELD_PREFIXES):
+            holder = self.holder_hash(holder, day)
+        if rater is not None:
+            rater = wrap(self._day_key(day), day, rater)
         if holder is not None:
             for t in self.state.waiting[sid]:
                 if t.holder == holder and t.date == day:
                     raise CommandFailed("ALREADY_WAITING", f"this person already holds ticket {t.number} for "
                                         f"service {sid!r} (one open ticket per person and service)")
-        if rater is not None and (not rater.startswith("RID1.") or not rater.isascii()):
-            raise CommandFailed("BAD_REQUEST", "issue: 'rater' must be a sealed identity (RID1.…), never clear text")
         number = number_of(self._prefix[sid], seq)
         ev = self._emit(TicketIssued(at=now, ticket=number, date=day, service=sid, priority=c.priority,
                                      source=c.source, holder=holder, reason=c.reason, rater=rater,
@@ -612,11 +626,52 @@ class Engine:
 
     def _cmd_rater_access(self, now: datetime, c: RaterAccess) -> Done:
         t = self._find(c.ticket, c.date or self.local_date(now))
+        purged = self.state.purged.get(t.date)
+        if purged is not None:
+            raise CommandFailed("PURGED", f"the personal data of {t.date.isoformat()} was purged on "
+                                f"{purged.isoformat()} (kept {self.cfg.evaluation.identity_keep_days} days, "
+                                "evaluation.identity_keep_days): ticket {t.number}'s rater can no longer be known")
         if not t.rater:
             raise CommandFailed("NO_IDENTITY", f"ticket {t.number} of {t.date.isoformat()} was taken without a "
                                 "蒙速办 code: there is no rater identity")
+        sealed = t.rater
+        if wrapped_day(sealed) is not None:
+            key = self.keys.get(t.date)
+            if key is None:
+                raise CommandFailed("PURGED", f"the key of {t.date.isoformat()} is missing from the data directory: "
+                                    f"ticket {t.number}'s rater cannot be opened (restore privacy/"
+                                    f"{t.date.isoformat()}.key from a backup)")
+            try:
+                sealed = unwrap(key, sealed)
+            except ValueError as e:
+                raise CommandFailed("PURGED", f"ticket {t.number}: {e} (privacy/{t.date.isoformat()}.key was replaced; "
+                                    "restore it from a backup)") from None
         ev = self._emit(IdentityAccessed(at=now, ticket=t.number, date=t.date, by=c.by, reason=c.reason))
-        return {"ticket": t.number, "date": t.date.isoformat(), "rater": t.rater}, [ev]
+        return {"ticket": t.number, "date": t.date.isoformat(), "rater": sealed}, [ev]
+
+    # -- personal data kept only as long as needed (controller/retention.py) --------------------------
+    def retention(self, now: datetime, key_days: set[date]) -> dict[str, Any]:
+        """Days whose personal data is kept, due to go, or held by an open 差评 work order."""
+        today = self.local_date(now)
+        keep = self.cfg.evaluation.identity_keep_days
+        held: dict[date, list[str]] = {}
+        for o in self.orders.orders.values():
+            if o.state not in CLOSED:
+                held.setdefault(o.day, []).append(o.id)
+        days = sorted((set(self.state.identities) | key_days) - set(self.state.purged))
+        due = [d for d in days if (today - d).days > keep]
+        return {"kept_days": keep, "days": days, "due": [d for d in due if d not in held],
+                "held": {d: held[d] for d in due if d in held}}
+
+    def purge_due(self, now: datetime, key_days: set[date], limit: int = 31) -> list[Event]:
+        """`identity.purged` for each day (oldest first, at most `limit`) past its keeping time with no open 差评
+        work order; the caller destroys the day keys once these events are in the log."""
+        now = self._at(now)
+        plan = self.retention(now, key_days)
+        keep = plan["kept_days"]
+        return [self._emit(IdentityPurged(at=now, date=d, identities=self.state.identities.get(d, 0),
+                                          unwrapped=self.state.unwrapped.get(d, 0), kept_days=keep))
+                for d in plan["due"][:limit]]
 
     def _cmd_workorders(self, now: datetime, c: WorkOrders) -> Done:
         """Orders in opening order, filtered by state and by the service day they concern (`since`); at most

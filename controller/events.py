@@ -490,6 +490,20 @@ class IdentityAccessed(HallEvent):
     reason: str
 
 
+@event_type("identity.purged")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityPurged(HallEvent):
+    """A service day's personal data made unreadable: its key destroyed after `kept_days` (controller/retention.py).
+    `identities`: tickets of the day that held a holder hash or a sealed rater identity; `unwrapped`: those sealed
+    before day keys (they stay readable with the hall's privacy key)."""
+
+    OMIT_NONE = frozenset(_TAIL)
+    date: date
+    identities: int
+    unwrapped: int
+    kept_days: int
+
+
 # -- the store's own records -----------------------------------------------------------------------
 @event_type("replies.bound")
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from controller.checkpoint import Checkpointer
 from controller.commands import parse_actor, parse_envelope
 from controller.engine import Engine, Outcome, public_event
 from controller.model import CommandFailed
+from controller.retention import DayKeys, KeyUnavailable
 from controller.snapshot import SnapshotStore
-from controller.store import COMMAND_MEMORY, EventStore, StoredCommand
+from controller.store import COMMAND_MEMORY, EventStore, StoredCommand, StoreError
 from controller.timeguard import TimeGuard
 from controller.upstream_reporter import UpstreamReporter
 from hallq import sdnotify
@@ -50,6 +51,7 @@ BATCH_MAX = 256
 EVENTS_PAGE = 1000          # `events` without a limit
 EVENTS_MAX = 10_000
 TICK_S = 1.0
+PURGE_CHECK_S = 600.0      # how often days past evaluation.identity_keep_days are looked for (and at start)
 # events between snapshots, besides the one after every day change (at midnight when running): a league
 # day (~10,700 events) then pauses the worker for a snapshot (~0.6 s) only at the day change, and a restart
 # late in the day replays at most this many events (~0.2 s)
@@ -96,6 +98,8 @@ class ControllerService:
         self.drops = DropLog(f"controller {cfg.hall.id}")
         self.staff_secrets = StaffSecrets(data_dir)
         self.used_tokens = SqliteReplayStore(data_dir / "used-tokens.sqlite3")
+        self.keys = DayKeys(data_dir)            # personal data kept only as long as needed (controller/retention.py)
+        self._purge_checked: float | None = None
         self._verifiers: dict[str, SignedTokenVerifier] = {}
         self.degraded: tuple[datetime, str] | None = None    # since when and why the log cannot be written
         self.guard = TimeGuard(cfg.zone)
@@ -124,7 +128,13 @@ class ControllerService:
         if self.snapshots is not None:
             self.snapshots.open()
         self.used_tokens.open()
+        try:
+            self.keys.open()
+        except KeyUnavailable as e:
+            raise StoreError(str(e)) from None
         self._rebuild()
+        for day in sorted(self.keys.days() & set(self.engine.state.purged)):   # a stop between log and destroy
+            self._destroy_key(day, "again: its purge was logged before the last stop")
         self._published_seq = int(self.store.get_meta("published") or 0)
         self.checkpoints.open(self.now())
 
@@ -141,6 +151,7 @@ class ControllerService:
         for ev in self.store.events(after=after):
             self.engine.apply(ev)
             n += 1
+        self.engine.keys = self.keys
         self._snapshot_seq, self._snapshot_day = after, self.engine.state.today
         log.info("controller %s: rebuilt state from %s and %d events in %s (%.2f s)", self.cfg.hall.id,
                  f"the snapshot after seq {after}" if loaded else "nothing", n, self.store.path,
@@ -265,6 +276,11 @@ class ControllerService:
         tick_events = self.engine.tick(now)
         if tick_events:
             pending.append(_Pending(None, None, {}, tick_events, None))
+        if self._purge_checked is None or time.monotonic() - self._purge_checked >= PURGE_CHECK_S:
+            self._purge_checked = time.monotonic()
+            purged = self.engine.purge_due(now, self.keys.days())
+            if purged:
+                pending.append(_Pending(None, None, {}, purged, None))
         in_batch: dict[tuple[str, str], _Pending] = {}
         for msg in batch:
             p = self._device(msg, now) if "/device/" in msg.topic else self._execute(msg, now, in_batch)
@@ -294,6 +310,9 @@ class ControllerService:
                 self._publish_status()
         for p in pending:
             for ev in p.events:
+                if ev["type"] == "identity.purged":
+                    self._destroy_key(date.fromisoformat(ev["date"]), f"after {ev['kept_days']} days "
+                                      f"({ev['identities']} tickets with a citizen's data)")
                 self._publish_event(ev)
         if any(p.events for p in pending) or time.monotonic() - self._state_checked >= TICK_S:
             self._state_checked = time.monotonic()   # waits drift with time: looked at once a tick at least
@@ -302,6 +321,17 @@ class ControllerService:
         for p in pending:
             if p.reply_to:
                 self.link.publish(p.reply_to, {"id": p.cmd_id, **p.reply})
+
+    def _destroy_key(self, day: date, why: str) -> None:
+        """The day's key is logged as purged: destroy it (a failure is retried at the next start)."""
+        try:
+            gone = self.keys.destroy(day)
+        except OSError as e:
+            log.error("controller %s: cannot destroy the day key of %s (%s): %s — it is retried at the next start",
+                      self.cfg.hall.id, day.isoformat(), why, e)
+            return
+        if gone:
+            log.info("controller %s: purged the personal data of %s %s", self.cfg.hall.id, day.isoformat(), why)
 
     def _execute(self, msg: Message, now: datetime, in_batch: dict[tuple[str, str], _Pending]) -> _Pending | None:
         route = self.topics.parse(msg.topic, secure=self.cfg.secure)

@@ -47,6 +47,7 @@ from controller.events import (
     EvaluationRecorded,
     HallEvent,
     IdentityAccessed,
+    IdentityPurged,
     RepliesBound,
     RevisitRecorded,
     RevisitSampled,
@@ -143,6 +144,11 @@ class HallState:
         self.held: set[tuple[date, str]] = set()  # keys of held tickets (挂起), out of every queue
         self.alerts = AlertBook(cfg.zone)        # 电子监察 alerts with their ids and acknowledgements
         self.revisits = RevisitBook()             # the monthly 回访 sample (controller/revisit.py)
+        # personal data per service day (controller/retention.py): tickets holding a holder hash or a sealed
+        # identity, and of those sealed before day keys; days purged, with the day of their purge
+        self.identities: dict[date, int] = {}
+        self.unwrapped: dict[date, int] = {}
+        self.purged: dict[date, date] = {}
         # appointments within their slot, per service, by (issued_at, order); early ones by (due, order)
         self.apt_ready: dict[str, list[AptEntry]] = {s.id: [] for s in cfg.services}
         self.apt_pending: list[AptEntry] = []
@@ -456,6 +462,22 @@ class HallState:
         self.revisits.on_recorded(ticket_key(ev.date, ev.ticket), {"satisfied": ev.satisfied, "note": ev.note,
                                                                     "by": ev.by, "at": ev.at.isoformat()})
 
+    def _on_identity_purged(self, ev: IdentityPurged) -> None:
+        """The day's holder hashes and sealed identities leave memory too (the log keeps only unreadable text)."""
+        day = ev.date
+        self.identities.pop(day, None)
+        self.unwrapped.pop(day, None)
+        self.purged[day] = ev.at.astimezone(self.cfg.zone).date()
+        for key, t in self.tickets.items():
+            if key[0] == day:
+                t.holder = t.rater = None
+        if day in self.archive:
+            rows = list(self._archived(day).values())
+            for r in rows:
+                r[13] = r[14] = None       # ticket_row's holder and rater
+            self.archive[day] = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+            self.__dict__.pop("_archive_cache", None)
+
     def _t(self, ev: TicketEvent) -> Ticket:
         key = (ev.date, ev.ticket)
         t = self.tickets.get(key)
@@ -551,6 +573,10 @@ class HallState:
         self.issue_order += 1
         t = Ticket(ev.ticket, day, ev.service, ev.priority, ev.at, self.issue_order, ev.source, holder=ev.holder,
                    rater=ev.rater, slot_from=ev.slot_from, slot_to=ev.slot_to)
+        if ev.holder is not None or ev.rater is not None:
+            self.identities[day] = self.identities.get(day, 0) + 1
+            if ev.rater is not None and ev.rater.startswith("RID1."):
+                self.unwrapped[day] = self.unwrapped.get(day, 0) + 1
         self.tickets[t.key] = t
         self.newest = t
         seqs = self.sequences.setdefault(day, {})
@@ -708,6 +734,7 @@ _APPLY: dict[type[HallEvent], Callable[[HallState, Any], None]] = {
     WorkorderOpened: HallState._on_nothing,
     WorkorderChanged: HallState._on_nothing,
     IdentityAccessed: HallState._on_nothing,
+    IdentityPurged: HallState._on_identity_purged,
     RevisitSampled: HallState._on_revisit_sampled,
     RevisitRecorded: HallState._on_revisit_recorded,
     RepliesBound: HallState._on_nothing,

@@ -134,6 +134,9 @@ class EvaluationSection(Strict):
     workorder_days_simple: int = Field(default=5, ge=1, le=60)    # feedback to the rater, in working days
     workorder_days_complex: int = Field(default=15, ge=1, le=120)
     revisit_share: float = Field(default=0.05, ge=0, le=1)       # the monthly 回访 sample: share of rated tickets
+    # citizens' personal data (holder hashes, sealed rater identities) of a service day is purged this many days
+    # later, unless a 差评 work order of that day is still open (controller/retention.py, docs/privacy.md)
+    identity_keep_days: int = Field(default=90, ge=30, le=3650)
     fraud_min_rating_s: float = Field(default=1.5, ge=0)         # faster than a person reads the prompt
     fraud_staff_key_s: float = Field(default=3.0, ge=0)          # a staff key press this close to the rating
     fraud_burst_count: int = Field(default=5, ge=2)              # this many ratings at one window ...

@@ -280,7 +280,7 @@ def test_the_verified_slot_wins_and_another_service_is_wrong_service() -> None:
                                              slot=slot, service="general"))
     t = h.ok("issue", MON, cred, service="general", priority="appointment", slot=_slot("09:00", "09:30"))["ticket"]
     assert t["slot"] == _slot("10:00", "10:30"), "the verified slot, in the hall's local time"
-    assert h.log[-1]["holder"].startswith("hk1:")
+    assert h.log[-1]["holder"].startswith("hk2:"), "keyed with the day key"
     code, msg = h.err("issue", None, cred, service="tax", priority="appointment")
     assert code == "WRONG_SERVICE" and "'general'" in msg and "'tax'" in msg
 
