@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controller.retention import unwrap
 from devices.printer.simulator import PrinterSimulator, PtyPrinter
 from hallq.broker import Mosquitto
 from hallq.msb.tokens import CREDENTIAL_PREFIX, mint
@@ -69,7 +71,12 @@ def test_identity_sealed_at_rest_and_access_logged(private_hall: tuple[Hall, Pat
         c.command("rate", ticket="A001", level=1, window="1")
         rated = c.wait_for(h.cfg.topic("event", "evaluation.recorded"), lambda b: b["ticket"] == "A001")
         assert "rater" not in rated
-        sealed = _logged_rater(h.tmp / "data", "A001")
+        logged = _logged_rater(h.tmp / "data", "A001")
+        day = date.fromisoformat(issued["date"])
+        assert logged.startswith(f"RIDD1.{day.isoformat()}."), "the log keeps it wrapped with the day's key"
+        with pytest.raises(SealError):
+            open_sealed(load_private_key(str(keyfile)), logged)      # the privacy key alone does not open it
+        sealed = unwrap((h.tmp / "data" / "privacy" / f"{day.isoformat()}.key").read_bytes(), logged)
         assert sealed.startswith("RID1.") and open_sealed(load_private_key(str(keyfile)), sealed)["idn"] == IDN
         with pytest.raises(SealError):
             open_sealed(load_private_key(str(keyfile)), sealed[:-4] + "AAAA")
