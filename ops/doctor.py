@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -170,6 +170,29 @@ def check_data(data: Path, days: int) -> list[Check]:
     return out
 
 
+def check_privacy(cfg: HallConfig, data: Path, today: date | None = None) -> list[Check]:
+    """Citizens' personal data: the day keys still kept, and any kept well past evaluation.identity_keep_days
+    (an open 差评 work order holds its day; else the controller has not run or cannot delete)."""
+    from controller.retention import KEY_DIR
+
+    folder = data / KEY_DIR
+    if not folder.is_dir():
+        return []
+    days = sorted(date.fromisoformat(f.name[:10]) for f in folder.glob("????-??-??.key"))
+    keep = cfg.evaluation.identity_keep_days
+    if not days:
+        return [Check(OK, "privacy", f"no citizen's personal data kept (purged after {keep} days)")]
+    today = today or datetime.now(cfg.zone).date()
+    late = [d for d in days if (today - d).days > keep + 7]
+    if late:
+        n = f"{len(late)} service day{'s' * (len(late) > 1)}"
+        return [Check(WARN, "privacy", f"personal data of {n} kept past {keep} days (oldest {late[0].isoformat()}): "
+                                       "an open 差评 work order holds its day — close it — or the controller has not "
+                                       "run since; see docs/privacy.md")]
+    return [Check(OK, "privacy", f"personal data of {len(days)} days kept (oldest {days[0].isoformat()}), "
+                                 f"each purged {keep} days later")]
+
+
 def _bytes_per_day(log: Path) -> int:
     db = sqlite3.connect(f"file:{log}?mode=ro", uri=True)
     try:
@@ -233,7 +256,7 @@ def diagnose(cfg: HallConfig, data: Path, days: int, *, broker: bool = True) -> 
     if broker:
         got, statuses = check_broker(cfg)
         checks += got + check_paper(statuses)
-    checks += check_clock(cfg) + check_data(data, days) + check_ports(cfg) + check_fonts()
+    checks += check_clock(cfg) + check_data(data, days) + check_privacy(cfg, data) + check_ports(cfg) + check_fonts()
     return checks
 
 

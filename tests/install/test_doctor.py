@@ -99,3 +99,27 @@ def test_doctor_warns_about_an_open_hall(tmp_path: Path) -> None:
     got = lines(res.stdout)
     assert got["security"][0][0] == "WARN" and "the hall is OPEN" in got["security"][0][1]
     assert got["event log"][0][0] == "WARN" and "none yet" in got["event log"][0][1]
+
+
+def test_doctor_on_personal_data_kept_and_kept_too_long(tmp_path: Path) -> None:
+    from datetime import date
+
+    from hallq.config import parse_config
+    from ops.doctor import check_privacy
+
+    cfg = parse_config(small_hall(evaluation={"identity_keep_days": 30}))
+    data = tmp_path / "data"
+    assert check_privacy(cfg, data) == [], "no data directory yet: nothing to say"
+    (data / "privacy").mkdir(parents=True)
+    (c,) = check_privacy(cfg, data, date(2026, 11, 30))
+    level, text = c.level, c.text
+    assert level == "ok" and "no citizen's personal data" in text
+    for d in ("2026-11-02", "2026-11-30"):
+        (data / "privacy" / f"{d}.key").write_bytes(b"k" * 64)
+    (c,) = check_privacy(cfg, data, date(2026, 11, 30))
+    level, text = c.level, c.text
+    assert level == "ok" and "2 days kept (oldest 2026-11-02)" in text
+    (data / "privacy" / "2026-10-01.key").write_bytes(b"k" * 64)
+    (c,) = check_privacy(cfg, data, date(2026, 11, 30))
+    level, text = c.level, c.text
+    assert level == "WARN" and "personal data of 1 service day kept past 30 days (oldest 2026-10-01)" in text
