@@ -70,9 +70,11 @@ DB_NAME = "hallq.sqlite3"
 LEGACY_TICKET_SECRET = "ticket_secret"  # meta of logs written before the key moved beside the config
 FORGOTTEN = "replies_forgotten_through"   # meta: the highest seq whose bound replies were forgotten (48 h)
 # meta `schema`: the layout of this log. 1 = before the key existed (v1 logs, e.g. commit f17c2c1); 2 = reply
-# binding columns, segments, checkpoints. A newer hallq migrates an older log forward at open (`_upgrade`);
-# an older hallq refuses a newer log (`check_schema`) instead of writing rows it does not understand.
-LOG_SCHEMA = 2
+# binding columns, segments, checkpoints; 3 = day keys (holder hashes `hk2:`, identities wrapped `RIDD1.`,
+# `identity.purged`: controller/retention.py — an older hallq could neither open nor purge them). A newer
+# hallq migrates an older log forward at open (`_upgrade`); an older hallq refuses a newer log (`check_schema`)
+# instead of writing rows it does not understand.
+LOG_SCHEMA = 3
 SCHEMA_KEY = "schema"
 
 

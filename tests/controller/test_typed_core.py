@@ -22,9 +22,9 @@ import yaml
 from controller import state as state_module
 from controller.commands import COMMANDS, parse_args
 from controller.engine import Engine
-from controller.retention import unwrap
 from controller.events import EVENT_TYPES, EventError, HallEvent, TicketIssued, UnknownEvent
 from controller.model import WINDOW_COMMANDS, WINDOW_MACHINE, CommandFailed, Keep, Refuse, WindowStatus
+from controller.retention import unwrap
 from controller.state import HallState
 from controller.store import DB_NAME, EventStore, canonical
 from hallq.config import parse_config
