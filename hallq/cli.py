@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--kiosk", required=True)
     k.add_argument("--headless", action="store_true", help="no window: serve the kiosk logic only")
     k.add_argument("--credentials", help="this kiosk's principal credentials (secure hall)")
+    k.add_argument("--clock", help=argparse.SUPPRESS)  # simulated clock (tests, demos), as the controller's
     kt = k.add_argument_group("for tests, demos and installers' checks")
     kt.add_argument("--autopilot", metavar="SCRIPT",
                     help="drive the window by touch events: a JSON list of steps, inline or a file "

@@ -60,24 +60,30 @@ GUIDE_ZH = {"g_welcome": "欢迎光临，请选择取号方式", "g_choose": "�
             "g_card_read": "已读取您的身份证", "g_green": "已为您开通绿色通道", "g_place_card": "请将身份证放在读卡区",
             "g_scan": "请将蒙速办二维码对准扫码口", "g_printing": "正在打印号票，请稍候", "g_take": "请取走您的号票",
             "g_ahead": "您前面还有", "ren": "人", "g_reprinted": "您已有该业务的号码，已为您重新打印",
-            "g_error": "请看屏幕提示，或联系工作人员", "shi": "十", "bai": "百", "qian": "千"}
+            "g_error": "请看屏幕提示，或联系工作人员", "shi": "十", "bai": "百", "qian": "千",
+            "g_closed": "该业务现在不能取号，请看屏幕上的取号时间",
+            "g_appointment_only": "该业务今日仅限预约，已预约的群众请扫预约码签到"}
 GUIDE_MN = {"g_welcome": "ᠮᠡᠨᠳᠦ ᠬᠦᠷᠭᠡᠶ᠎ᠡ", "g_choose": "ᠠᠵᠢᠯ ᠬᠡᠷᠡᠭ ᠢ᠋ᠶ᠋ᠡᠨ ᠰᠣᠩᠭᠣᠨ᠎ᠠ ᠤᠤ",
             "g_card_read": "ᠦᠨᠡᠮᠯᠡᠯ ᠢ᠋ ᠤᠩᠱᠢᠪᠠ", "g_green": "ᠨᠣᠭᠣᠭᠠᠨ ᠵᠠᠮ ᠨᠡᠭᠡᠭᠡᠪᠡ",
             "g_place_card": "ᠪᠡᠶ᠎ᠡ ᠶ᠋ᠢᠨ ᠦᠨᠡᠮᠯᠡᠯ ᠢ᠋ᠶ᠋ᠡᠨ ᠤᠩᠱᠢᠭᠤᠷ ᠲᠤ ᠲᠠᠯᠪᠢᠨ᠎ᠠ ᠤᠤ",
             "g_scan": "ᠮᠣᠩᠭᠣᠯ ᠬᠤᠷᠳᠤᠨ ᠠᠯᠪᠠ ᠶ᠋ᠢᠨ ᠺᠣᠳ᠋ ᠢ᠋ᠶ᠋ᠠᠨ ᠰᠢᠷᠪᠢᠭᠦᠯᠦᠨ᠎ᠡ ᠦᠦ",
             "g_printing": "ᠳ᠋ᠤᠭᠠᠷ ᠢ᠋ ᠳᠠᠷᠤᠮᠠᠯᠵᠤ ᠪᠠᠶᠢᠨ᠎ᠠ", "g_take": "ᠳ᠋ᠤᠭᠠᠷ ᠤ᠋ᠨ ᠲᠠᠰᠤᠭ ᠢ᠋ᠶ᠋ᠠᠨ ᠠᠪᠤᠨ᠎ᠠ ᠤᠤ",
             "g_ahead": "ᠡᠮᠦᠨ᠎ᠡ ᠪᠡᠨ", "humun": "ᠬᠦᠮᠦᠨ", "g_reprinted": "ᠳᠠᠬᠢᠵᠤ ᠳᠠᠷᠤᠮᠠᠯᠠᠪᠠ",
-            "g_error": "ᠠᠵᠢᠯᠲᠠᠨ ᠳ᠋ᠤ ᠬᠠᠨᠳᠤᠨ᠎ᠠ ᠤᠤ", "bairi_du": "ᠪᠠᠶᠢᠷᠢ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ"}
+            "g_error": "ᠠᠵᠢᠯᠲᠠᠨ ᠳ᠋ᠤ ᠬᠠᠨᠳᠤᠨ᠎ᠠ ᠤᠤ", "bairi_du": "ᠪᠠᠶᠢᠷᠢ ᠳ᠋ᠤ ᠣᠴᠢᠨ᠎ᠠ ᠤᠤ",
+            "g_closed": "ᠡᠨᠡ ᠠᠵᠢᠯ ᠳ᠋ᠤ ᠣᠳᠣ ᠳ᠋ᠤᠭᠠᠷ ᠠᠪᠬᠤ ᠪᠣᠯᠤᠮᠵᠢ ᠦᠭᠡᠢ",
+            "g_appointment_only": "ᠥᠨᠥᠳᠥᠷ ᠵᠥᠪᠬᠡᠨ ᠤᠷᠢᠳᠴᠢᠯᠠᠨ ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠂ ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠺᠣᠳ᠋ ᠢ᠋ᠶ᠋ᠠᠨ ᠰᠢᠷᠪᠢᠭᠦᠯᠦᠨ᠎ᠡ ᠦᠦ"}
 KIOSK_MN_CLIPS = tuple(GUIDE_MN)
 GUIDE_ORDER: dict[str, dict[str, tuple[str, ...]]] = {
     "zh": {"welcome": ("g_welcome",), "choose": ("g_choose",), "card_read": ("g_card_read", "g_choose"),
            "green": ("g_card_read", "g_green", "g_choose"), "place_card": ("g_place_card",), "scan": ("g_scan",),
            "printing": ("g_printing",), "result": ("g_take", "g_ahead", "{n}", "ren", "{goto}"),
-           "reprinted": ("g_reprinted", "g_ahead", "{n}", "ren", "{goto}"), "error": ("g_error",)},
+           "reprinted": ("g_reprinted", "g_ahead", "{n}", "ren", "{goto}"), "error": ("g_error",),
+           "closed": ("g_closed",), "appointment_only": ("g_appointment_only",)},
     "mn": {"welcome": ("g_welcome",), "choose": ("g_choose",), "card_read": ("g_card_read", "g_choose"),
            "green": ("g_card_read", "g_green", "g_choose"), "place_card": ("g_place_card",), "scan": ("g_scan",),
            "printing": ("g_printing",), "result": ("g_take", "g_ahead", "{n}", "humun", "{goto}"),
-           "reprinted": ("g_reprinted", "g_ahead", "{n}", "humun", "{goto}"), "error": ("g_error",)},
+           "reprinted": ("g_reprinted", "g_ahead", "{n}", "humun", "{goto}"), "error": ("g_error",),
+           "closed": ("g_closed",), "appointment_only": ("g_appointment_only",)},
 }
 GOTO = {"zh": ("qing", "dao", "{area}", "banli"), "mn": ("{area}", "bairi_du")}   # 请到 二楼B区 办理
 

@@ -34,8 +34,9 @@ log = logging.getLogger("hallq.kiosk")
 Builder.load_file(str(Path(__file__).with_name("layout.kv")))
 
 WHITE, GOLD, RED = (1, 1, 1, 1), (1.0, 0.82, 0.2, 1), (1.0, 0.55, 0.5, 1)
+PALE, DIM, SKY = (0.9, 0.92, 0.95, 1), (0.72, 0.74, 0.78, 1), (0.7, 0.85, 1.0, 1)
 FILLS = {"primary": (0.08, 0.45, 0.85, 1), "green": (0.1, 0.55, 0.3, 1), "normal": (0.13, 0.3, 0.55, 1),
-         "quiet": (0.25, 0.3, 0.4, 1)}
+         "quiet": (0.25, 0.3, 0.4, 1), "closed": (0.3, 0.32, 0.36, 1)}
 
 
 class KioskRoot(BoxLayout):  # type: ignore[misc]
@@ -141,13 +142,17 @@ class KioskApp(App):  # type: ignore[misc]
         w.bind(on_release=self._tapped)
         lg = b.lang or lang
         tall = max_height
+        closed = b.style == "closed"       # greyed, still tappable: the tap says why it issues no ticket
         if vertical_text:
             w.add_widget(Widget())
-        w.add_widget(text(b.label, lg, px, bold=True, max_height=tall))
+        w.add_widget(text(b.label, lg, px, color=DIM if closed else WHITE, bold=True, max_height=tall))
         if b.detail is not None:
-            w.add_widget(text(b.detail, lg, int(px * 0.62), color=GOLD, max_height=tall))
+            w.add_widget(text(b.detail, lg, int(px * 0.62), color=DIM if closed else GOLD, max_height=tall))
+        if b.hours is not None:
+            w.add_widget(text(b.hours, lg, int(px * 0.62), color=DIM if closed else SKY, max_height=tall))
         if b.note is not None:
-            w.add_widget(text(b.note, lg, int(px * 0.62), color=RED, max_height=tall))
+            w.add_widget(text(b.note, lg, int(px * 0.62), color=PALE if closed else RED, bold=closed,
+                              max_height=tall))
         if vertical_text:
             w.add_widget(Widget())
         self.buttons.append(w)

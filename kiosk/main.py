@@ -24,6 +24,7 @@ from typing import Any
 from devices.printer.base import PrinterError
 from hallq import sdnotify
 from hallq.api import decode_object
+from hallq.clock import parse_clock
 from hallq.config import HallConfig, KioskConfig
 from hallq.errors import UsageError
 from hallq.runner import run_until_signal
@@ -67,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--autopilot drives the window: not with --headless (headless reads intents on stdin)")
     script = load_script(args.autopilot) if args.autopilot is not None else None
     try:
-        runtime = KioskRuntime(args.cfg, kiosk)
+        clock = parse_clock(args.clock)
+    except ValueError as e:
+        raise UsageError(f"--clock: {e}") from None
+    try:
+        runtime = KioskRuntime(args.cfg, kiosk, clock=clock)
     except (PrinterError, ValueError) as e:
         raise UsageError(f"{args.config}: kiosks[{kiosk.id}]: {e}") from None
     if args.headless:

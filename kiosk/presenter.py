@@ -3,7 +3,9 @@
 `KioskPresenter.handle(intent, now)` returns the effects the runtime must carry out (issue a ticket,
 print it, look one up); `view()` describes the screen to draw, and what the kiosk may say about it
 (`View.voice`, spoken by kiosk/voice.py). No Kivy, no MQTT, no clock: the same presenter runs under the
-touchscreen app, the headless kiosk and the tests.
+touchscreen app, the headless kiosk and the tests. The time of the last intent is the presenter's "now": a
+service's button shows today's hours and, when the service does not issue (hallq/opening.py, the controller's
+own rule), is greyed with the reason; a tap on it says why instead of sending an `issue` that would be refused.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 from devices.idcard.holder import CardHolder
 from devices.printer.ticket import TicketData
 from hallq.config import HallConfig, KioskConfig, LocalName, ServiceConfig
+from hallq.opening import Opening, service_opening
 from hallq.text.words import Lang, Msg, join, msg
 from hallq.ticketqr import TicketRef
+from kiosk.hours import hours_today, refusal, why_closed
 from kiosk.intents import (
     AppointmentRead,
     CardRead,
@@ -72,8 +76,9 @@ class Button:
     enabled: bool = True
     detail: Msg | None = None        # a second line: waiting count, estimated wait
     note: Msg | None = None          # why it is disabled
-    style: str = "normal"            # normal | primary | green | quiet
+    style: str = "normal"            # normal | primary | green | quiet | closed (greyed: tapping says why)
     lang: Lang | None = None         # drawn in this language whatever the kiosk's language
+    hours: Msg | None = None         # a service's own opening hours today (今日 09:00–12:00)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class View:
         out += [m.get(self.lang) for m in self.lines]
         for b in self.buttons:
             lang = b.lang or self.lang
-            out += [x.get(lang) for x in (b.label, b.detail, b.note) if x is not None]
+            out += [x.get(lang) for x in (b.label, b.detail, b.hours, b.note) if x is not None]
         return out
 
 
@@ -134,6 +139,8 @@ class _Visit:
     looked_up: dict[str, Any] | None = None
     error: tuple[Msg, ...] = ()
     error_buttons: tuple[str, ...] = ("home",)
+    error_title: Msg | None = None         # instead of 取号未成功 (a service that does not issue now)
+    error_voice: str = "error"             # the error screen's prompt
     back_to: Screen = Screen.HOME          # where "back" on an error screen leads
     progress: float = 0.0
 
@@ -145,6 +152,7 @@ class KioskPresenter:
         self.visit = _Visit()
         self.last_touch = now
         self.shown_at = now
+        self.now = now                      # the time of the last intent: what the buttons show is for then
         self.queues: dict[str, dict[str, Any]] = {}
         self.controller_online = False
         self.printer_state = "unknown"
@@ -153,6 +161,7 @@ class KioskPresenter:
 
     # -- intents --------------------------------------------------------------------------------
     def handle(self, intent: Intent, now: datetime) -> list[Effect]:
+        self.now = now
         if isinstance(intent, Tap | Touch):
             self.last_touch = now
         if isinstance(intent, Tap):
@@ -234,7 +243,25 @@ class KioskPresenter:
         button = next((b for b in self._service_buttons() if b.arg == service_id), None)
         if button is None or not button.enabled:
             return []
+        if self._closed(service_id, appointment=False, now=now):
+            return []
         return self._issue(service_id, "kiosk", now)
+
+    def _opening(self, service_id: str) -> Opening:
+        """Whether the service issues now: the controller's rule (hallq/opening.py) at the kiosk's time."""
+        return service_opening(self.cfg, service_id, self.now.astimezone(self.cfg.zone))
+
+    def _closed(self, service_id: str, appointment: bool, now: datetime) -> bool:
+        """A service that does not issue now: say why (screen and voice) instead of sending `issue`."""
+        svc = self.cfg.service(service_id)
+        said = refusal(_msg(svc.name), self._opening(service_id), appointment) if svc is not None else None
+        if said is None:
+            return False
+        lines, voice = said
+        self.visit.back_to = Screen.HOME if appointment else Screen.SERVICES
+        self._error(lines, ("home",) if appointment else ("back", "home"), now, title=msg("service_closed"),
+                    voice=voice)
+        return True
 
     def _issue(self, service_id: str, how: str, now: datetime) -> list[Effect]:
         v = self.visit
@@ -287,6 +314,8 @@ class KioskPresenter:
             if self._service(intent.service) is None:
                 self._error((msg("service_closed"),), ("home",), now)
                 return []
+            if self._closed(intent.service, appointment=True, now=now):   # its appointment-only days: issued
+                return []
             return self._issue(intent.service, "appointment", now)
         elif isinstance(intent, TicketRead):
             if intent.hall != self.cfg.hall.id:
@@ -297,8 +326,10 @@ class KioskPresenter:
             return [LookupTicket(intent.number, intent.day)]
         return []
 
-    def _error(self, lines: tuple[Msg, ...], buttons: tuple[str, ...], now: datetime) -> None:
-        self.visit.error, self.visit.error_buttons = lines, buttons
+    def _error(self, lines: tuple[Msg, ...], buttons: tuple[str, ...], now: datetime, title: Msg | None = None,
+               voice: str = "error") -> None:
+        v = self.visit
+        v.error, v.error_buttons, v.error_title, v.error_voice = lines, buttons, title, voice
         self._go(Screen.ERROR, now)
 
     def _issued(self, intent: IssueDone | IssueFailed, now: datetime) -> list[Effect]:
@@ -402,10 +433,16 @@ class KioskPresenter:
             if q:
                 detail = join(detail, msg("wait_unknown") if est is None else msg("wait_min", m=_minutes(est)))
             # closed/quota come from retained state, which a stranger in an open hall can forge: they are
-            # shown, but the tap still goes to the controller, whose reply decides (docs/kiosk.md)
+            # shown, but the tap still goes to the controller, whose reply decides (docs/kiosk.md); the
+            # hours and appointment-only days are the kiosk's own config read by the controller's rule
             note = msg("closed") if issuing == "closed" else msg("quota") if issuing == "quota" else None
-            out.append(Button("service", Msg(s.name.zh, s.name.mn), s.id, enabled=not blocked,
-                              detail=detail, note=note, style="green" if self.visit.green_reason else "normal"))
+            style = "green" if self.visit.green_reason else "normal"
+            o = self._opening(s.id)
+            why = why_closed(o, appointment=False)
+            if why is not None:
+                note, style = why, "closed"
+            out.append(Button("service", Msg(s.name.zh, s.name.mn), s.id, enabled=not blocked, detail=detail,
+                              note=note, style=style, hours=hours_today(o)))
         return out
 
     def view(self) -> View:
@@ -433,7 +470,7 @@ class KioskPresenter:
             return Prompt("reprinted" if v.reprint else "result", int(t.get("ahead") or 0),
                           area.zh if area else None)
         if self.screen is Screen.ERROR:
-            return Prompt("error")
+            return Prompt(v.error_voice)
         return None
 
     def _view(self) -> View:
@@ -492,7 +529,8 @@ class KioskPresenter:
                            lines=status,
                            buttons=(Button("home", msg("home"), style="primary"),))
         labels = {"back": msg("back"), "home": msg("home"), "reprint": msg("reprint")}
-        return replace(base, title=msg("issue_failed") if v.ticket is None else msg("your_number"),
+        title = v.error_title or (msg("issue_failed") if v.ticket is None else msg("your_number"))
+        return replace(base, title=title,
                        number=(v.ticket or {}).get("number"), lines=v.error,
                        buttons=tuple(Button(a, labels[a], style="primary" if a == "reprint" else "quiet")
                                      for a in v.error_buttons))

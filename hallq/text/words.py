@@ -107,6 +107,13 @@ WORDS: dict[str, Msg] = {
     "reprinted": Msg("您已有该业务的号码，已为您重新打印", "ᠲᠠ ᠡᠨᠡ ᠠᠵᠢᠯ ᠤ᠋ᠨ ᠳ᠋ᠤᠭᠠᠷ ᠲᠠᠶ ᠂ ᠳᠠᠬᠢᠵᠤ ᠳᠠᠷᠤᠮᠠᠯᠠᠪᠠ"),
     "repeat": Msg("再听一遍", "ᠳᠠᠬᠢᠨ ᠰᠣᠨᠣᠰᠬᠤ"),
     "area_at": Msg("办理地点：{area}", "ᠪᠠᠶᠢᠷᠢ : {area}"),
+    # -- a service's own opening hours and appointment-only days (hallq/opening.py) on its button --------
+    "hours_today": Msg("今日 {spans}", "ᠥᠨᠥᠳᠥᠷ {spans}"),
+    "opens_at": Msg("{time} 起取号", "{time} ᠴᠠᠭ ᠠᠴᠠ ᠳ᠋ᠤᠭᠠᠷ ᠣᠯᠭᠣᠨ᠎ᠠ"),
+    "issuing_stopped": Msg("已停止取号", "ᠳ᠋ᠤᠭᠠᠷ ᠣᠯᠭᠣᠬᠤ ᠵᠣᠭᠰᠠᠪᠠ"),
+    "closed_today": Msg("今日不取号", "ᠥᠨᠥᠳᠥᠷ ᠳ᠋ᠤᠭᠠᠷ ᠣᠯᠭᠣᠬᠤ ᠦᠭᠡᠢ"),
+    "appointment_only": Msg("今日仅限预约", "ᠥᠨᠥᠳᠥᠷ ᠵᠥᠪᠬᠡᠨ ᠤᠷᠢᠳᠴᠢᠯᠠᠨ ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ"),
+    "appointment_hint": Msg("已预约的群众请回首页点「预约签到」扫预约码", "ᠵᠠᠬᠢᠶᠠᠯᠠᠭᠰᠠᠨ ᠺᠣᠳ᠋ ᠢ᠋ᠶ᠋ᠠᠨ ᠰᠢᠷᠪᠢᠭᠦᠯᠦᠨ᠎ᠡ ᠦᠦ"),
     # -- scanned codes refused (hallq/msb/credentials.py): what the citizen reads and what to do next -------
     "credential_malformed": Msg("无法识别此二维码，请在蒙速办中刷新后重新扫码", _MN_TRY_AGAIN),
     "credential_unknown_issuer": Msg("本大厅暂不支持此二维码，请咨询工作人员", _MN_ASK_STAFF),
