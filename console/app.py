@@ -22,11 +22,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import manager as mg
+from console.follow import console_config, newest_config, unfollowable
 from console.hub import ConsoleError, Hub
 from console.printing import DeskPrinter, ticket_data
 from console.words import error_text, table, ui
 from hallq.api import BadPayload, decode_object
-from hallq.config import HallConfig, StaffConfig
+from hallq.config import ConfigError, HallConfig, StaffConfig, parse_config_text
 from hallq.staffauth import StaffSecrets
 from hallq.text.words import WORDS, Lang
 from hallq.ticketqr import TicketRef, parse_ref
@@ -64,16 +65,57 @@ class Console:
     """Everything the routes share: config, hub, the secrets store, sessions and lockouts."""
 
     def __init__(self, cfg: HallConfig, hub: Hub, secrets: StaffSecrets, *, https: bool,
-                 clock: Callable[[], float] = time.monotonic, data_dir: Path | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, data_dir: Path | None = None,
+                 config_sha: str | None = None) -> None:
         self.cfg, self.hub, self.secrets, self.https, self.clock = cfg, hub, secrets, https, clock
+        self.started = cfg                  # console-only settings keep these values (console/follow.py)
+        self.config_sha = config_sha        # SHA-256 of the configuration text the console runs, when known
+        self.unfollowed: str | None = None  # the controller's configuration this console cannot take (warned once)
+        self.follow_lock = asyncio.Lock()
         self.data_dir = data_dir if data_dir is not None else Path(cfg.data_dir)
         self.sessions = Sessions(cfg.console.idle_timeout_s)
+        self.printer = DeskPrinter(cfg, cfg.console.printer) if cfg.console.printer is not None else None
         self.guard = LoginGuard()
         self.hash_slots = asyncio.Semaphore(2)     # scrypt is 16 MiB and ~50 ms: at most two at once
         self.citizen_fails: dict[str, list[float]] = {}
         self.staff = {s.id: s for s in cfg.staff}
         hub.on_alert_ack.append(self.guard.unlock)
+        hub.on_status.append(self.follow_controller)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+    # -- the controller's configuration (hallq reload) ----------------------------------------------
+    async def follow_controller(self) -> None:
+        """Run on the configuration the controller runs when it is not the one this console runs: read from
+        the controller's log (its newest `configs` row) whenever the controller announces itself."""
+        async with self.follow_lock:
+            found = await asyncio.to_thread(newest_config, self.data_dir)
+            if found is None or found[0] in (self.config_sha, self.unfollowed):
+                return
+            sha, text = found
+            try:
+                new = parse_config_text(text, f"the controller's configuration {sha[:16]}")
+                stuck = unfollowable(self.started, new)
+            except ConfigError as e:
+                stuck = [str(e)]
+            if stuck:
+                self.unfollowed = sha
+                log.warning("console: the controller runs another configuration (sha256 %s) that this console "
+                            "cannot take while it runs (%s): restart the console", sha[:16], "; ".join(stuck))
+                return
+            self.adopt(console_config(self.started, new), sha)
+
+    def adopt(self, cfg: HallConfig, sha: str | None) -> None:
+        """Run on `cfg` from now on. Sessions stay; those of staff no longer in it end at their next request."""
+        gone = sorted(set(self.staff) - {s.id for s in cfg.staff})
+        old_printer = self.cfg.console.printer
+        self.cfg, self.config_sha, self.unfollowed = cfg, sha, None
+        self.staff = {s.id: s for s in cfg.staff}
+        self.sessions.idle_timeout_s = cfg.console.idle_timeout_s
+        if cfg.console.printer != old_printer:
+            self.printer = DeskPrinter(cfg, cfg.console.printer) if cfg.console.printer is not None else None
+        self.hub.set_config(cfg)
+        log.info("console: runs the controller's configuration now (sha256 %s)%s", (sha or "?")[:16],
+                 f"; sessions of {', '.join(gone)} end (no longer staff)" if gone else "")
 
     # -- helpers ---------------------------------------------------------------------------------
     def staff_json(self, s: StaffConfig) -> dict[str, Any]:
@@ -85,6 +127,14 @@ class Console:
             self.sessions.drop(s.sid)
             return None
         return s
+
+    def me(self, s: Session) -> StaffConfig:
+        """The signed-in staff member as configured now; 401 when a reload removed them meanwhile."""
+        me = self.staff.get(s.staff)
+        if me is None:
+            self.sessions.drop(s.sid)
+            raise ConsoleError(401, "UNAUTHENTICATED", "sign in first (POST /api/session)")
+        return me
 
     def require(self, request: Request) -> Session:
         """401 without a valid session; then 403 CSRF for a state change without the session's token."""
@@ -170,8 +220,7 @@ class Console:
 
 
 def build_app(con: Console) -> Starlette:
-    hub, cfg = con.hub, con.cfg
-    desk_printer = DeskPrinter(cfg, cfg.console.printer) if cfg.console.printer is not None else None
+    hub = con.hub
 
     def api(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def wrapped(request: Request) -> Response:
@@ -199,9 +248,12 @@ def build_app(con: Console) -> Starlette:
         old = request.cookies.get(COOKIE)
         if old:
             con.sessions.drop(old)
+        me = con.staff.get(staff)
+        if me is None:      # a reload removed them while their password was checked
+            raise ConsoleError(401, "BAD_CREDENTIALS", "wrong staff id or password")
         s = con.sessions.create(staff, con.clock())
         log.info("console: %s signed in from %s", staff, addr)
-        resp = JSONResponse({"staff": con.staff_json(con.staff[staff]), "csrf": s.csrf},
+        resp = JSONResponse({"staff": con.staff_json(me), "csrf": s.csrf},
                             headers={"Cache-Control": "no-store"})
         resp.set_cookie(COOKIE, s.sid, httponly=True, samesite="strict", secure=con.https, path="/")
         return resp
@@ -221,7 +273,7 @@ def build_app(con: Console) -> Starlette:
 
     async def session_get(request: Request) -> Response:
         s = con.require(request)
-        return JSONResponse({"staff": con.staff_json(con.staff[s.staff]), "csrf": s.csrf},
+        return JSONResponse({"staff": con.staff_json(con.me(s)), "csrf": s.csrf},
                             headers={"Cache-Control": "no-store"})
 
     async def session_delete(request: Request) -> Response:
@@ -259,7 +311,7 @@ def build_app(con: Console) -> Starlette:
         extra = set(body) - allowed
         if extra:
             raise ConsoleError(400, "BAD_REQUEST", f"{command} takes no {', '.join(sorted(extra))}")
-        me = con.staff[s.staff]
+        me = con.me(s)
         if w not in me.windows:
             raise ConsoleError(403, "FORBIDDEN", f"staff {s.staff} does not work at window {w}")
         if command == "login":
@@ -271,10 +323,10 @@ def build_app(con: Console) -> Starlette:
         """The window client's view of one window: state, waiting count, held and waiting lists, last rating."""
         s = con.require(request)
         w = request.path_params["w"]
-        wc = cfg.window(w)
+        wc = con.cfg.window(w)
         if wc is None:
             raise ConsoleError(404, "UNKNOWN_WINDOW", f"no window {w!r}")
-        if w not in con.staff[s.staff].windows:
+        if w not in con.me(s).windows:
             raise ConsoleError(403, "FORBIDDEN", f"staff {s.staff} does not work at window {w}")
         services = set(wc.services)
         state = hub.windows.get(w) or {"id": w, "status": "closed", "staff": None, "ticket": None}
@@ -282,18 +334,20 @@ def build_app(con: Console) -> Starlette:
         rating = hub.last_rating.get(w)
         if rating is not None and rating.get("ticket") != state.get("ticket"):
             rating = rating if state.get("status") in ("idle", "rating") else None
+        now = datetime.now(con.cfg.zone)
         return JSONResponse({"window": state, "waiting": waiting, "services": list(wc.services),
-                             "held": hub.book.listing("held", services), "queue": hub.book.listing("waiting", services),
+                             "held": hub.book.listing("held", services, con.cfg, now),
+                             "queue": hub.book.listing("waiting", services, con.cfg, now),
                              "rating": rating, "called_at": hub.last_called_at.get(w)})
 
     async def tickets(request: Request) -> Response:
         s = con.require(request)
-        me = con.staff[s.staff]
+        me = con.me(s)
         if request.method == "GET":
             status = request.query_params.get("status", "waiting")
             if status not in ("waiting", "held"):
                 raise ConsoleError(400, "BAD_REQUEST", "status is waiting or held")
-            return JSONResponse({"tickets": hub.book.listing(status)})
+            return JSONResponse({"tickets": hub.book.listing(status, None, con.cfg, datetime.now(con.cfg.zone))})
         body = await con.body(request)
         extra = set(body) - {"service", "priority", "reason"}
         if extra:
@@ -309,9 +363,10 @@ def build_app(con: Console) -> Starlette:
         code = result.get("code")
         out = {"ticket": t, "code": code}
         if code and t.get("number") and t.get("date"):
-            out["ref"] = f"HQ1:{cfg.hall.id}:{t['date']}:{t['number']}:{code}"
-        if desk_printer is not None and t.get("number") and t.get("issued_at"):
-            problem = await desk_printer.print_ticket(ticket_data(cfg, t, code, cfg.console.lookup_url))
+            out["ref"] = f"HQ1:{con.cfg.hall.id}:{t['date']}:{t['number']}:{code}"
+        printer = con.printer
+        if printer is not None and t.get("number") and t.get("issued_at"):
+            problem = await printer.print_ticket(ticket_data(con.cfg, t, code, con.cfg.console.lookup_url))
             out["printed"] = problem is None
             if problem is not None:
                 out["print_error"] = problem   # the ticket stays valid: the page shows the number to write down
@@ -323,13 +378,13 @@ def build_app(con: Console) -> Starlette:
         extra = set(body) - {"reason", "date"}
         if extra:
             raise ConsoleError(400, "BAD_REQUEST", f"cancel takes reason and date, not {', '.join(sorted(extra))}")
-        if not {"reception", "manager"} & set(con.staff[s.staff].roles):
+        if not {"reception", "manager"} & set(con.me(s).roles):
             raise ConsoleError(403, "FORBIDDEN", "cancelling a ticket needs role reception or manager")
         result = await hub.command("cancel", number=request.path_params["number"], actor=s.staff, **body)
         return JSONResponse({"result": result, "ticket": result.get("ticket")})
 
     def manager(s: Session) -> None:
-        if "manager" not in con.staff[s.staff].roles:
+        if "manager" not in con.me(s).roles:
             raise ConsoleError(403, "FORBIDDEN", "this is for role manager")
 
     async def alerts(request: Request) -> Response:
@@ -343,14 +398,14 @@ def build_app(con: Console) -> Starlette:
         if q.get("since"):
             args["since"] = q["since"]
         elif state != "open":      # the controller pages from the oldest: the inbox shows the last week
-            args["since"] = (mg.today_of(cfg) - timedelta(days=7)).isoformat()
+            args["since"] = (mg.today_of(con.cfg) - timedelta(days=7)).isoformat()
         if q.get("limit"):
             if not q["limit"].isdigit():
                 raise ConsoleError(400, "BAD_REQUEST", "limit is a number")
             args["limit"] = int(q["limit"])
         r = await hub.command("alerts", actor=s.staff, **args)
-        now = datetime.now(cfg.zone)
-        after = cfg.supervision.escalate_after_s
+        now = datetime.now(con.cfg.zone)
+        after = con.cfg.supervision.escalate_after_s
         marked = [mg.mark_alert(a, now, after) for a in r.get("alerts", []) if isinstance(a, dict)]
         return JSONResponse({"alerts": marked, "total": r.get("total"), "more": r.get("more"),
                              "escalate_after_s": after}, headers={"Cache-Control": "no-store"})
@@ -360,8 +415,8 @@ def build_app(con: Console) -> Starlette:
         manager(s)
         if not hub.link.connected.is_set() and not await hub.wait_up(5.0):
             raise ConsoleError(503, "UNAVAILABLE", "the console has no connection to the hall's broker")
-        return mg.json_no_store({**hub.board(), "now": datetime.now(cfg.zone).isoformat(),
-                                 "escalate_after_s": cfg.supervision.escalate_after_s})
+        return mg.json_no_store({**hub.board(), "now": datetime.now(con.cfg.zone).isoformat(),
+                                 "escalate_after_s": con.cfg.supervision.escalate_after_s})
 
     async def workorders(request: Request) -> Response:
         s = con.require(request)
@@ -371,9 +426,9 @@ def build_app(con: Console) -> Starlette:
         if q.get("state"):
             args["state"] = q["state"]
         # the controller pages from the oldest: by default the orders of the last 90 days
-        args["since"] = q.get("since") or (mg.today_of(cfg) - timedelta(days=90)).isoformat()
+        args["since"] = q.get("since") or (mg.today_of(con.cfg) - timedelta(days=90)).isoformat()
         r = await hub.command("workorders", actor=s.staff, **args)
-        today = mg.today_of(cfg)
+        today = mg.today_of(con.cfg)
         orders = [mg.mark_order(o, today) for o in r.get("orders", []) if isinstance(o, dict)]
         for o in orders:
             o["staff_name"] = con.staff[o["staff"]].name if o.get("staff") in con.staff else None
@@ -387,7 +442,7 @@ def build_app(con: Console) -> Starlette:
         r = await hub.command("workorders", actor=s.staff, since=m.group(1), limit=1000)
         for o in r.get("orders", []):
             if isinstance(o, dict) and o.get("id") == oid:
-                return mg.mark_order(o, mg.today_of(cfg))
+                return mg.mark_order(o, mg.today_of(con.cfg))
         raise ConsoleError(404, "UNKNOWN_ORDER", f"no work order {oid!r}")
 
     async def workorder(request: Request) -> Response:
@@ -408,7 +463,7 @@ def build_app(con: Console) -> Starlette:
             raise ConsoleError(404, "UNKNOWN_ORDER", f"no work order {oid!r}")
         r = await hub.command(name, order=oid, by=s.staff, actor=s.staff, **args)
         o = r.get("order")
-        return mg.json_no_store({"order": mg.mark_order(o, mg.today_of(cfg)) if isinstance(o, dict) else o})
+        return mg.json_no_store({"order": mg.mark_order(o, mg.today_of(con.cfg)) if isinstance(o, dict) else o})
 
     async def reports(request: Request) -> Response:
         s = con.require(request)
@@ -417,9 +472,9 @@ def build_app(con: Console) -> Starlette:
         fmt = q.get("format", "json")
         if fmt not in mg.REPORT_FORMATS:
             raise ConsoleError(400, "BAD_REQUEST", f"format is one of {', '.join(mg.REPORT_FORMATS)}")
-        first, last = mg.report_period(q, mg.today_of(cfg))
+        first, last = mg.report_period(q, mg.today_of(con.cfg))
         data = await mg.run_report(con.data_dir, first, last, fmt)
-        return mg.report_response(data, fmt, first, last, cfg.hall.id)
+        return mg.report_response(data, fmt, first, last, con.cfg.hall.id)
 
     async def revisits(request: Request) -> Response:
         """The monthly 回访 sample: GET shows it (null before it is drawn), POST draws it (once: again, the same)."""
@@ -452,8 +507,7 @@ def build_app(con: Console) -> Starlette:
         s = con.require(request)
         manager(s)
         history = await asyncio.to_thread(mg.config_history, con.data_dir)
-        running = mg.running_config(history, cfg)
-        return mg.json_no_store({"config": mg.config_view(running), "history": history})
+        return mg.json_no_store({"config": mg.config_view(con.cfg), "history": history})
 
     async def alert_ack(request: Request) -> Response:
         s = con.require(request)
@@ -466,7 +520,7 @@ def build_app(con: Console) -> Starlette:
         return JSONResponse({"alert": r.get("alert")})
 
     async def stream(request: Request) -> Response:
-        con.require(request)
+        s = con.require(request)
         q = hub.listen()
 
         async def gen() -> AsyncIterator[str]:
@@ -474,11 +528,13 @@ def build_app(con: Console) -> Starlette:
                 yield _sse({"kind": "hall", "hall": hub.hall(), "link": hub.link.connected.is_set()})
                 while True:
                     try:
-                        item = await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                        item: dict[str, Any] | None = await asyncio.wait_for(q.get(), HEARTBEAT_S)
                     except TimeoutError:
-                        yield ": ping\n\n"
-                        continue
-                    yield _sse(item)
+                        item = None
+                    if s.staff not in con.staff:    # a reload removed them: the page loads again, to sign-in
+                        yield _sse({"kind": "config"})
+                        return
+                    yield ": ping\n\n" if item is None else _sse(item)
             finally:
                 hub.unlisten(q)
         return _event_stream(gen())
@@ -498,10 +554,10 @@ def build_app(con: Console) -> Starlette:
         except ConsoleError as e:
             return con.render("notfound.html", request, status=e.status if e.status in (404, 429) else 503,
                               code=e.code, words=WORDS)
-        svc = cfg.service(str(t.get("service")))
+        svc = con.cfg.service(str(t.get("service")))
         return con.render("ticket.html", request, ticket=con.citizen_json(t), ref=ref.text(), words=WORDS,
                           service=svc, levels=[(lv, LEVELS_ZH[lv], LEVELS_MN[lv]) for lv in (5, 4, 3, 2, 1)],
-                          reasons=cfg.evaluation.bad_reasons)
+                          reasons=con.cfg.evaluation.bad_reasons)
 
     async def t_stream(request: Request) -> Response:
         ref, first = await con.citizen_ticket(request)
@@ -550,13 +606,13 @@ def build_app(con: Console) -> Starlette:
         reasons = body.get("reasons") or []
         if not isinstance(reasons, list):
             raise ConsoleError(400, "BAD_REQUEST", "reasons is a list")
-        reasons = [r for r in reasons if r in cfg.evaluation.bad_reasons]
+        reasons = [r for r in reasons if r in con.cfg.evaluation.bad_reasons]
         if reasons and level <= 2:
             args["reasons"] = reasons
         comment = body.get("comment")
         if isinstance(comment, str) and comment.strip():
             args["comment"] = comment.strip()[:500]
-        if _from_hall(request, cfg.evaluation.hall_networks):
+        if _from_hall(request, con.cfg.evaluation.hall_networks):
             args["origin"] = "hall"   # anti-fraud: a page rating from the hall's own LAN right after service
         r = await hub.command("rate", **args)
         return JSONResponse({"evaluation": r.get("evaluation")})
@@ -566,7 +622,7 @@ def build_app(con: Console) -> Starlette:
         s = con.session_of(request)
         if s is None:
             return RedirectResponse("/signin", 303)
-        roles = set(con.staff[s.staff].roles)
+        roles = set(con.me(s).roles)
         if "manager" in roles:
             return RedirectResponse("/hall", 303)
         return RedirectResponse("/reception" if "window" not in roles and roles & {"reception", "manager"}
@@ -580,7 +636,7 @@ def build_app(con: Console) -> Starlette:
             s = con.session_of(request)
             if s is None:
                 return RedirectResponse("/signin", 303)
-            me = con.staff[s.staff]
+            me = con.me(s)
             return con.render(name, request, me=me, services=con.services_json(con.lang(request)),
                               params=dict(request.path_params))
         return page

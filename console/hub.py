@@ -3,7 +3,8 @@ state (windows, queues, alerts, controller status) and the events, fanned out to
 
 It also keeps today's open tickets (waiting and held, per service) from the ticket events, backfilled at start
 with the `events` command (CONTRACT §3.7) when the controller offers it, so the window client can list held
-tickets to call back and waiting tickets to call by number.
+tickets to call back and waiting tickets to call by number — in the order `call` takes them (hallq/callorder.py).
+After each controller status it runs `on_status` (the console's check for a reloaded configuration).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from hallq.api import Topics
+from hallq.callorder import REST, appointment_due, call_key
 from hallq.config import HallConfig
 from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, topics_for
 
 log = logging.getLogger("hallq.console")
 
 LINK_WAIT_S = 5.0
+SPARE_WINDOWS = 64      # retained states kept for windows outside the running configuration
 COMMAND_TIMEOUT_S = 5.0
 
 
@@ -58,7 +62,9 @@ class OpenTicket:
     service: str
     status: str            # waiting | held
     priority: str = "normal"
-    at: str = ""
+    at: str = ""           # issued_at (transfers keep it)
+    seq: int = 0           # of its ticket.issued: the issue order that breaks ties of `at`
+    slot_from: str = ""    # an appointment's slot start ("" : none, within its slot all day)
 
 
 @dataclass
@@ -80,11 +86,13 @@ class TicketBook:
         t = self.tickets.get(number)
         if typ == "ticket.held":     # a called ticket comes back into the book as held
             self.tickets[number] = OpenTicket(number, day, str(ev.get("service")), "held",
-                                              str(ev.get("priority") or "normal"), t.at if t else str(ev.get("at")))
+                                              str(ev.get("priority") or "normal"), t.at if t else str(ev.get("at")),
+                                              t.seq if t else _seq(ev), t.slot_from if t else "")
             return True
         if typ == "ticket.issued":
             self.tickets[number] = OpenTicket(number, day, str(ev.get("service")), "waiting",
-                                              str(ev.get("priority") or "normal"), str(ev.get("at") or ""))
+                                              str(ev.get("priority") or "normal"), str(ev.get("at") or ""),
+                                              _seq(ev), str(ev.get("slot_from") or ""))
             return True
         if t is None:
             return False
@@ -96,11 +104,42 @@ class TicketBook:
             return True
         return False
 
-    def listing(self, status: str, services: set[str] | None = None) -> list[dict[str, Any]]:
+    def listing(self, status: str, services: set[str] | None, cfg: HallConfig,
+                now: datetime) -> list[dict[str, Any]]:
+        """The tickets in `status` of `services` (None: all): waiting ones in the order `call` takes them at
+        `now` (hallq/callorder.py: green, appointments within their slot, the rest), held ones green first, then
+        by issue."""
         out = [t for t in self.tickets.values() if t.status == status and (services is None or t.service in services)]
-        out.sort(key=lambda t: (t.priority != "green", t.at, t.number))
+        if status == "waiting":
+            keyed = [(_call_key(t, cfg, now), t) for t in out]
+            keyed.sort(key=lambda kt: kt[0])
+            out = [t for _, t in keyed]
+        else:
+            out.sort(key=lambda t: (t.priority != "green", t.at, t.seq, t.number))
         return [{"number": t.number, "date": t.date, "service": t.service, "priority": t.priority,
                  "status": t.status, "issued_at": t.at} for t in out]
+
+
+def _seq(ev: dict[str, Any]) -> int:
+    seq = ev.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+
+def _when(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def _call_key(t: OpenTicket, cfg: HallConfig, now: datetime) -> tuple[int, datetime, int]:
+    """The ticket's place in the call order; a ticket whose issue time cannot be read goes last."""
+    issued = _when(t.at)
+    if issued is None:
+        return (REST + 1, now, t.seq)
+    due = appointment_due(t.priority, issued, _when(t.slot_from), cfg)
+    return call_key(t.priority, issued, t.seq, due, now)
 
 
 @dataclass
@@ -177,6 +216,9 @@ class Hub:
         self.last_called_at: dict[str, str] = {}            # window -> `at` of its latest ticket.called
         self.lockout_alerts: dict[str, str] = {}            # alert id -> staff id (login_failures)
         self.on_alert_ack: list[Any] = []                   # callbacks(staff id) when such an alert is acked
+        # awaited by the pump after each controller status, before the next message (so state that follows a
+        # reload is read under the configuration it announced); they must not wait for a command's reply
+        self.on_status: list[Callable[[], Awaitable[None]]] = []
         self.today = DayFigures()
         self.ratings: dict[tuple[str, str], dict[str, Any]] = {}   # (date, ticket) -> its evaluation.recorded
         self.answers: dict[tuple[str, str], str] = {}               # (date, ticket) -> the 差评's feedback text
@@ -233,23 +275,36 @@ class Hub:
         while True:
             msg = await self.link.messages.get()
             try:
-                self.handle(msg)
+                status = self.handle(msg)
             except Exception:   # a bad message must never stop the pump
                 log.exception("console: could not handle a message on %s", msg.topic)
+                continue
+            for cb in self.on_status if status else ():
+                try:
+                    await cb()
+                except Exception:
+                    log.exception("console: after the controller's status")
 
-    def handle(self, msg: Message) -> None:
+    def set_config(self, cfg: HallConfig) -> None:
+        """Run on the configuration the controller reloaded (same hall id, zone and security mode): windows and
+        services as it now has them; open pages hear `config` and load again."""
+        self.cfg = cfg
+        self._emit({"kind": "config"})
+
+    def handle(self, msg: Message) -> bool:
+        """Take one message; True when it was the controller's status (the pump then runs `on_status`)."""
         if self.client.deliver(msg):
-            return
+            return False
         route = self.topics.parse(msg.topic, secure=self.cfg.secure)
         if route.kind not in ("state", "event", "controller", "device"):
-            return
+            return False
         try:
             body = msg.json()
         except ValueError as e:
             log.warning("console: unreadable message on %s: %s", msg.topic, e)
-            return
+            return False
         if not isinstance(body, dict):
-            return
+            return False
         if route.kind == "device":
             self.devices[route.name] = {k: body.get(k) for k in ("state", "status", "paper", "kind", "at")
                                         if k in body}
@@ -257,18 +312,23 @@ class Hub:
         elif route.kind == "controller":
             self.controller_state = str(body.get("state", "unknown"))
             self._emit({"kind": "controller", "state": self.controller_state})
+            return True
         elif route.kind == "state":
             self._state(route.name, body)
         else:
             self._event(body)
+        return False
 
     def _state(self, name: str, body: dict[str, Any]) -> None:
         if name.startswith("window/"):
             wid = name.removeprefix("window/")
-            if self.cfg.window(wid) is None:
+            known = self.cfg.window(wid) is not None
+            # a window of no configuration this console ran is kept too (a few): a reload may add it
+            if not known and wid not in self.windows and len(self.windows) >= len(self.cfg.windows) + SPARE_WINDOWS:
                 return
             self.windows[wid] = body
-            self._emit({"kind": "window", "window": body})
+            if known:
+                self._emit({"kind": "window", "window": body})
         elif name == "queues":
             services = body.get("services")
             if isinstance(services, list):

@@ -20,6 +20,7 @@ import uvicorn
 import yaml
 
 from console.app import Console, build_app
+from console.follow import text_sha
 from console.hub import Hub
 from hallq import sdnotify
 from hallq.config import ConfigError, HallConfig
@@ -79,7 +80,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
+async def serve(cfg: HallConfig, data_dir: Path, listen: str, config_sha: str | None = None) -> int:
     host, port = parse_listen(listen)
     https = not is_loopback(host)
     cert = certificate(cfg) if https else None
@@ -100,7 +101,8 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str) -> int:
             return 0
         stopper.cancel()
         sock = bind(host, port)
-        console = Console(cfg, hub, StaffSecrets(data_dir), https=https, data_dir=data_dir)
+        console = Console(cfg, hub, StaffSecrets(data_dir), https=https, data_dir=data_dir, config_sha=config_sha)
+        await console.follow_controller()     # the configuration the controller runs, if not the file's
         config = uvicorn.Config(build_app(console), log_level="warning", lifespan="off", access_log=False,
                                 limit_concurrency=cfg.console.max_connections, timeout_keep_alive=10,
                                 timeout_graceful_shutdown=3, server_header=False,
@@ -131,6 +133,6 @@ def run(args: Any) -> int:
         raise ConfigError(args.config, "mqtt.credentials", "a secure hall needs the console's credentials file "
                           "(--credentials FILE; hallq secure init writes it)")
     try:
-        return asyncio.run(serve(cfg, data_dir, listen))
+        return asyncio.run(serve(cfg, data_dir, listen, text_sha(args.config)))
     except ConsoleStartError as e:
         raise UsageError(str(e)) from None

@@ -8,7 +8,6 @@ import asyncio
 import difflib
 import os
 import re
-import sqlite3
 import sys
 import tempfile
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from console.follow import log_rows
 from console.hub import ConsoleError
 from hallq.periods import PERIODS, period_range
 from hallq.workdays import is_workday
@@ -69,36 +69,14 @@ def mark_alert(a: dict[str, Any], now: datetime, after_s: float) -> dict[str, An
 def config_history(data_dir: Path, limit: int = 50) -> list[dict[str, Any]]:
     """The configurations the controller ran with (the `configs` table of the log: when, SHA-256 and what changed
     against the one before), newest first; read-only."""
-    path = data_dir / "hallq.sqlite3"
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = db.execute("SELECT n, at, sha, text FROM configs ORDER BY n DESC LIMIT ?", (limit + 1,)).fetchall()
-    except sqlite3.Error:
-        return []
-    finally:
-        db.close()
+    rows = log_rows(data_dir, "SELECT n, at, sha, text FROM configs ORDER BY n DESC LIMIT ?", (limit + 1,))
     out = []
     for i, (n, at, sha, text) in enumerate(rows[:limit]):
         before = rows[i + 1][3] if i + 1 < len(rows) else None
         diff = None if before is None else "\n".join(difflib.unified_diff(
             before.splitlines(), text.splitlines(), "before", "after", lineterm="", n=1))
-        out.append({"n": n, "at": at, "sha": sha, "diff": diff, **({"text": text} if i == 0 else {})})
+        out.append({"n": n, "at": at, "sha": sha, "diff": diff})
     return out
-
-
-def running_config(history: list[dict[str, Any]], fallback: Any) -> Any:
-    """The configuration the controller runs (the newest in its log, after any `hallq reload`), else `fallback`."""
-    from hallq.config import ConfigError, parse_config_text
-
-    text = history[0].pop("text", None) if history else None
-    if not text:
-        return fallback
-    try:
-        return parse_config_text(text, "the controller's recorded configuration")
-    except ConfigError:
-        return fallback
 
 
 async def run_report(data_dir: Path, first: date, last: date, fmt: str) -> bytes:

@@ -5,9 +5,10 @@ a file that fails, or that changes what a running process cannot change (hall id
 directory, security mode: restart for those), is refused and the hall runs on with the previous one. A good
 file takes effect between two batches of commands: the engine is rebuilt from the log under the new
 configuration (commands arriving meanwhile wait in the queue; none is lost), the new text is recorded in the
-log's `configs` (its SHA-256 is the trail of who changed what, shown in the console's /config), the state is
-republished. `hallq reload` validates the file first, signals the controller named by `DATA/controller.pid`
-and waits for its answer, which the controller leaves in the log's meta `reload`.
+log's `configs` (its SHA-256 is the trail of who changed what, shown in the console's /config), a fresh
+`controller/status` announces it (the console then takes the new configuration) and the state is republished.
+`hallq reload` validates the file first, signals the controller named by `DATA/controller.pid` and waits for its
+answer, which the controller leaves in the log's meta `reload`.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def apply_reload(svc: Any) -> str | None:
     svc.store.record_config(text)
     _result(svc, {"ok": True, "sha": sha, "error": None})
     if getattr(svc, "link", None) is not None:
+        svc._publish_status()      # a fresh status announces the reload (the console reads the new config then)
         svc._published_state.clear()
         svc._publish_state()
     svc.write_snapshot()

@@ -76,6 +76,7 @@ from controller.model import (
     window_target,
 )
 from controller.revisit import RevisitBook, ticket_key
+from hallq.callorder import appointment_due
 from hallq.config import HallConfig
 
 Event = dict[str, Any]
@@ -207,15 +208,9 @@ class HallState:
     def appointment_due(self, t: Ticket) -> datetime | None:
         """When `t` joins the appointments called before walk-ins: without a slot when it checked in; with one,
         `appointments.early_min` before the slot's start. None: never (not an appointment, or it checked in
-        more than `appointments.late_min` after the slot's start: a walk-in)."""
-        if t.priority is not Priority.APPOINTMENT:
-            return None
-        if t.slot_from is None:
-            return t.issued_at
-        a = self.cfg.appointments
-        if t.issued_at > t.slot_from + timedelta(minutes=a.late_min):
-            return None
-        return t.slot_from - timedelta(minutes=a.early_min)
+        more than `appointments.late_min` after the slot's start: a walk-in). The rule is hallq/callorder.py's,
+        which the console's queue lists share."""
+        return appointment_due(t.priority, t.issued_at, t.slot_from, self.cfg)
 
     def appointment_ready(self, t: Ticket) -> bool:
         """True when `t` waits among the appointments within their slot (taken after green, before the rest)."""

@@ -36,9 +36,28 @@ const HQ = (() => {
     m.textContent = text;
     m.className = "message " + (kind || "");
   }
+  // the hall's configuration changed (hallq reload): load the page again, once no dialog is open and nothing
+  // is being typed, so windows, services and names are the new ones
+  let reloadWanted = false;
+  function reloadWhenQuiet() {
+    const a = document.activeElement;
+    const typing = a && (a.tagName === "TEXTAREA" || (a.tagName === "INPUT" && !["radio", "checkbox"].includes(a.type)))
+      && a.value;
+    if (document.querySelector("dialog[open]") || typing) { setTimeout(reloadWhenQuiet, 1000); return; }
+    location.reload();
+  }
   function live(url, onItem, onState) {
     const es = new EventSource(url);
-    es.onmessage = (e) => { try { onItem(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+    es.onmessage = (e) => {
+      try {
+        const item = JSON.parse(e.data);
+        if (item.kind === "config") {
+          if (!reloadWanted) { reloadWanted = true; reloadWhenQuiet(); }
+          return;
+        }
+        onItem(item);
+      } catch (err) { console.error(err); }
+    };
     es.onopen = () => onState && onState(true);
     es.onerror = () => onState && onState(false);
     return es;

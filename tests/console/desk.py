@@ -3,6 +3,7 @@ process groups, staff passwords set with `hallq staff passwd`, and an httpx clie
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,6 +69,13 @@ class ConsoleProc:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def stream_items(r: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The items of an open `/api/stream` response (server-sent events), as they come."""
+    for line in r.iter_lines():
+        if line.startswith("data: "):
+            yield json.loads(line.removeprefix("data: "))
 
 
 def set_password(hall: Hall, staff: str, password: str) -> None:
