@@ -108,6 +108,16 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.stop()
 
 
+class FixedClock:
+    """A clock that stands still at `at` (set `at` to move it)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
 class ControllerProc:
     """`python -m hallq controller` as a child process, killable with SIGKILL."""
 

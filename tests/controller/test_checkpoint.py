@@ -29,20 +29,12 @@ from hallq.broker import Mosquitto
 from hallq.config import load_config
 from hallq.keys import KeyFileError, key_id, load_signing_key
 from hallq.mqtt import BlockingClient
-from tests.conftest import REPO, ControllerProc, small_hall
+from tests.conftest import REPO, ControllerProc, FixedClock, small_hall
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD_LOG = FIXTURES / "old-log-f17c2c1.sqlite3"
 OLD_SECRET = "fa716266e81ec944998c2a58324985ae535c128210949e13ac1b8f65fa659ba1"   # what f17c2c1 kept in meta
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-class FixedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def write_config(tmp: Path, **extra: object) -> Path:

@@ -28,19 +28,11 @@ from controller.service import ControllerService
 from controller.snapshot import SNAPSHOT_DB
 from controller.store import EventStore
 from hallq.config import HallConfig, parse_config
-from tests.conftest import REPO, small_hall
+from tests.conftest import REPO, FixedClock, small_hall
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = date(2026, 11, 23)   # a Monday
 DAYS = 24
-
-
-class FixedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def workdays(n: int) -> list[date]:

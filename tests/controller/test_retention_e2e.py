@@ -21,7 +21,7 @@ from hallq.broker import Mosquitto
 from hallq.config import parse_config
 from hallq.mqtt import BlockingClient, CommandError
 from hallq.sealed import new_private_key_pem, seal
-from tests.conftest import REPO, ControllerProc, small_hall
+from tests.conftest import REPO, ControllerProc, FixedClock, small_hall
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 8, 3)                                   # a Monday
@@ -113,14 +113,6 @@ def test_a_day_is_purged_a_month_later_and_again_after_a_restore(tmp_path: Path,
     with Run(tmp_path, cfg_path, restored, LATER, "restored") as r:
         assert r.purged()["date"] == DAY.isoformat(), "the restored log forgets the day again"
     assert not (restored / "privacy" / f"{DAY.isoformat()}.key").exists()
-
-
-class FixedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def test_a_purge_logged_before_a_crash_destroys_its_key_at_the_next_start(tmp_path: Path) -> None:

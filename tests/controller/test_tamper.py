@@ -19,7 +19,7 @@ import yaml
 from controller.service import ControllerService
 from controller.store import DB_NAME, GENESIS, StoredCommand, chain_hash
 from hallq.config import load_config
-from tests.conftest import REPO, small_hall
+from tests.conftest import REPO, FixedClock, small_hall
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 COMMANDS: list[tuple[str, dict[str, Any]]] = [("issue", {"service": "general"})] * 6 + [
@@ -27,14 +27,6 @@ COMMANDS: list[tuple[str, dict[str, Any]]] = [("issue", {"service": "general"})]
     ("rate", {"ticket": "A001", "level": 1, "window": "1"}), ("ticket", {"number": "A002"}),
     ("call", {"window": "1"}), ("finish", {"window": "1"}), ("call", {"window": "1"})]
 EVERY = 4
-
-
-class FixedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def build_hall(tmp: Path, commands: list[tuple[str, dict[str, Any]]] = COMMANDS) -> tuple[Path, Path, Path]:

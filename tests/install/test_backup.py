@@ -28,7 +28,7 @@ from hallq.broker import Mosquitto
 from hallq.config import parse_config
 from hallq.mqtt import BlockingClient
 from ops.backup import MANIFEST, BackupError, backup, restore
-from tests.conftest import REPO, small_hall
+from tests.conftest import REPO, FixedClock, small_hall
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 8, 30, tzinfo=ZONE)
@@ -46,14 +46,6 @@ def rows(data: Path, upto: int | None = None) -> list[tuple[Any, ...]]:
                           (upto if upto is not None else 1 << 62,)).fetchall()
     finally:
         db.close()
-
-
-class FixedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def small_log(data: Path, n: int = 6) -> None:
