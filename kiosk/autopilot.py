@@ -5,15 +5,18 @@ MotionEvent through Kivy's event loop at the centre of the button, as a finger w
 Script steps (JSON): {"tap": ACTION, "arg": ARG}, {"wait": SCREEN, "timeout_s": 20}, {"shot": PNG},
 {"dump": JSON}, {"sleep": SECONDS}, {"scan": PAYLOAD} (as if scanned), {"type_fifo": PATH, "text": PAYLOAD}
 (typed as key events into a pipe:// scanner), {"card": "elder"|"adult"|…|"remove", "reader": "idcard"} (a sample
-ID card placed on / lifted from the in-process reader simulator behind sim://idcard), {"mark": PATH} (a line
-written to PATH, e.g. a FIFO a test waits on), {"repeat": [...steps], "every_s": 20}, {"quit": true}.
+ID card placed on / lifted from the in-process reader simulator behind sim://idcard), {"mark": PATH} (the
+screen's name as one line, written to PATH without waiting: a FIFO must already be open for reading — a test
+opens it before it starts the kiosk — or the step fails), {"repeat": [...steps], "every_s": 20}, {"quit": true}.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +113,7 @@ async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
             else:
                 raise AutopilotError(f"no sample ID card {step['card']!r} (known: {', '.join(SAMPLE_CARDS)})")
         elif "mark" in step:
-            await asyncio.to_thread(_mark, Path(step["mark"]), app.view.screen.value if app.view else "")
+            _mark(Path(step["mark"]), app.view.screen.value if app.view else "")
         elif "repeat" in step:
             while True:
                 try:
@@ -124,5 +127,18 @@ async def run_script(app: KioskApp, steps: list[dict[str, Any]]) -> None:
 
 
 def _mark(path: Path, screen: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:    # a FIFO: blocks until the test opens it for reading
-        f.write(screen + "\n")
+    """One line, never blocking: a blocking open of a FIFO nobody reads (the test's reader gone, or between two of
+    its opens) would hang the kiosk, even at exit, where asyncio joins its worker threads."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise AutopilotError(f"mark {path}: nobody has this FIFO open for reading — the reader must open it "
+                                 "before the kiosk starts and keep it open until the kiosk exits") from None
+        raise AutopilotError(f"mark {path}: cannot open it ({e.strerror})") from None
+    try:
+        os.write(fd, (screen + "\n").encode())   # shorter than PIPE_BUF: one atomic write
+    except BlockingIOError:
+        raise AutopilotError(f"mark {path}: the FIFO is full — its reader stopped reading") from None
+    finally:
+        os.close(fd)

@@ -55,7 +55,7 @@ class SamSimulator:
     commands: list[str] = field(default_factory=list)   # names of the commands received, in order
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()   # also tells waiters a command arrived (wait_for_command)
         self._decoder = FrameDecoder()
         self._text: bytes | None = None
         self._photo = b""
@@ -97,7 +97,14 @@ class SamSimulator:
                         self.commands.append("?short")
                         answer = encode_answer(0x11)
                 out += self._misbehave(answer, self.commands[-1])
+            self._lock.notify_all()
         return out
+
+    def wait_for_command(self, name: str, since: int, timeout_s: float) -> bool:
+        """Block until command `name` arrives (or has arrived) after the first `since` commands; False if it does
+        not within timeout_s. Tests wait on this instead of polling `commands`."""
+        with self._lock:
+            return self._lock.wait_for(lambda: name in self.commands[since:], timeout_s)
 
     def _answer(self, cmd: Command) -> bytes:
         msg = cmd.message

@@ -7,10 +7,9 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from devices.idcard.errors import ReaderError
+from devices.serialport import SerialPort
 
 if TYPE_CHECKING:
-    import serial
-
     from devices.idcard.simulator import SamSimulator
 
 
@@ -51,42 +50,21 @@ class SerialTransport(_Base):
     def __init__(self, name: str, port: str, baud: int = 115200) -> None:
         super().__init__(name, f"serial {port} {baud} baud")
         self.port, self.baud = port, baud
-        self._ser: serial.Serial | None = None
+        self._port = SerialPort(port, self.describe(), ReaderError, baudrate=baud, timeout=0, write_timeout=2.0)
 
     def open(self) -> None:
-        import serial
-
-        try:
-            ser = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=2.0,
-                                        do_not_open=True)
-            ser.open()
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise ReaderError(f"{self.describe()}: cannot open the port ({e}) — check the cable, that the path "
-                              "exists (ls /dev/serial/by-id/) and that this user may use it (dialout group)") from e
-        self._ser = ser
+        self._port.open()
 
     def close(self) -> None:
-        if self._ser is not None:
-            self._ser.close()
-            self._ser = None
+        self._port.close()
 
     def write(self, data: bytes) -> None:
-        import serial
-
-        if self._ser is None:
-            raise self._closed()
-        try:
-            self._ser.write(data)
-            self._ser.flush()
-        except (serial.SerialException, OSError) as e:
-            raise ReaderError(f"{self.describe()}: write failed ({e}) — check the cable") from e
+        self._port.write(data)
 
     def read(self, n: int, timeout_s: float) -> bytes:
         import serial
 
-        ser = self._ser
-        if ser is None:
-            raise self._closed()
+        ser = self._port.opened()
         try:
             ser.timeout = max(0.0, timeout_s)
             first = bytes(ser.read(1))
@@ -100,9 +78,10 @@ class SerialTransport(_Base):
     def discard_input(self) -> None:
         import serial
 
-        if self._ser is not None:
+        ser = self._port.ser
+        if ser is not None:
             try:
-                self._ser.reset_input_buffer()
+                ser.reset_input_buffer()
             except (serial.SerialException, OSError) as e:
                 raise ReaderError(f"{self.describe()}: the port failed ({e}) — check the cable") from e
 

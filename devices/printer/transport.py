@@ -9,10 +9,9 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from devices.printer.base import PrinterError, Transport
+from devices.serialport import SerialPort
 
 if TYPE_CHECKING:
-    import serial
-
     from devices.printer.simulator import PrinterSimulator
 
 URL_FORMS = "usb://VID:PID, serial:///dev/ttyUSB0?baud=9600, tcp://host:9100, file:///path or sim://NAME"
@@ -40,47 +39,26 @@ class SerialTransport(_Base):
         super().__init__(name, f"serial {port} {baud} baud")
         self.port, self.baud, self.rtscts, self.dsrdtr = port, baud, rtscts, dsrdtr
         self.write_timeout_s = write_timeout_s
-        self._ser: serial.SerialBase | None = None
+        self._port = SerialPort(port, self.describe(), PrinterError, baudrate=baud, rtscts=rtscts, dsrdtr=dsrdtr,
+                                write_timeout=write_timeout_s)
 
     def open(self) -> None:
-        import serial
-
-        try:
-            ser = serial.serial_for_url(self.port, baudrate=self.baud, rtscts=self.rtscts, dsrdtr=self.dsrdtr,
-                                        write_timeout=self.write_timeout_s, do_not_open=True)
-            ser.open()
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise PrinterError(f"{self.describe()}: cannot open the port ({e}) — check the cable, that the path "
-                               "exists (ls /dev/serial/by-id/) and that this user may use it (dialout group)") from e
-        self._ser = ser
+        self._port.open()
 
     def close(self) -> None:
-        if self._ser is not None:
-            self._ser.close()
-            self._ser = None
+        self._port.close()
 
     def write(self, data: bytes) -> None:
-        import serial
-
-        if self._ser is None:
-            raise self._closed()
-        try:
-            self._ser.write(data)
-            self._ser.flush()
-        except serial.SerialTimeoutException as e:
-            raise PrinterError(f"{self.describe()}: the printer stopped taking data for {self.write_timeout_s:g} s "
-                               "— check paper, cover and the flow-control setting") from e
-        except (serial.SerialException, OSError) as e:
-            raise PrinterError(f"{self.describe()}: write failed ({e}) — check the cable") from e
+        self._port.write(data, stalled=f"the printer stopped taking data for {self.write_timeout_s:g} s — check "
+                                       "paper, cover and the flow-control setting")
 
     def read(self, n: int, timeout_s: float) -> bytes:
         import serial
 
-        if self._ser is None:
-            raise self._closed()
+        ser = self._port.opened()
         try:
-            self._ser.timeout = timeout_s
-            return bytes(self._ser.read(n))
+            ser.timeout = timeout_s
+            return bytes(ser.read(n))
         except (serial.SerialException, OSError) as e:
             raise PrinterError(f"{self.describe()}: read failed ({e}) — check the cable") from e
 

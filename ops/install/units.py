@@ -1,5 +1,6 @@
 """The systemd units of a hall box: broker, controller, bridge, console, kiosk and call screen (in a `cage`
-kiosk session), and the nightly backup timer. Rendered from the install's paths; pure text, no I/O."""
+kiosk session), and the nightly backup timer. Rendered from the install's paths; pure text, no I/O. The hallq
+daemons share one layout (`_daemon_unit`); each says only what is its own (`Daemon`)."""
 
 from __future__ import annotations
 
@@ -92,121 +93,76 @@ WantedBy=multi-user.target
 """
 
 
-def controller(p: Paths) -> str:
-    return f"""\
-[Unit]
-Description=hallq queue controller (hall {p.hall})
-Documentation=file:///usr/share/doc/ops/install.md
-{_broker_deps(p)}
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart={p.hallq} controller --config {p.config} --data {p.data} --credentials {p.credentials("controller")}
-User={USER}
-Group={USER}
-WatchdogSec=30
-TimeoutStartSec=300
-TimeoutStopSec=30
-Restart=on-failure
-RestartSec=2
-StateDirectory=hallq
-StateDirectoryMode=0750
-# the ticket-code and signing keys (and the note of the last head written) live beside the config
-ReadWritePaths={p.data} {p.etc}
-{HARDENING}
+@dataclass(frozen=True)
+class Daemon:
+    """What one hallq daemon's unit says of its own; `_daemon_unit` writes what they all share around it."""
 
-[Install]
-WantedBy=multi-user.target
-"""
+    description: str
+    command: str                          # ExecStart=
+    rw: str                               # ReadWritePaths=
+    docs: str = ""                        # Documentation=, before the dependencies
+    unit: tuple[str, ...] = ()            # [Unit] lines after the broker dependencies
+    notify: tuple[str, ...] = ("NotifyAccess=main",)
+    extra: tuple[str, ...] = ()           # between Group= and WatchdogSec= (groups, the tty session)
+    watchdog_s: int = 30
+    timeouts: tuple[str, ...] = ()        # after WatchdogSec=
+    state: tuple[str, ...] = ()           # after StateDirectory=
+    hardening: str = HARDENING
+    wanted_by: str = "multi-user.target"
+
+
+def _daemon_unit(p: Paths, d: Daemon) -> str:
+    head = [f"Description={d.description}", *([f"Documentation={d.docs}"] if d.docs else []),
+            *_broker_deps(p).splitlines(), *d.unit]
+    service = ["Type=notify", *d.notify, f"ExecStart={d.command}", f"User={USER}", f"Group={USER}", *d.extra,
+               f"WatchdogSec={d.watchdog_s}", *d.timeouts, "Restart=on-failure", "RestartSec=2",
+               "StateDirectory=hallq", *d.state, f"ReadWritePaths={d.rw}", d.hardening]
+    return "\n".join(["[Unit]", *head, "", "[Service]", *service, "", "[Install]", f"WantedBy={d.wanted_by}", ""])
+
+
+def _hallq(p: Paths, app: str, data: str, principal: str) -> str:
+    return f"{p.hallq} {app} --config {p.config} --data {data} --credentials {p.credentials(principal)}"
+
+
+def controller(p: Paths) -> str:
+    return _daemon_unit(p, Daemon(
+        f"hallq queue controller (hall {p.hall})", docs="file:///usr/share/doc/ops/install.md",
+        command=_hallq(p, "controller", p.data, "controller"),
+        timeouts=("TimeoutStartSec=300", "TimeoutStopSec=30"),
+        state=("StateDirectoryMode=0750",
+               "# the ticket-code and signing keys (and the note of the last head written) live beside the config"),
+        rw=f"{p.data} {p.etc}"))
 
 
 def bridge(p: Paths) -> str:
-    return f"""\
-[Unit]
-Description=hallq serial bridge of the window devices (hall {p.hall})
-{_broker_deps(p)}After=dev-hallq.device
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart={p.hallq} bridge --config {p.config} --data {p.data}/bridge --credentials {p.credentials("bridge-1")}
-User={USER}
-Group={USER}
-SupplementaryGroups=dialout
-WatchdogSec=30
-Restart=on-failure
-RestartSec=2
-StateDirectory=hallq
-ReadWritePaths={p.data}
-{HARDENING}
-
-[Install]
-WantedBy=multi-user.target
-"""
+    return _daemon_unit(p, Daemon(
+        f"hallq serial bridge of the window devices (hall {p.hall})", unit=("After=dev-hallq.device",),
+        command=_hallq(p, "bridge", f"{p.data}/bridge", "bridge-1"),
+        extra=("SupplementaryGroups=dialout",), rw=p.data))
 
 
 def console(p: Paths) -> str:
-    return f"""\
-[Unit]
-Description=hallq web console (hall {p.hall})
-{_broker_deps(p)}After=hallq-controller.service
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart={p.hallq} console --config {p.config} --data {p.data} --credentials {p.credentials("console-1")}
-User={USER}
-Group={USER}
-WatchdogSec=30
-Restart=on-failure
-RestartSec=2
-StateDirectory=hallq
-ReadWritePaths={p.data}
-{HARDENING}
-
-[Install]
-WantedBy=multi-user.target
-"""
+    return _daemon_unit(p, Daemon(
+        f"hallq web console (hall {p.hall})", unit=("After=hallq-controller.service",),
+        command=_hallq(p, "console", p.data, "console-1"),
+        rw=p.data))
 
 
 def _session(p: Paths, what: str, command: str, groups: str) -> str:
     """A full-screen app on tty1 in `cage` (a Wayland kiosk compositor: one app, no desktop, no way out)."""
-    return f"""\
-[Unit]
-Description=hallq {what} %i (full screen in cage on tty1)
-{_broker_deps(p)}After=systemd-user-sessions.service plymouth-quit-wait.service
-Conflicts=getty@tty1.service display-manager.service
-
-[Service]
-Type=notify
-# hallq runs as cage's child: it sends READY after the first frame and the watchdog pings from its loop
-NotifyAccess=all
-ExecStart=/usr/bin/cage -d -s -- {command}
-User={USER}
-Group={USER}
-SupplementaryGroups={groups}
-PAMName=login
-TTYPath=/dev/tty1
-TTYReset=yes
-TTYVHangup=yes
-TTYVTDisallocate=yes
-StandardInput=tty-fail
-StandardOutput=journal
-StandardError=journal
-UtmpIdentifier=tty1
-UtmpMode=user
-Environment=XDG_SESSION_TYPE=wayland KIVY_NO_ARGS=1 KIVY_WINDOW=sdl2
-WatchdogSec=60
-TimeoutStartSec=120
-Restart=on-failure
-RestartSec=2
-StateDirectory=hallq
-ReadWritePaths={p.data}
-{GUI_HARDENING}
-
-[Install]
-WantedBy=graphical.target
-"""
+    return _daemon_unit(p, Daemon(
+        f"hallq {what} %i (full screen in cage on tty1)",
+        unit=("After=systemd-user-sessions.service plymouth-quit-wait.service",
+              "Conflicts=getty@tty1.service display-manager.service"),
+        notify=("# hallq runs as cage's child: it sends READY after the first frame and the watchdog pings from "
+                "its loop", "NotifyAccess=all"),
+        command=f"/usr/bin/cage -d -s -- {command}",
+        extra=(f"SupplementaryGroups={groups}", "PAMName=login", "TTYPath=/dev/tty1", "TTYReset=yes", "TTYVHangup=yes",
+               "TTYVTDisallocate=yes", "StandardInput=tty-fail", "StandardOutput=journal", "StandardError=journal",
+               "UtmpIdentifier=tty1", "UtmpMode=user",
+               "Environment=XDG_SESSION_TYPE=wayland KIVY_NO_ARGS=1 KIVY_WINDOW=sdl2"),
+        watchdog_s=60, timeouts=("TimeoutStartSec=120",), rw=p.data, hardening=GUI_HARDENING,
+        wanted_by="graphical.target"))
 
 
 def kiosk(p: Paths) -> str:

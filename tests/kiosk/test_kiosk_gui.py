@@ -7,9 +7,11 @@ the printed paper is read back with zbar.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -55,11 +57,20 @@ def _run_kiosk(h: Hall, steps: list[dict[str, Any]], timeout_s: float = 150) -> 
     env = dict(os.environ, KIVY_NO_ARGS="1")
     log = h.tmp / "kiosk.log"
     with open(log, "ab") as err:
-        proc = subprocess.run([sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path),
-                               "--kiosk", "k1", "--autopilot", str(script)], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s)
+        proc = subprocess.Popen([sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path),
+                                 "--kiosk", "k1", "--autopilot", str(script)], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        try:
+            code: int | None = proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:   # the kiosk and anything it started (aplay, espeak-ng)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     text = log.read_text(errors="replace")
-    assert proc.returncode == 0, f"kiosk exited {proc.returncode}; log:\n{text[-4000:]}"
+    assert code is not None, f"kiosk still running after {timeout_s:g} s, killed (stuck?); log:\n{text[-4000:]}"
+    assert code == 0, f"kiosk exited {code}; log:\n{text[-4000:]}"
     assert "autopilot failed" not in text, text[-4000:]
     return text
 

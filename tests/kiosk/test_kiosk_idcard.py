@@ -4,7 +4,6 @@ and the headless kiosk against the real controller with the GA 467 reader simula
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -168,12 +167,10 @@ def test_presenter_refused_card_and_adult(tmp_path: Path) -> None:
 
 def lift_and_place(sim: SamSimulator, card: IdCard, timeout_s: float = 10.0) -> None:
     """Lift the card and place it again once the kiosk has looked at the empty reader (as a hand would)."""
-    seen = len(sim.commands)
     sim.remove()
-    deadline = time.monotonic() + timeout_s
-    while "find-card" not in sim.commands[seen:]:
-        assert time.monotonic() < deadline, "the kiosk stopped polling the reader"
-        time.sleep(0.05)
+    seen = len(sim.commands)   # counted after the lift: a find-card from here on was answered "no card"
+    assert sim.wait_for_command("find-card", seen, timeout_s), \
+        f"the kiosk stopped polling the reader: no find-card within {timeout_s:g} s of the lift"
     sim.place(card)
 
 

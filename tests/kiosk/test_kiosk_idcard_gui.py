@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +44,52 @@ def card_hall(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[tuple[Hall, SamS
     pty.close()
 
 
-def _conductor(fifo: Path, sim: SamSimulator, errors: list[BaseException]) -> None:
-    """The citizen's hand: waits for the kiosk's marks, places the card, later lifts it and places it again."""
-    try:
-        for step in ("place", "again"):
-            with open(fifo, encoding="utf-8") as f:   # blocks until the autopilot writes its mark
-                f.readline()
-            if step == "place":
-                sim.place(ELDER)
-            else:
-                lift_and_place(sim, ELDER)
-    except BaseException as e:   # reported by the test, not lost in the thread
-        errors.append(e)
+class Hand:
+    """The citizen's hand: waits for the kiosk's marks on a FIFO and does the next action at each.
+
+    The FIFO's read end is open, and a write end held, from before the kiosk starts until it has exited: the kiosk's
+    mark never waits for a reader, and no read sees end-of-file between two marks (a reader opening the FIFO afresh
+    for each mark can take the end of one mark's write for the next mark, and the kiosk then waits at that next
+    mark for a reader that never comes). Closing the held end once the kiosk has exited ends the reading: a mark
+    the kiosk never wrote is reported, not waited for."""
+
+    def __init__(self, fifo: Path, actions: list[tuple[str, Callable[[], None]]]) -> None:
+        os.mkfifo(fifo)
+        self.fifo, self.actions = fifo, actions
+        self.marks: list[str] = []                # the screens the kiosk showed at its marks
+        self.errors: list[BaseException] = []
+        self._read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._held = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.set_blocking(self._read, True)
+        self._thread = threading.Thread(target=self._run, name="hand", daemon=True)
+
+    def __enter__(self) -> Hand:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._held)                      # the kiosk has exited: no writer is left
+        self._thread.join(15)
+        assert not self._thread.is_alive(), f"the hand is still busy 15 s after the kiosk exited (marks {self.marks})"
+        if self.errors:
+            raise AssertionError(f"the hand failed after marks {self.marks}: {self.errors[0]}") from self.errors[0]
+
+    def _run(self) -> None:
+        pending = b""
+        try:
+            for name, act in self.actions:
+                while b"\n" not in pending:
+                    got = os.read(self._read, 4096)
+                    if not got:
+                        raise AssertionError(f"the kiosk exited without its mark for {name!r}")
+                    pending += got
+                line, pending = pending.split(b"\n", 1)
+                self.marks.append(line.decode())
+                act()
+        except BaseException as e:   # reported by the test, not lost in the thread
+            self.errors.append(e)
+        finally:
+            os.close(self._read)     # a later mark fails at once in the kiosk instead of waiting
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display: scripts/test runs under xvfb-run")
@@ -64,10 +98,6 @@ def test_elderly_card_green_ticket_then_reprint(card_hall: tuple[Hall, SamSimula
     h.start_controller()
     shots = h.tmp / "shots"
     fifo = h.tmp / "marks.fifo"
-    os.mkfifo(fifo)
-    errors: list[BaseException] = []
-    hand = threading.Thread(target=_conductor, args=(fifo, sim, errors), daemon=True)
-    hand.start()
     steps: list[dict[str, Any]] = [
         {"wait": "home"}, {"sleep": 1.0}, {"shot": str(shots / "home.png")},
         {"tap": "idcard", "arg": "zh"}, {"wait": "scan"}, {"shot": str(shots / "place.png")},
@@ -80,9 +110,9 @@ def test_elderly_card_green_ticket_then_reprint(card_hall: tuple[Hall, SamSimula
         {"shot": str(shots / "reprint.png")}, {"dump": str(shots / "reprint.json")},
         {"quit": True},
     ]
-    log = _run_kiosk(h, steps)
-    hand.join(5)
-    assert not errors, errors
+    with Hand(fifo, [("place", lambda: sim.place(ELDER)), ("again", lambda: lift_and_place(sim, ELDER))]) as hand:
+        log = _run_kiosk(h, steps)
+    assert hand.marks == ["scan", "home"], f"the card goes on at the scan screen, again at home: {hand.marks}"
 
     services = json.loads((shots / "services.json").read_text())
     assert "张淑珍，您好" in services["texts"] and "身份证 1501**********0248" in services["texts"], services

@@ -1,17 +1,22 @@
 """The region end to end (issue 15): two simulated halls bridged to a secure regional broker, the regional broker
 restarted (both links cut) mid-day, the ingest kill -9'd mid-day; afterwards every event of both halls is in
 `hallq_events` exactly once, in seq order without gaps, equal to the hall's log, and the rollups equal
-`hallq report` of each hall for that day."""
+`hallq report` of each hall for that day. One PostgreSQL and regional broker per module; each test asks the
+module-scoped fixtures for the simulated days it needs (each day is run once), so any test runs alone.
+Screenshots of the league console go to docs/img with HALLQ_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +114,20 @@ def _caught_up(db: psycopg.Connection[Any], h: str, head: int) -> bool:
     return r is not None and int(r[0]) >= head and not r[1]      # and its rollups recomputed
 
 
-def test_two_halls_cut_link_killed_ingest_exactly_once(region: Any, pg: Postgres) -> None:
+@dataclass(frozen=True)
+class Day:
+    """Simulated halls' day as the region took it in: each hall's data folder and its simulator's `done` line
+    (date, head_seq), and the logs of the ingest processes (read after they stopped)."""
+
+    data: dict[str, Path]
+    done: dict[str, dict[str, Any]]
+    logs: list[str]
+
+
+@pytest.fixture(scope="module")
+def cut_day(region: Any, pg: Postgres) -> Day:
+    """HALLS through a day in which both links are cut (the regional broker restarted), the ingest is kill -9'd
+    and PostgreSQL crashes; ready once the ingest has caught up with both halls and has stopped."""
     work, ryaml, rbroker, procs = region
     sims = _sims(work, rbroker.port, HALLS, procs)
     data = {h: Path(json.loads(sims[h].line(60))["data"]) for h in HALLS}
@@ -151,24 +169,25 @@ def test_two_halls_cut_link_killed_ingest_exactly_once(region: Any, pg: Postgres
         assert all(d["state"] == "done" for d in done.values()), done
         for h in HALLS:
             _wait(lambda h=h: _caught_up(db, h, done[h]["head_seq"]), 90, f"the ingest's position of {h}")
-        for h in HALLS:
-            _check_hall(db, h, data[h], done[h], work)
-        cps: dict[str, Any] = dict(db.execute("SELECT hall, array_agg(DISTINCT verified::text) FROM hallq_checkpoints "
-                              "GROUP BY hall").fetchall())
-        assert cps == {"gacha-a": ["true"], "gacha-b": [None]}, cps
     finally:
         db.close()
     ingest2.stop()
-    logs = "".join((work / f"ingest-{n}.log").read_text() for n in (1, 2))
-    assert "asking for the events after seq" in logs       # the gap filler did run
-    assert "Traceback" not in logs
+    return Day(data, done, [(work / f"ingest-{n}.log").read_text() for n in (1, 2)])
 
 
-@pytest.mark.parametrize("mode", list(MODES))
-def test_two_ingest_processes_share_the_halls(region: Any, pg: Postgres, mode: str) -> None:
-    """Two ingest processes at once: in one MQTT shared subscription (each takes a part of every hall's events;
-    the hall's position row is locked while it advances), or each with its part of the halls (`--part K/N`).
-    Together they write each event once and project each hall in seq order."""
+@pytest.fixture(scope="module")
+def shared_days(region: Any, pg: Postgres) -> Callable[[str], Day]:
+    """The day of MODES[mode]'s halls taken in by its two ingest processes at once, run on the first ask only."""
+    days: dict[str, Day] = {}
+
+    def day(mode: str) -> Day:
+        if mode not in days:
+            days[mode] = _shared_day(region, pg, mode)
+        return days[mode]
+    return day
+
+
+def _shared_day(region: Any, pg: Postgres, mode: str) -> Day:
     work, ryaml, rbroker, procs = region
     halls, argvs = MODES[mode]
     base = 10 if mode == "shared" else 20
@@ -181,21 +200,50 @@ def test_two_ingest_processes_share_the_halls(region: Any, pg: Postgres, mode: s
     with psycopg.connect(pg.dsn, autocommit=True) as db:
         for h in halls:
             _wait(lambda h=h: _caught_up(db, h, done[h]["head_seq"]), 90, f"the ingest's position of {h}")
-        for h in halls:
-            _check_hall(db, h, data[h], done[h], work)
     for p in ingests:
         p.stop()
-    stats = [(work / f"ingest-{base + i}.log").read_text() for i in range(2)]
-    rows = [int(re.search(r"stopped \((\d+) events", t).group(1)) for t in stats]  # type: ignore[union-attr]
+    return Day(data, done, [(work / f"ingest-{base + i}.log").read_text() for i in range(len(argvs))])
+
+
+def test_two_halls_cut_link_killed_ingest_exactly_once(region: Any, pg: Postgres, cut_day: Day) -> None:
+    work = region[0]
+    with psycopg.connect(pg.dsn, autocommit=True) as db:
+        for h in HALLS:
+            _check_hall(db, h, cut_day.data[h], cut_day.done[h], work)
+        cps: dict[str, Any] = dict(db.execute("SELECT hall, array_agg(DISTINCT verified::text) FROM hallq_checkpoints "
+                              "GROUP BY hall").fetchall())
+    assert cps == {"gacha-a": ["true"], "gacha-b": [None]}, cps
+    logs = "".join(cut_day.logs)
+    assert "asking for the events after seq" in logs       # the gap filler did run
+    assert "Traceback" not in logs
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_two_ingest_processes_share_the_halls(region: Any, pg: Postgres, shared_days: Callable[[str], Day],
+                                              mode: str) -> None:
+    """Two ingest processes at once: in one MQTT shared subscription (each takes a part of every hall's events;
+    the hall's position row is locked while it advances), or each with its part of the halls (`--part K/N`).
+    Together they write each event once and project each hall in seq order."""
+    day = shared_days(mode)
+    with psycopg.connect(pg.dsn, autocommit=True) as db:
+        for h in MODES[mode][0]:
+            _check_hall(db, h, day.data[h], day.done[h], region[0])
+    rows = [int(re.search(r"stopped \((\d+) events", t).group(1)) for t in day.logs]  # type: ignore[union-attr]
     assert all(n > 50 for n in rows), rows        # both took a real share
 
 
-def _compare_rollups(db: psycopg.Connection[Any], hall: str, data: Path, day: str, work: Path) -> None:
+def _report(hall: str, data: Path, day: str, work: Path) -> dict[str, Any]:
+    """`hallq report` of the hall's own log for that day, as JSON."""
     out = work / f"{hall}-report.json"
     r = subprocess.run([*HALLQ, "report", "--data", str(data), "--date", day, "--format", "json", "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
-    rep = json.loads(out.read_text(encoding="utf-8"))
+    rep: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return rep
+
+
+def _compare_rollups(db: psycopg.Connection[Any], hall: str, data: Path, day: str, work: Path) -> None:
+    rep = _report(hall, data, day, work)
     rows = {(dim, key): dict(zip(("issued", "served", "no_show", "rated", "good", "bad", "rated_served", "wait_n",
                                   "wait_sum", "wait_max", "wait_p90", "alerts_raised", "alerts_acknowledged",
                                   "held", "cancelled"), vals, strict=True))
@@ -227,17 +275,19 @@ def _compare_rollups(db: psycopg.Connection[Any], hall: str, data: Path, day: st
             assert h["served"] - h["rated_served"] == g["unrated"], (dim, k)
 
 
-
-
-
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "img"
 
 
-def test_league_console(region: Any, pg: Postgres) -> None:
+def test_league_console(region: Any, pg: Postgres, cut_day: Day, shared_days: Callable[[str], Day]) -> None:
     """`hallq region serve`: sign-in (§6), halls live, figures = the rollups, the ranking (JSON and XLSX), and a
-    complaint forwarded to a hall with wo_forward whose work order flows back up; then the page in Chromium."""
+    complaint forwarded to a hall with wo_forward whose work order flows back up; then the page in Chromium.
+    It needs every hall's day in PostgreSQL and every hall still online. It comes last in the module: the order it
+    forwards adds events to gacha-a's log after that hall's day, which the exactly-once test compares with."""
     work, ryaml, rbroker, procs = region
+    for mode in MODES:
+        shared_days(mode)
+    rep = _report("gacha-a", cut_day.data["gacha-a"], cut_day.done["gacha-a"]["date"], work)
     for sid, pw in (("L001", "league-secret-1"), ("V001", "viewer-secret-1")):
         pr = subprocess.run([*HALLQ, "region", "passwd", "--config", str(ryaml), "--staff", sid], input=pw + "\n",
                             text=True, capture_output=True, cwd=ROOT, timeout=60)
@@ -269,7 +319,6 @@ def test_league_console(region: Any, pg: Postgres) -> None:
             c.get("/api/halls").json()), 30, "every hall online with its link up")
         assert {h["id"] for h in halls["halls"]} == {*HALLS, *SHARED}
         figs = c.get("/api/figures", params={"period": "day", "date": "2026-11-23"}).json()["halls"]
-        rep = json.loads((work / "gacha-a-report.json").read_text(encoding="utf-8"))
         a = next(f for f in figs if f["hall"] == "gacha-a")
         assert (a["issued"], a["served"], a["bad"]) == (rep["tickets"]["issued"], rep["tickets"]["served"],
                                                         rep["evaluations"]["bad"])
@@ -334,14 +383,19 @@ def _browser(base: str) -> None:
             assert page.locator("#halls tbody tr").count() == 6
             assert "在线" in page.inner_text("#halls")
             assert page.locator("#orders tbody tr").count() >= 1
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "region-console-zh.png"), full_page=True)
+            _shot(page, "region-console-zh.png")
             page.goto(base + "/lang?to=mn")
             page.wait_for_selector("#halls tbody tr >> nth=5")
             page.fill("#fdate", "2026-11-23")
             page.dispatch_event("#fdate", "change")
             page.wait_for_function("document.querySelector('#figures tbody td:nth-child(2)').textContent !== '0'")
             assert "ᠱᠤᠭᠤᠮ" in page.inner_text("#halls")
-            page.screenshot(path=str(SHOTS / "region-console-mn.png"), full_page=True)
+            _shot(page, "region-console-mn.png")
         finally:
             b.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    if os.environ.get("HALLQ_SCREENSHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / name), full_page=True)
