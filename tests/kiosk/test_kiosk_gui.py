@@ -51,14 +51,14 @@ def kiosk_hall(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Hall]:
     h.controller.kill()
 
 
-def _run_kiosk(h: Hall, steps: list[dict[str, Any]], timeout_s: float = 150) -> str:
+def _run_kiosk(h: Hall, steps: list[dict[str, Any]], timeout_s: float = 150, extra: tuple[str, ...] = ()) -> str:
     script = h.tmp / "autopilot.json"
     script.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
     env = dict(os.environ, KIVY_NO_ARGS="1")
     log = h.tmp / "kiosk.log"
     with open(log, "ab") as err:
         proc = subprocess.Popen([sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path),
-                                 "--kiosk", "k1", "--autopilot", str(script)], cwd=REPO, env=env,
+                                 "--kiosk", "k1", *extra, "--autopilot", str(script)], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         try:
             code: int | None = proc.wait(timeout_s)

@@ -22,7 +22,7 @@ from hallq.broker import Mosquitto
 from hallq.mqtt import CommandError
 from hallq.msb.tokens import APPOINTMENT_PREFIX, mint
 from tests.conftest import Hall, small_hall
-from tests.kiosk.test_kiosk_gui import DOCS, _public
+from tests.kiosk.test_kiosk_gui import DOCS, _public, _run_kiosk
 
 pytestmark = pytest.mark.gui
 TZ = ZoneInfo("Asia/Shanghai")
@@ -84,7 +84,7 @@ def test_hours_and_closed_services_by_touch(tmp_path: Path, mosquitto: Mosquitto
     ]
     try:
         h.start_controller()
-        log = _run_kiosk_at(h, steps, clock)
+        log = _run_kiosk(h, steps, extra=("--clock", clock))
         with h.client("check") as c:
             assert c.command("ticket", number="A001")["ticket"]["priority"] == "normal"
             assert c.command("ticket", number="B001")["ticket"]["priority"] == "appointment", \
@@ -118,24 +118,3 @@ def test_hours_and_closed_services_by_touch(tmp_path: Path, mosquitto: Mosquitto
     if os.environ.get("HALLQ_UPDATE_DOCS"):
         for name in ("services", "closed", "services-mn", "appointment"):
             shutil.copy(shots / f"{name}.png", DOCS / f"kiosk-hours-{name}.png")
-
-
-def _run_kiosk_at(h: Hall, steps: list[dict[str, Any]], clock: str) -> str:
-    """tests/kiosk/test_kiosk_gui.py's kiosk run, on the simulated clock."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    script = h.tmp / "autopilot.json"
-    script.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
-    err_log = h.tmp / "kiosk.log"
-    with open(err_log, "ab") as err:
-        proc = subprocess.run([sys.executable, "-m", "hallq", "kiosk", "--config", str(h.config_path), "--kiosk",
-                               "k1", "--clock", clock, "--autopilot", str(script)], cwd=REPO,
-                              env=dict(os.environ, KIVY_NO_ARGS="1"), stdout=subprocess.DEVNULL, stderr=err,
-                              timeout=150)
-    text = err_log.read_text(errors="replace")
-    assert proc.returncode == 0, f"kiosk exited {proc.returncode}; log:\n{text[-4000:]}"
-    assert "autopilot failed" not in text, text[-4000:]
-    return text
