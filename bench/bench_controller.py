@@ -62,6 +62,34 @@ def store_rate(d: Path, n: int) -> float:
     return rate
 
 
+def citizen_data_cost(n: int) -> dict[str, Any]:
+    """The engine's cost of a citizen's data on `issue` (holder hash and sealed identity bound to the day key,
+    controller/retention.py) beside a plain `issue`, and of purging one day of n such tickets."""
+    from controller.authz import CredentialCheck, Sender
+    from hallq.sealed import new_private_key_pem, seal
+
+    cfg = parse_config(small_hall(evaluation={"identity_keep_days": 30}))
+    start = datetime(2026, 8, 3, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    identity = seal(new_private_key_pem()[1], {"name": "其木格", "idn": "150102195001011234", "iss": "mengsuban"})
+    per: dict[str, float] = {}
+    for kind in ("plain", "citizen"):
+        eng = Engine(cfg, b"s" * 32)
+        t0 = time.perf_counter()
+        for i in range(n):
+            who = Sender(credential=CredentialCheck(True, "", holder=f"msb:{i:024x}", rater=identity)) \
+                if kind == "citizen" else None
+            eng.handle("issue", {"service": "general"}, start + timedelta(milliseconds=i), who)
+        per[kind] = (time.perf_counter() - t0) / n * 1e6
+    later = start + timedelta(days=31)
+    t0 = time.perf_counter()
+    purged = eng.purge_due(later, eng.keys.days())
+    purge_ms = (time.perf_counter() - t0) * 1000
+    assert len(purged) == 1 and purged[0]["identities"] == n
+    return {"issue_plain_us": round(per["plain"], 1), "issue_citizen_us": round(per["citizen"], 1),
+            "ratio_citizen_to_plain": round(per["citizen"] / per["plain"], 2), "purge_day_tickets": n,
+            "purge_day_ms": round(purge_ms, 1)}
+
+
 def pipelined(cfg: Any, n: int) -> float:
     """Publish n `issue` commands back to back (QoS 1) and wait for every reply: commands per second."""
     got = threading.Semaphore(0)
@@ -131,10 +159,11 @@ def main() -> None:
         raw = raw_sqlite_rate(d, a.n)
         store = store_rate(d, a.n)
         mq = mqtt_bench(d, a.n)
+    citizen = citizen_data_cost(500)
     res = {"when": datetime.now().astimezone().isoformat(timespec="seconds"),
            "raw_sqlite_append_fsync_per_s": raw, "event_store_commands_per_s": store, **mq,
            "ratio_sequential_to_raw": mq["sequential_commands_per_s"] / raw,
-           "ratio_concurrent_to_raw": mq["concurrent_commands_per_s"] / raw}
+           "ratio_concurrent_to_raw": mq["concurrent_commands_per_s"] / raw, "citizen_data": citizen}
     out = REPO / "bench" / "results" / "controller.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
@@ -146,6 +175,9 @@ def main() -> None:
           f"({res['ratio_sequential_to_raw']:.2f} × raw)")
     print(f"concurrent durable commands      {mq['concurrent_commands_per_s']:8.0f} /s "
           f"({res['ratio_concurrent_to_raw']:.2f} × raw, group commit)")
+    print(f"engine issue, plain / with a citizen's data  {citizen['issue_plain_us']:.0f} / "
+          f"{citizen['issue_citizen_us']:.0f} µs ({citizen['ratio_citizen_to_plain']:.2f} ×); purging a day of "
+          f"{citizen['purge_day_tickets']} such tickets {citizen['purge_day_ms']:.0f} ms")
     print(f"written to {out}")
 
 
