@@ -507,7 +507,11 @@ def build_app(con: Console) -> Starlette:
         s = con.require(request)
         manager(s)
         history = await asyncio.to_thread(mg.config_history, con.data_dir)
-        return mg.json_no_store({"config": mg.config_view(con.cfg), "history": history})
+        try:   # citizens' personal data per service day (docs/privacy.md); the page shows the rest without it
+            privacy: dict[str, Any] | None = await hub.command("retention", actor=s.staff)
+        except ConsoleError as e:
+            privacy = {"error": e.code}
+        return mg.json_no_store({"config": mg.config_view(con.cfg), "history": history, "privacy": privacy})
 
     async def alert_ack(request: Request) -> Response:
         s = con.require(request)

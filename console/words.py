@@ -139,6 +139,13 @@ UI: dict[str, Msg] = {
     "report_note": Msg("报表含：取号、办结、评价、排名、考勤、差评工单和电子监察台账",
                        "ᠮᠡᠳᠡᠭᠦᠯᠦᠯᠲᠡ"),
     "config_history": Msg("配置变更记录", "ᠥᠭᠡᠷᠡᠴᠢᠯᠡᠯᠲᠡ"),
+    "privacy": Msg("群众个人信息保留", "ᠬᠤᠪᠢ ᠬᠦᠮᠦᠨ ᠦ᠋ ᠮᠡᠳᠡᠭᠡᠯᠡ"),
+    "privacy_kept": Msg("每个办事日的个人信息保留 {keep} 天后清除；现存 {n} 天（最早 {oldest}）",
+                        "{keep} ᠡᠳᠦᠷ ᠬᠠᠳᠠᠭᠠᠯᠠᠨ᠎ᠠ ᠂ {n} ᠡᠳᠦᠷ ᠂ {oldest}"),
+    "privacy_none": Msg("每个办事日的个人信息保留 {keep} 天后清除；现无保存", "{keep} ᠡᠳᠦᠷ ᠬᠠᠳᠠᠭᠠᠯᠠᠨ᠎ᠠ"),
+    "privacy_held": Msg("{date}：差评工单 {orders} 未办结，暂缓清除（办结后自动清除）", "{date} : {orders}"),
+    "privacy_purged": Msg("已清除 {n} 天，最近一次：{date} 的信息于 {on} 清除", "{n} ᠡᠳᠦᠷ ᠂ {date} ᠂ {on}"),
+    "privacy_unknown": Msg("暂时无法读取（控制器未应答）", "ᠤᠩᠰᠢᠵᠤ ᠴᠢᠳᠠᠭᠰᠠᠨ ᠦᠭᠡᠢ"),
     "config_edit": Msg("修改配置：编辑 YAML 文件后执行 hallq reload（或向控制器发送 SIGHUP），"
                        "校验通过才生效，大厅不停。",
                        "YAML ᠹᠠᠢᠯ ᠢ᠋ ᠵᠠᠰᠠᠭᠠᠳ hallq reload"),

@@ -20,7 +20,7 @@ WINDOW_COMMANDS = frozenset({"login", "logout", "call", "recall", "skip", "finis
                              "hold", "callback", "call_number"})
 MANAGER_COMMANDS = frozenset({"alerts", "alert_ack", "events", "workorders", "wo_verify", "wo_feedback",
                               "wo_revisit", "wo_appeal", "wo_decide", "wo_forward", "rater_access",
-                              "revisit_sample", "revisit_record"})
+                              "revisit_sample", "revisit_record", "retention"})
 REGION_COMMANDS = frozenset({"events", "alerts", "workorders", "ticket", "wo_forward"})
 PRIVILEGED_PRIORITIES = ("green", "appointment")
 

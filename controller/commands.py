@@ -387,6 +387,12 @@ class RaterAccess(Command):
     reason: str = required(200)
 
 
+@command("retention")
+@dataclass(slots=True, kw_only=True)
+class Retention(Command):
+    """Citizens' personal data per service day: days kept, held by an open 差评 order, purged (docs/privacy.md)."""
+
+
 WorkOrderCommand = WoVerify | WoFeedback | WoRevisit | WoAppeal | WoDecide
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

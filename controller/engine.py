@@ -42,6 +42,7 @@ from controller.commands import (
     RaterAccess,
     Recall,
     Resume,
+    Retention,
     RevisitRecord,
     RevisitSample,
     Skip,
@@ -662,6 +663,16 @@ class Engine:
         due = [d for d in days if (today - d).days > keep]
         return {"kept_days": keep, "days": days, "due": [d for d in due if d not in held],
                 "held": {d: held[d] for d in due if d in held}}
+
+    def _cmd_retention(self, now: datetime, c: Retention) -> Done:
+        plan = self.retention(now, self.keys.days())
+        days: list[date] = plan["days"]
+        purged = sorted(self.state.purged.items())
+        return {"kept_days": plan["kept_days"], "days": len(days), "oldest": days[0].isoformat() if days else None,
+                "due": [d.isoformat() for d in plan["due"]],
+                "held": [{"date": d.isoformat(), "orders": ids} for d, ids in sorted(plan["held"].items())],
+                "purged_days": len(purged),
+                "purged": [{"date": d.isoformat(), "on": on.isoformat()} for d, on in purged[-10:]]}, []
 
     def purge_due(self, now: datetime, key_days: set[date], limit: int = 31) -> list[Event]:
         """`identity.purged` for each day (oldest first, at most `limit`) past its keeping time with no open 差评

@@ -16,6 +16,20 @@
       rows("c-windows", c.windows.map((w) => [w.id, w.services.join(", ")]));
       rows("c-staff", c.staff.map((s) => [s.id, s.name, s.roles.join(", "), s.windows.join(", ")]));
       rows("c-devices", c.devices.map((d) => [d.id, d.kind, d.window || "—"]));
+      const pv = $("c-privacy"); pv.textContent = "";
+      const p = r.privacy;
+      if (!p || p.error) pv.appendChild(el("li", "w", HQ.ui("privacy_unknown")));
+      else {
+        pv.appendChild(el("li", "w", p.days ? HQ.ui("privacy_kept", { keep: p.kept_days, n: p.days, oldest: p.oldest })
+                                            : HQ.ui("privacy_none", { keep: p.kept_days })));
+        for (const x of p.held) {
+          const li = el("li", "w overdue", HQ.ui("privacy_held", { date: x.date, orders: x.orders.join(", ") }));
+          li.dataset.held = x.date;
+          pv.appendChild(li);
+        }
+        const last = p.purged[p.purged.length - 1];
+        if (last) pv.appendChild(el("li", "w sub", HQ.ui("privacy_purged", { n: p.purged_days, date: last.date, on: last.on })));
+      }
       const h = $("c-history"); h.textContent = "";
       for (const x of r.history) {
         const d = el("details"); const s = el("summary", "", x.at.slice(0, 19).replace("T", " ") + " · sha256 " + x.sha.slice(0, 16));

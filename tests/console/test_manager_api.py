@@ -177,3 +177,8 @@ def test_config_view_and_its_history(desk: Desk) -> None:
     assert "password" not in json.dumps(body)
     assert len(body["history"]) == 1 and len(body["history"][0]["sha"]) == 64 and body["history"][0]["diff"] is None
     assert "text" not in body["history"][0]
+    privacy = body["privacy"]     # the controller's `retention` (docs/privacy.md)
+    assert privacy["kept_days"] == 90 and set(privacy) == {"kept_days", "days", "oldest", "due", "held", "purged_days",
+                                                           "purged"}
+    w, _ = desk.session("S001")
+    assert w.get("/api/config").status_code == 403, "a window clerk sees no configuration nor personal-data figures"

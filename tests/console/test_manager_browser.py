@@ -5,7 +5,9 @@ refused; screenshots into docs/img with HALLQ_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -146,18 +148,32 @@ def test_appeal_decided_by_the_appellant_is_refused(browser: Any, desk: Desk) ->
         ctx.close()
 
 
-def test_orders_page_draws_the_monthly_revisit_sample(browser: Any, desk: Desk) -> None:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def manager_page(browser: Any, desk: Desk, path: str, height: int = 900) -> Iterator[Any]:
+    """A page signed in as manager M001, at `path`."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": height})
     page = ctx.new_page()
     try:
         sign_in(page, desk, "M001")
         page.wait_for_url("**/hall")
-        page.goto(desk.url + "/orders")
+        page.goto(desk.url + path)
+        yield page
+    finally:
+        ctx.close()
+
+
+def test_orders_page_draws_the_monthly_revisit_sample(browser: Any, desk: Desk) -> None:
+    with manager_page(browser, desk, "/orders") as page:
         page.locator("#rv-summary", has_text="尚未抽样").wait_for()
         page.get_by_role("button", name="抽样").click()
         page.locator("#rv-summary", has_text="抽取 0 件").wait_for()
         page.locator("#rv-month").fill(date.today().strftime("%Y-%m"))
         page.get_by_role("button", name="抽样").click()
         page.locator("#message", has_text="这个月还没有结束").wait_for()
-    finally:
-        ctx.close()
+
+
+def test_config_page_tells_how_long_citizens_data_is_kept(browser: Any, desk: Desk) -> None:
+    with manager_page(browser, desk, "/config", height=1000) as page:
+        page.locator("#c-privacy li", has_text="保留 90 天后清除").wait_for()
+        shot(page, "console-config-privacy.png")
+        mn_shot(page, desk, "/config", "console-config-privacy-mn.png", "#c-privacy li")

@@ -49,7 +49,7 @@ CONFIG: dict[str, Any] = {
 WINDOW_CMDS = {"login", "logout", "call", "recall", "skip", "finish", "transfer", "pause", "resume", "hold",
                "callback", "call_number"}
 MANAGER_ONLY = {"alerts", "alert_ack", "events", "workorders", "wo_verify", "wo_feedback", "wo_revisit",
-                "wo_appeal", "wo_decide", "rater_access"}
+                "wo_appeal", "wo_decide", "rater_access", "retention"}
 ROLE = {"kiosk-1": "kiosk", "bridge-1": "bridge", "bridge-all": "bridge", "eval-3": "device",
         "screen-1": "display", "console-1": "console", "console-win": "console", "region": "region"}
 DEVICE_SCOPE = {"bridge-1": {"1", "2"}, "bridge-all": {"1", "2", "3"}, "eval-3": {"3"}}
@@ -127,7 +127,7 @@ def _args(name: str, window: str, staff: str, priority: str, channel: str | None
 
 
 COMMANDS = sorted(WINDOW_CMDS | {"issue", "rate", "ticket", "cancel", "alerts", "alert_ack", "workorders",
-                                 "wo_verify", "rater_access"})
+                                 "wo_verify", "rater_access", "retention"})
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

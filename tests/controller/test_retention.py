@@ -147,6 +147,10 @@ def test_an_open_bad_rating_order_holds_its_day() -> None:
     assert ev["date"] == "2026-08-04", "the other day goes; the day with an open 差评 order stays"
     plan = h.engine.retention(late, h.engine.keys.days())
     assert plan["held"] == {date(2026, 8, 3): [order]} and plan["due"] == []
+    status = h.ok("retention", late)
+    assert status == {"kept_days": KEEP, "days": 1, "oldest": "2026-08-03", "due": [],
+                      "held": [{"date": "2026-08-03", "orders": [order]}], "purged_days": 1,
+                      "purged": [{"date": "2026-08-04", "on": "2026-11-06"}]}
     got = h.ok("rater_access", late, ticket=number, date="2026-08-03", by="M01", reason="差评回访")
     assert open_sealed(_private(), got["rater"])["idn"].endswith("1234"), "回访 of the 差评 can still reach the rater"
     for name, extra in (("wo_verify", {}), ("wo_feedback", {}), ("wo_revisit", {"satisfied": True})):
