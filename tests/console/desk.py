@@ -23,8 +23,9 @@ PASSWORDS = {"S001": "window-pass-1", "S002": "window-pass-2", "R001": "receptio
              "M002": "manager-pass-2"}
 
 
-def console_hall(port: int) -> dict[str, Any]:
-    cfg = small_hall(port)
+def console_hall(port: int, **extra: Any) -> dict[str, Any]:
+    """The small hall with a reception desk and two managers; `extra` adds sections (devices, displays)."""
+    cfg = small_hall(port, **extra)
     cfg["staff"] = cfg["staff"] + [
         {"id": "R001", "name": "赵导服", "windows": ["3"], "roles": ["reception"]},
         {"id": "M001", "name": "钱主任", "windows": ["1"], "roles": ["window", "manager"]},
@@ -86,11 +87,12 @@ def set_password(hall: Hall, staff: str, password: str) -> None:
 
 
 class Desk:
-    """A running console hall: broker, controller, console; `session(staff)` signs in a client."""
+    """A running console hall: broker, controller, console; `session(staff)` signs in a client. `extra`: more
+    config sections for the hall (e.g. `devices`, `displays`)."""
 
-    def __init__(self, tmp: Path, broker: Mosquitto) -> None:
+    def __init__(self, tmp: Path, broker: Mosquitto, **extra: Any) -> None:
         self.tmp = tmp
-        self.hall = Hall(tmp, broker, console_hall(broker.port))
+        self.hall = Hall(tmp, broker, console_hall(broker.port, **extra))
         for staff, pw in PASSWORDS.items():
             set_password(self.hall, staff, pw)
         self.hall.start_controller()
