@@ -4,6 +4,8 @@ mosquitto from `hallq region secure-init`, `hallq region ingest` as its own proc
 - ingest: 50 simulated halls publish their events at once (one process, one MQTT connection per hall, QoS 1);
   sustained ingest rate (rows committed per second) beside the raw PostgreSQL COPY rate of the same rows into a
   table of the same shape, measured in the same run;
+- the ceiling: the same messages received by paho alone (acknowledged, nothing else done), while the halls publish
+  and from a queue the broker kept; and the ingest draining such a queue (no publisher competing for the cores);
 - lag: end-to-end lag (hall publish -> row committed, from `at` to `ingested_at`) p50/p99 at 1,000 events/s;
 - catch-up: a village station's week and a league centre's day offline, queued in the hall broker's bridge
   (events and state messages), then the link comes back: time until every event is a row;
@@ -74,6 +76,9 @@ def events_for(hall: int, log: str, first_seq: int, n: int, at: datetime | None 
 
 
 # -- the publisher (a child process: 50 halls, one connection each) -----------------------------------------------
+RECEIVE_TOPIC = "bench"      # hallq/{hall}/state/bench/…: the paho-only receiver's copy (the ingest does not read it)
+
+
 def publish_main(a: argparse.Namespace) -> int:
     creds = Path(a.creds)
     rate = a.rate / a.halls if a.rate else 0.0        # per hall, events/s (0: as fast as it goes)
@@ -102,7 +107,8 @@ def publish_main(a: argparse.Namespace) -> int:
                 if left > 0:
                     time.sleep(left)
             ev = events_for(i, a.log, a.first_seq + k, 1)[0]
-            last = c.publish(f"hallq/{hall_id(i)}/event/{ev['type']}", json.dumps(ev).encode(), qos=1)
+            kind = f"state/{RECEIVE_TOPIC}" if a.to_receiver else "event"
+            last = c.publish(f"hallq/{hall_id(i)}/{kind}/{ev['type']}", json.dumps(ev).encode(), qos=1)
         if last is not None:
             last.wait_for_publish(120)
     threads = [threading.Thread(target=one, args=(i,)) for i in range(a.halls)]
@@ -114,6 +120,51 @@ def publish_main(a: argparse.Namespace) -> int:
     for c in clients:
         c.disconnect()
         c.loop_stop()
+    return 0
+
+
+# -- the paho-only receiver (a child process, like the ingest) ---------------------------------------------------
+def receive_main(a: argparse.Namespace) -> int:
+    """Receives a.count messages with the ingest's account and MQTT settings (persistent session, QoS 1, manual
+    acknowledgement) and acknowledges each at once: what one ingest process cannot do faster, whatever it does
+    with the messages. With --queued the session is made, left, and taken up again after the bench's "go" (the
+    broker has queued the messages meanwhile)."""
+    d = yaml.safe_load((Path(a.creds) / "ingest.yaml").read_text())
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-recv-{uuid.uuid4().hex[:8]}", clean_session=False,
+                    protocol=paho.MQTTv311)
+    c.username_pw_set(d["username"], d["password"])
+    c.manual_ack_set(True)
+    got, first, last, cpu0 = 0, 0.0, 0.0, 0.0
+    done, subscribed = threading.Event(), threading.Event()
+
+    def on_message(cl: paho.Client, _u: Any, m: paho.MQTTMessage) -> None:
+        nonlocal got, first, last, cpu0
+        cl.ack(m.mid, m.qos)
+        last = time.monotonic()
+        if not got:
+            first, cpu0 = last, time.process_time()
+        got += 1
+        if got >= a.count:
+            done.set()
+    c.on_message = on_message
+    c.on_connect = lambda cl, *_a: cl.subscribe(f"hallq/+/state/{RECEIVE_TOPIC}/#", 1)
+    c.on_subscribe = lambda *_a: subscribed.set()
+    c.connect("127.0.0.1", a.port)
+    c.loop_start()
+    assert subscribed.wait(10)
+    if a.queued:
+        c.disconnect()
+        c.loop_stop()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    if a.queued:
+        c.reconnect()
+        c.loop_start()
+    done.wait(600)
+    cpu = time.process_time() - cpu0
+    print(json.dumps({"received": got, "s": round(last - first, 3), "cpu_s": round(cpu, 3)}), flush=True)
+    c.disconnect()
+    c.loop_stop()
     return 0
 
 
@@ -141,6 +192,12 @@ class Bench:
                                         "--credentials", str(self.work / "rb" / "credentials" / "ingest.yaml")],
                                        stdout=log, stderr=log, cwd=REPO, start_new_session=True)
 
+    def stop_ingest(self) -> None:
+        if self.ingest is not None and self.ingest.poll() is None:
+            os.killpg(self.ingest.pid, signal.SIGTERM)
+            self.ingest.wait(30)
+        self.ingest = None
+
     def db(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.pg.dsn, autocommit=True)
 
@@ -158,10 +215,12 @@ class Bench:
             time.sleep(0.05)
         return time.monotonic()
 
-    def publish(self, per_hall: int, first_seq: int, log: str, rate: float = 0.0) -> subprocess.Popen[str]:
+    def publish(self, per_hall: int, first_seq: int, log: str, rate: float = 0.0,
+                to_receiver: bool = False) -> subprocess.Popen[str]:
         p = subprocess.Popen([sys.executable, __file__, "--publish", "--port", str(self.port), "--creds",
                               str(self.work / "rb" / "credentials"), "--halls", str(HALLS), "--per-hall",
-                              str(per_hall), "--first-seq", str(first_seq), "--log", log, "--rate", str(rate)],
+                              str(per_hall), "--first-seq", str(first_seq), "--log", log, "--rate", str(rate),
+                              *(["--to-receiver"] if to_receiver else [])],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
                              start_new_session=True)
         assert p.stdout is not None and p.stdin is not None
@@ -169,15 +228,28 @@ class Bench:
         return p
 
     def close(self) -> None:
-        if self.ingest is not None and self.ingest.poll() is None:
-            os.killpg(self.ingest.pid, signal.SIGTERM)
-            self.ingest.wait(30)
+        self.stop_ingest()
         self.broker.stop()
         self.pg.stop()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_row(b: Bench, conn: psycopg.Connection[Any], before: int) -> tuple[float, float]:
+    """When the first new row is seen, and the ingest's CPU seconds then."""
+    assert b.ingest is not None
+    while b.rows(conn) <= before:
+        time.sleep(0.01)
+    return time.monotonic(), cpu_s(b.ingest.pid)
+
+
 def ingest_rate(b: Bench, per_hall: int) -> dict[str, Any]:
     """50 halls publish at once as fast as they can; rows committed per second, first row to last."""
+    assert b.ingest is not None
     with b.db() as conn:
         before = b.rows(conn)
         p = b.publish(per_hall, 1, "bench-a")
@@ -185,12 +257,9 @@ def ingest_rate(b: Bench, per_hall: int) -> dict[str, Any]:
         p.stdin.write("go\n")
         p.stdin.flush()
         total = HALLS * per_hall
-        t_first = None
-        while t_first is None:
-            if b.rows(conn) > before:
-                t_first = time.monotonic()
-            time.sleep(0.01)
+        t_first, cpu0 = first_row(b, conn, before)
         t_last = b.wait_rows(conn, before + total, 600)
+        cpu1 = cpu_s(b.ingest.pid)
         pub = json.loads(p.stdout.readline())
         p.wait(30)
         span = conn.execute("SELECT extract(epoch FROM max(ingested_at) - min(ingested_at)) FROM hallq_events "
@@ -199,7 +268,64 @@ def ingest_rate(b: Bench, per_hall: int) -> dict[str, Any]:
         db_s = float(span[0])
     return {"halls": HALLS, "events": total, "publish_s": pub["s"], "publish_events_per_s": round(total / pub["s"]),
             "ingest_s": round(t_last - t_first, 2), "ingest_events_per_s": round(total / db_s),
-            "ingest_events_per_s_wall": round(total / (t_last - t_first))}
+            "ingest_events_per_s_wall": round(total / (t_last - t_first)),
+            "ingest_cpu_us_per_event": round((cpu1 - cpu0) / total * 1e6, 1)}
+
+
+def receive_rate(b: Bench, per_hall: int, queued: bool) -> dict[str, Any]:
+    """The same messages (as many, same payloads, to a topic only the receiver reads) through paho alone: while the
+    50 halls publish, or (queued) from the broker's queue once they are done."""
+    total = HALLS * per_hall
+    r = subprocess.Popen([sys.executable, __file__, "--receive", "--port", str(b.port), "--creds",
+                          str(b.work / "rb" / "credentials"), "--count", str(total),
+                          *(["--queued"] if queued else [])],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+    assert r.stdin is not None and r.stdout is not None
+    assert r.stdout.readline().strip() == "ready"
+    p = b.publish(per_hall, per_hall + 1, "bench-r", to_receiver=True)
+    assert p.stdin is not None and p.stdout is not None
+    if not queued:
+        r.stdin.write("go\n")
+        r.stdin.flush()
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    pub = json.loads(p.stdout.readline())
+    p.wait(30)
+    if queued:
+        r.stdin.write("go\n")
+        r.stdin.flush()
+    got = json.loads(r.stdout.readline())
+    r.wait(30)
+    out = {"messages": got["received"], "s": got["s"], "messages_per_s": round(got["received"] / got["s"]),
+           "cpu_us_per_message": round(got["cpu_s"] / got["received"] * 1e6, 1)}
+    return out if queued else {**out, "publish_events_per_s": round(total / pub["s"])}
+
+
+def ingest_queued(b: Bench, per_hall: int, first_seq: int) -> dict[str, Any]:
+    """The ingest stopped while the 50 halls publish the next `per_hall` events each (its persistent session
+    queues them in the broker), then started: rows committed per second, first row to last, with no publisher
+    competing for the cores."""
+    total = HALLS * per_hall
+    b.stop_ingest()
+    p = b.publish(per_hall, first_seq, "bench-a")
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    json.loads(p.stdout.readline())
+    p.wait(30)
+    with b.db() as conn:
+        before = b.rows(conn)
+        b.start_ingest()
+        assert b.ingest is not None
+        _t, cpu0 = first_row(b, conn, before)
+        b.wait_rows(conn, before + total, 600)
+        cpu1 = cpu_s(b.ingest.pid)
+        span = conn.execute("SELECT extract(epoch FROM max(ingested_at) - min(ingested_at)) FROM hallq_events "
+                            "WHERE log = 'bench-a' AND seq >= %s", (first_seq,)).fetchone()
+        assert span is not None
+        db_s = float(span[0])
+    return {"events": total, "ingest_s": round(db_s, 2), "ingest_events_per_s": round(total / db_s),
+            "ingest_cpu_us_per_event": round((cpu1 - cpu0) / total * 1e6, 1)}
 
 
 def copy_rate(b: Bench) -> dict[str, Any]:
@@ -324,6 +450,10 @@ def ranking(b: Bench, days: int = 30) -> dict[str, Any]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--publish", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--receive", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--to-receiver", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--queued", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int)
     p.add_argument("--creds")
     p.add_argument("--halls", type=int, default=HALLS)
@@ -333,10 +463,13 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=0.0)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "region.json"))
     p.add_argument("--shared", action="store_true", help="the ingest in a shared subscription (ingest.shared)")
-    p.add_argument("--only-ingest", action="store_true", help="only the ingest rate and the COPY rate")
+    p.add_argument("--only-ingest", action="store_true",
+                   help="only the ingest rates, the COPY rate and the paho-only receive rates (nothing written)")
     a = p.parse_args()
     if a.publish:
         return publish_main(a)
+    if a.receive:
+        return receive_main(a)
     import tempfile
     work = Path(tempfile.mkdtemp(prefix="hallq-bench-region-"))
     b = Bench(work, a.shared)
@@ -348,10 +481,17 @@ def main() -> int:
         res["ingest"] = ingest_rate(b, a.per_hall)
         res["copy"] = copy_rate(b)
         res["ingest"]["vs_copy"] = round(res["ingest"]["ingest_events_per_s"] / res["copy"]["rows_per_s"], 3)
+        res["paho_receive"] = {"live": receive_rate(b, a.per_hall, queued=False),
+                               "queued": receive_rate(b, a.per_hall, queued=True)}
+        res["ingest_queued"] = ingest_queued(b, a.per_hall, a.per_hall + 1)
+        res["ingest_queued"]["vs_copy"] = round(res["ingest_queued"]["ingest_events_per_s"]
+                                                / res["copy"]["rows_per_s"], 3)
+        res["ingest_queued"]["vs_paho_queued"] = round(res["ingest_queued"]["ingest_events_per_s"]
+                                                       / res["paho_receive"]["queued"]["messages_per_s"], 3)
         print(json.dumps(res, indent=1), flush=True)
         if a.only_ingest:
             return 0
-        res["lag"] = lag(b, 20.0, 1000.0, a.per_hall)
+        res["lag"] = lag(b, 20.0, 1000.0, 2 * a.per_hall)
         print(json.dumps(res["lag"]), flush=True)
         res["catch_up"] = {"village_week": catch_up(b, "village", VILLAGE_WEEK),
                            "league_day": catch_up(b, "centre", LEAGUE_DAY)}

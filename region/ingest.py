@@ -13,6 +13,9 @@ At least once in, idempotent on the way down:
 Several ingest processes share the load through one MQTT shared subscription (`$share/hallq-ingest/…`): each
 gets a part of every hall's events; the per-hall position row is locked (`FOR UPDATE`) while it advances, so the
 projection stays single-file per hall.
+
+A batch costs the same few statements whatever the number of halls in it (region/store.py); the per-message work
+in Python is one guarded `json.loads` (region/payload.py), the projection of the new events and the acknowledgement.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date
+from operator import itemgetter
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -37,13 +41,14 @@ import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from paho.mqtt.enums import CallbackAPIVersion
-from psycopg.types.json import Jsonb
 
-from hallq.api import BadPayload, DropLog, decode, dumps
+from hallq.api import BadPayload, DropLog, dumps
 from hallq.config.region import RegionConfig
 from hallq.errors import UsageError
 from hallq.mqtt import Credentials
-from region import project, schema
+from region import project, schema, store
+from region.payload import decode_text, event_month, has_nul
+from region.store import Event
 
 log = logging.getLogger("hallq.region.ingest")
 SHARE_GROUP = "hallq-ingest"
@@ -51,8 +56,7 @@ BACKFILL_LIMIT = 5000
 BACKFILL_TIMEOUT_S = 15.0
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     mid: int
     qos: int
     topic: str
@@ -74,7 +78,6 @@ class Stats:
     batches: int = 0
     backfills: int = 0
     projected: int = 0
-    lag: list[float] = field(default_factory=list)
 
 
 def mqtt_client(cfg: RegionConfig, cred: Credentials | None, client_id: str, clean: bool) -> paho.Client:
@@ -115,7 +118,7 @@ class Ingest:
         self.client_id = f"hallq-ingest-{cfg.region.id}-{name}"[:64]
         self.zone = ZoneInfo(cfg.region.timezone)
         self.halls = {h.id: h for i, h in enumerate(cfg.halls) if part is None or i % part[1] == part[0]}
-        self.inbox: queue.Queue[Incoming] = queue.Queue()
+        self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.drops = DropLog("region ingest")
         self.gaps: dict[str, _Gap] = {}
         self.months: set[date] = set()
@@ -168,8 +171,7 @@ class Ingest:
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.conn = psycopg.connect(self.cfg.postgres, autocommit=True, connect_timeout=5)
             schema.create(self.conn, self.cfg.ingest.months_ahead)
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS hallq_stage (hall text, log text, seq bigint, "
-                              "type text, at timestamptz, body jsonb)")
+            store.create_staging(self.conn)
             self.months = set()
         return self.conn
 
@@ -187,6 +189,9 @@ class Ingest:
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
         self.start_mqtt()
+        done = threading.Event()
+        roll = threading.Thread(target=self._rollup_loop, args=(stop, done), name="hallq-ingest-rollups", daemon=True)
+        roll.start()
         last_check = 0.0
         try:
             while not stop.is_set():
@@ -196,15 +201,12 @@ class Ingest:
                 if time.monotonic() - last_check >= 0.5:
                     last_check = time.monotonic()
                     self._fill_gaps(stop)
-                    try:
-                        self.rollups()
-                    except psycopg.Error as e:
-                        log.warning("region ingest: rollups: %s (retried)", str(e).strip()[:200])
-                        self.conn = None
         finally:
+            done.set()
             if self.client is not None:
                 self.client.disconnect()
                 self.client.loop_stop()
+            roll.join(30)
             if self.conn is not None:
                 self.conn.close()
 
@@ -261,9 +263,11 @@ class Ingest:
         self.conn = None
 
     # -- one batch -------------------------------------------------------------------------------------------------
-    def _parse(self, batch: list[Incoming]) -> tuple[list[tuple[str, dict[str, Any], str]], list[dict[str, Any]]]:
-        events: list[tuple[str, dict[str, Any], str]] = []      # (hall, event, its JSON text)
+    def _parse(self, batch: list[Incoming]) -> tuple[list[Event], list[dict[str, Any]], set[date]]:
+        """The batch's events (hall, event, its JSON text), its checkpoints, and the months its events fall in."""
+        events: list[Event] = []
         cps: list[dict[str, Any]] = []
+        months: set[date] = set()
         for m in batch:
             parts = m.topic.split("/")
             if len(parts) < 4 or parts[0] != "hallq" or parts[1] not in self.halls:
@@ -271,28 +275,34 @@ class Ingest:
                 continue
             hall = parts[1]
             try:
-                body = decode(m.payload)
+                body, text = decode_text(m.payload)
             except BadPayload as e:
                 self.drops.drop(m.topic, f"unreadable payload ({e})")
                 continue
             if not isinstance(body, dict):
                 self.drops.drop(m.topic, "not a JSON object")
                 continue
-            if parts[2] != "reply" and b"\\u0000" in m.payload and _has_nul(body):
+            if parts[2] != "reply" and "\\u0000" in text and has_nul(body):
                 self.drops.drop(m.topic, "a string holds U+0000, which PostgreSQL's jsonb cannot store")
                 continue
             if parts[2] == "event":
-                if _event_ok(body):
-                    events.append((hall, body, m.payload.decode("utf-8")))
+                month = event_month(body)
+                if month is not None:
+                    events.append((hall, body, text))
+                    months.add(month)
                 else:
                     self.drops.drop(m.topic, "an event needs type, seq, log and at")
             elif parts[2:4] == ["audit", "checkpoint"]:
                 cps.append({**body, "hall": hall})
             elif parts[2:4] == ["reply", "region"]:
-                events += self._reply(hall, body)
-        return events, cps
+                for ev in self._reply(hall, body):
+                    month = event_month(ev)
+                    if month is not None and not has_nul(ev):
+                        events.append((hall, ev, json.dumps(ev, ensure_ascii=False)))
+                        months.add(month)
+        return events, cps, months
 
-    def _reply(self, hall: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    def _reply(self, hall: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         gap = self.gaps.get(hall)
         if gap is not None and gap.cmd == body.get("id"):
             gap.asked = None
@@ -306,8 +316,6 @@ class Ingest:
         evs = result.get("events") if isinstance(result, dict) else None
         if not isinstance(evs, list):
             return []
-        out = [(hall, ev, json.dumps(ev, ensure_ascii=False)) for ev in evs
-               if isinstance(ev, dict) and _event_ok(ev) and not _has_nul(ev)]
         self.stats.backfills += 1
         nxt, head = result.get("next_seq"), result.get("head_seq")
         if isinstance(nxt, int) and isinstance(head, int) and nxt < head:
@@ -315,87 +323,81 @@ class Ingest:
         first = result.get("first_seq")
         if isinstance(first, int) and first > 1:
             self._unfillable[hall] = first
-        return out
+        return [ev for ev in evs if isinstance(ev, dict)]
 
     def commit(self, batch: list[Incoming]) -> None:
-        events, cps = self._parse(batch)
+        """One transaction: the batch's rows, checkpoints, positions and projection (the caller acknowledges)."""
+        events, cps, months = self._parse(batch)
         conn = self._db()
-        for _h, ev, _t in events:
-            m = schema.month_start(datetime.fromisoformat(ev["at"]).date())
-            if m not in self.months:
-                schema.ensure_partition(conn, m)
-                self.months.add(m)
-        now = time.time()
-        with conn.transaction():
+        for m in sorted(months - self.months):
+            schema.ensure_partition(conn, m)
+            self.months.add(m)
+        with conn.transaction(), conn.cursor() as cur:
             if events:
-                with conn.cursor() as cur:
-                    with cur.copy("COPY hallq_stage (hall, log, seq, type, at, body) FROM STDIN") as cp:
-                        for hall, ev, text in events:
-                            cp.write_row((hall, ev["log"], ev["seq"], ev["type"], ev["at"], text))
-                    cur.execute("INSERT INTO hallq_events (hall, log, seq, type, at, body) SELECT hall, log, seq, "
-                                "type, at, body FROM hallq_stage ON CONFLICT DO NOTHING")
-                    self.stats.inserted += max(cur.rowcount, 0)
-                    cur.execute("TRUNCATE hallq_stage")
+                self.stats.inserted += store.insert_events(cur, events)
             for cp_ in cps:
                 h = self.halls[cp_["hall"]]
                 with contextlib.suppress(KeyError, TypeError):
-                    conn.execute("INSERT INTO hallq_checkpoints (hall, log, seq, hash, at, key, sig, verified) "
-                                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                                 (h.id, str(cp_["log"]), int(cp_["seq"]), str(cp_["hash"]), str(cp_["at"]),
-                                  str(cp_["key"]), str(cp_["sig"]), verify_checkpoint(h.public_key, cp_)))
+                    cur.execute("INSERT INTO hallq_checkpoints (hall, log, seq, hash, at, key, sig, verified) "
+                                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                                (h.id, str(cp_["log"]), int(cp_["seq"]), str(cp_["hash"]), str(cp_["at"]),
+                                 str(cp_["key"]), str(cp_["sig"]), verify_checkpoint(h.public_key, cp_)))
             unfillable, self._unfillable = self._unfillable, {}
-            touched = sorted({h for h, _e, _t in events} | {c["hall"] for c in cps} | set(unfillable))
             by_hall: dict[str, list[dict[str, Any]]] = {}
             for hid, ev, _t in events:
                 by_hall.setdefault(hid, []).append(ev)
-            for hall in touched:
-                self._advance(conn, hall, unfillable.get(hall),
-                              max((int(c["seq"]) for c in cps if c["hall"] == hall and isinstance(c.get("seq"), int)),
-                                  default=0), by_hall.get(hall, []))
+            cp_seq: dict[str, int] = {}
+            for c in cps:
+                if isinstance(c.get("seq"), int):
+                    cp_seq[c["hall"]] = max(cp_seq.get(c["hall"], 0), c["seq"])
+            touched = sorted(set(by_hall) | {c["hall"] for c in cps} | set(unfillable))
+            runs: dict[str, list[dict[str, Any]]] = {}
+            moved: dict[str, tuple[str | None, int]] = {}
+            for hall, position in store.lock_positions(cur, touched).items():
+                self._advance(cur, hall, position, unfillable.get(hall), cp_seq.get(hall, 0), by_hall.get(hall, []),
+                              runs, moved)
+            if runs:
+                ch = store.load(cur, runs)
+                for hall, run in runs.items():
+                    project.apply(hall, self.zone, run, ch)
+                    self.stats.projected += len(run)
+                store.save(cur, ch)
+            store.move_positions(cur, moved)
         self.stats.events += len(events)
         self.stats.batches += 1
-        for _h, ev, _t in events:
-            with contextlib.suppress(ValueError, TypeError):
-                self.stats.lag.append(now - datetime.fromisoformat(ev["at"]).timestamp())
-        if len(self.stats.lag) > 200_000:
-            del self.stats.lag[:100_000]
 
-    def _advance(self, conn: psycopg.Connection[Any], hall: str, first_held: int | None, checkpoint_seq: int,
-                 mine: list[dict[str, Any]]) -> None:
-        """Move the hall's position over every contiguous event now in the table; project them; note a gap.
-        `mine`: this batch's events of the hall — when they continue the position without a hole and nothing else
-        can be waiting (one ingest, no gap known), they are the run and the table is not read back."""
-        row = conn.execute("INSERT INTO hallq_ingest_state (hall) VALUES (%s) ON CONFLICT (hall) DO UPDATE SET "
-                           "hall = excluded.hall RETURNING log, seq", (hall,)).fetchone()   # and locks the row
-        assert row is not None
-        pos_log, pos = row[0], int(row[1])
+    def _advance(self, cur: psycopg.Cursor[Any], hall: str, position: tuple[str | None, int],
+                 first_held: int | None, checkpoint_seq: int, mine: list[dict[str, Any]],
+                 runs: dict[str, list[dict[str, Any]]], moved: dict[str, tuple[str | None, int]]) -> None:
+        """Move the hall's position ((log, seq), its row locked) over every contiguous event now in the table: the
+        events to project go to `runs`, the new position to `moved`; note a gap. `mine`: this batch's events of the
+        hall — when they continue the position without a hole and nothing else can be waiting (one ingest, no gap
+        known), they are the run and the table is not read back."""
+        pos_log, pos = position
         fast = self._fast_run(hall, pos, first_held, mine)
         if fast is not None:
-            run = fast
-            if run:
-                self._project(conn, hall, run)
-                self.stats.projected += len(run)
-                conn.execute("UPDATE hallq_ingest_state SET log = %s, seq = %s, updated_at = now() WHERE hall = %s",
-                             (run[-1]["log"], run[-1]["seq"], hall))
-            new_pos = run[-1]["seq"] if run else pos
+            if fast:
+                runs[hall] = fast
+                moved[hall] = (fast[-1]["log"], fast[-1]["seq"])
+            new_pos = fast[-1]["seq"] if fast else pos
             if checkpoint_seq > new_pos:
                 self.gaps[hall] = _Gap(new_pos, time.monotonic())
             return
         if first_held is not None and first_held > pos + 1:
             # the hall's log no longer holds pos+1 …: the gap cannot be filled; note it and move past it
-            conn.execute("INSERT INTO hallq_gaps (hall, log, from_seq, to_seq, reason) VALUES (%s,%s,%s,%s,%s) "
-                         "ON CONFLICT DO NOTHING", (hall, pos_log, pos + 1, first_held - 1,
-                                                    "no longer in the hall's log (first_seq)"))
+            cur.execute("INSERT INTO hallq_gaps (hall, log, from_seq, to_seq, reason) VALUES (%s,%s,%s,%s,%s) "
+                        "ON CONFLICT DO NOTHING", (hall, pos_log, pos + 1, first_held - 1,
+                                                   "no longer in the hall's log (first_seq)"))
             log.warning("region ingest: hall %s: events %d..%d are no longer in its log; noted in hallq_gaps",
                         hall, pos + 1, first_held - 1)
             pos = first_held - 1
         self._checked.add(hall)
-        rows = conn.execute("SELECT seq, log, body FROM hallq_events WHERE hall = %s AND seq > %s "
-                            "ORDER BY seq, ingested_at LIMIT 50000", (hall, pos)).fetchall()
+        cur.execute("SELECT seq, log, body FROM hallq_events WHERE hall = %s AND seq > %s "
+                    "ORDER BY seq, ingested_at LIMIT 50000", (hall, pos))
         run = []
         expect = pos + 1
         more = False
-        for seq, lg, body in rows:
+        for seq, lg, body in cur.fetchall():
             if seq == expect:
                 run.append(body)
                 pos_log = lg
@@ -405,11 +407,9 @@ class Ingest:
                 break
         new_pos = expect - 1
         if run:
-            self._project(conn, hall, run)
-            self.stats.projected += len(run)
-        if new_pos != int(row[1]) or pos_log != row[0]:
-            conn.execute("UPDATE hallq_ingest_state SET log = %s, seq = %s, updated_at = now() WHERE hall = %s",
-                         (pos_log, new_pos, hall))
+            runs[hall] = run
+        if (pos_log, new_pos) != position:
+            moved[hall] = (pos_log, new_pos)
         if more or checkpoint_seq > new_pos:
             g = self.gaps.get(hall)
             if g is None or g.since != new_pos:
@@ -428,7 +428,7 @@ class Ingest:
             return None
         run: list[dict[str, Any]] = []
         expect = pos + 1
-        for ev in sorted(mine, key=lambda e: int(e["seq"])):
+        for ev in sorted(mine, key=itemgetter("seq")):
             if ev["seq"] < expect:
                 continue
             if ev["seq"] != expect:
@@ -437,52 +437,28 @@ class Ingest:
             expect += 1
         return run
 
-    def _project(self, conn: psycopg.Connection[Any], hall: str, events: list[dict[str, Any]]) -> None:
-        ch = project.Changes()
-        keys = project.ticket_keys(events)
-        if keys:
-            days = sorted({d for d, _n in keys})
-            for r in conn.execute(f"SELECT {_cols(project.TICKET_COLS)} FROM hallq_tickets "  # noqa: S608
-                                  "WHERE hall = %s AND day = ANY(%s)", (hall, days)).fetchall():
-                t = dict(zip(project.TICKET_COLS, r, strict=True))
-                if (t["day"], t["number"]) in keys:
-                    ch.tickets[(hall, t["day"], t["number"])] = t
-        aids = project.alert_ids(events)
-        if aids:
-            for r in conn.execute(f"SELECT {_cols(project.ALERT_COLS)} FROM hallq_alerts "  # noqa: S608
-                                  "WHERE hall = %s AND id = ANY(%s)", (hall, sorted(aids))).fetchall():
-                ch.alerts[(hall, r[1])] = dict(zip(project.ALERT_COLS, r, strict=True))
-        oids = project.order_ids(events)
-        if oids:
-            for r in conn.execute(f"SELECT {_cols(project.ORDER_COLS)} FROM hallq_workorders "  # noqa: S608
-                                  "WHERE hall = %s AND id = ANY(%s)", (hall, sorted(oids))).fetchall():
-                ch.orders[(hall, r[1])] = dict(zip(project.ORDER_COLS, r, strict=True))
-        project.apply(hall, self.zone, events, ch)
-        with conn.cursor() as cur:
-            _upsert(cur, "hallq_tickets", project.TICKET_COLS, 3, list(ch.tickets.values()))
-            _upsert(cur, "hallq_alerts", project.ALERT_COLS, 2, list(ch.alerts.values()))
-            _upsert(cur, "hallq_workorders", project.ORDER_COLS, 2,
-                    [{**o, "history": Jsonb(o["history"]), "forwarded": Jsonb(o["forwarded"]) if o["forwarded"]
-                      else None} for o in ch.orders.values()])
-            days = sorted({d for h, d in ch.days if h == hall})
-            if days:        # the day rollups are recomputed from the rows soon after (`rollups`), at most 2× a second
-                cur.executemany("INSERT INTO hallq_rollup_dirty (hall, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                [(hall, d) for d in days])
-
-    def rollups(self) -> int:
-        """Recompute the day rollups marked dirty (one transaction: a crash leaves the marks for the next run)."""
-        conn = self._db()
-        with conn.transaction():
-            dirty = conn.execute("DELETE FROM hallq_rollup_dirty RETURNING hall, day").fetchall()
-            by_hall: dict[str, list[date]] = {}
-            for hall, day in dirty:
-                by_hall.setdefault(hall, []).append(day)
-            with conn.cursor() as cur:
-                for hall, days in sorted(by_hall.items()):
-                    cur.execute("DELETE FROM hallq_rollup_day WHERE hall = %s AND day = ANY(%s)", (hall, days))
-                    cur.execute(schema.ROLLUP, {"hall": hall, "days": days})
-                    cur.execute(schema.ROLLUP_ALERTS, {"hall": hall, "days": days})
-        return len(dirty)
+    def _rollup_loop(self, stop: threading.Event, done: threading.Event) -> None:
+        """The rollups every half second on their own connection: the work is PostgreSQL's, and the batches do not
+        wait for it. Its commits need not wait for the disk: a rollup lost in a crash is lost with the removal of
+        its marks, so it is recomputed (and the next batch's commit flushes it anyway)."""
+        conn: psycopg.Connection[Any] | None = None
+        delay = 0.5
+        while not stop.wait(delay) and not done.is_set():
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = psycopg.connect(self.cfg.postgres, autocommit=True, connect_timeout=5)
+                    conn.execute("SET synchronous_commit = off")
+                store.rollups(conn)
+                delay = 0.5
+            except psycopg.Error as e:
+                log.warning("region ingest: rollups: %s (retried in %.0f s)", _first_line(e)[:200], delay * 2)
+                with contextlib.suppress(psycopg.Error):
+                    if conn is not None:
+                        conn.close()
+                conn = None
+                delay = min(delay * 2, 8.0)
+        if conn is not None:
+            conn.close()
 
     # -- gaps ------------------------------------------------------------------------------------------------------
     def _fill_gaps(self, stop: threading.Event) -> None:
@@ -517,39 +493,6 @@ class Ingest:
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-def _cols(cols: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in cols)
-
-
-def _upsert(cur: psycopg.Cursor[Any], table: str, cols: tuple[str, ...], nkey: int, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols[nkey:])
-    sql = (f"INSERT INTO {table} ({_cols(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "  # noqa: S608
-           f"ON CONFLICT ({_cols(cols[:nkey])}) DO UPDATE SET {sets}")
-    cur.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
-
-
-def _has_nul(v: Any) -> bool:
-    if isinstance(v, str):
-        return "\x00" in v
-    if isinstance(v, dict):
-        return any(_has_nul(k) or _has_nul(x) for k, x in v.items())
-    if isinstance(v, list):
-        return any(_has_nul(x) for x in v)
-    return False
-
-
-def _event_ok(ev: dict[str, Any]) -> bool:
-    if not (isinstance(ev.get("type"), str) and isinstance(ev.get("seq"), int) and ev["seq"] >= 1
-            and isinstance(ev.get("log"), str) and isinstance(ev.get("at"), str)):
-        return False
-    try:
-        return datetime.fromisoformat(ev["at"]).tzinfo is not None
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace, cfg: RegionConfig, cred: Credentials | None) -> int:

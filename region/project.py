@@ -3,6 +3,7 @@ reading of the log as `hallq report` (controller/report.py), applied in seq orde
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -27,8 +28,10 @@ class Changes:
 
 
 def ticket_keys(events: list[dict[str, Any]]) -> set[tuple[date, str]]:
-    """(day, number) of every ticket the events touch: what to load before `apply`."""
+    """(day, number) of every ticket whose row the events read: what to load before `apply`. A ticket the events
+    issue before anything else touches it is left out (`ticket.issued` with a `service` writes the whole row)."""
     out: set[tuple[date, str]] = set()
+    issued: set[tuple[date, str]] = set()
     for ev in events:
         d = ev.get("date")
         if not isinstance(d, str):
@@ -38,9 +41,16 @@ def ticket_keys(events: list[dict[str, Any]]) -> set[tuple[date, str]]:
         except ValueError:
             continue
         if ev.get("type") == "day.closed":
-            out |= {(day, str(n)) for n in ev.get("no_show") or []}
+            with contextlib.suppress(TypeError):         # `apply` skips a no_show it cannot iterate
+                out |= {(day, str(n)) for n in ev.get("no_show") or []} - issued
         elif isinstance(ev.get("ticket"), str):
-            out.add((day, ev["ticket"]))
+            key = (day, ev["ticket"])
+            if key in issued or key in out:
+                continue
+            if ev.get("type") == "ticket.issued" and "service" in ev:
+                issued.add(key)
+            else:
+                out.add(key)
     return out
 
 
