@@ -44,6 +44,8 @@ def decode(payload: bytes, *, max_bytes: int = MESSAGE_MAX_BYTES, max_depth: int
         raise BadPayload(f"payload is nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as e:
         raise BadPayload(f"payload is not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:   # e.g. an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise BadPayload(f"payload holds a value that cannot be read: {e}") from None
     _check_tree(value, max_depth)
     return value
 
@@ -63,7 +65,7 @@ def _check_tree(value: Any, max_depth: int) -> None:
         v, depth = stack.pop()
         if isinstance(v, str):
             _check_text(v)
-        elif isinstance(v, dict | list):
+        elif isinstance(v, (dict, list)):  # noqa: UP038  (a tuple: no union object per call)
             if depth > max_depth:
                 raise BadPayload(f"payload is nested deeper than {max_depth} levels")
             if isinstance(v, dict):

@@ -28,6 +28,7 @@ from tests.conftest import small_hall
     (b"", "not JSON"),
     (b"{", "not JSON"),
     (b"x" * 70_000, "over the"),
+    (b'{"seq": ' + b"9" * 5000 + b"}", "cannot be read"),  # longer than Python converts to an int
 ])
 def test_decoder_refuses_poison(payload: bytes, words: str) -> None:
     with pytest.raises(BadPayload, match=words):
