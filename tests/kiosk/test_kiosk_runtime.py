@@ -144,7 +144,10 @@ def test_stalled_controller_one_tap_one_ticket(kiosk_hall: Hall, printer: Printe
         h.controller.proc.send_signal(signal.SIGSTOP)
         k.send(tap="service", arg="general")
         k.screen("issuing")
-        time.sleep(9)  # two command timeouts: the kiosk has sent the same command again
+        deadline = time.monotonic() + 60      # the kiosk's command timeout passes: it sends the same command again
+        while "retrying with the same id" not in k.log.read_text():
+            assert time.monotonic() < deadline, "the kiosk never retried its issue:\n" + k.log.read_text()[-3000:]
+            time.sleep(0.1)
         h.controller.proc.send_signal(signal.SIGCONT)
         assert k.screen("result", 60)["texts"][1] == "A001"
         k.send(tap="home")
