@@ -92,6 +92,13 @@ def test_keys_drive_the_controller_and_boards(bh: BridgeHall) -> None:
         assert bh.bridge is not None and bh.bridge.poll() is None, bh.log()
 
 
+def _after_everything_before(c: Any, h: Any) -> None:
+    """Wait until every event the controller published so far has reached `c`: the events of one publisher reach a
+    subscriber in order, so a marker event published now arrives after all of them."""
+    number = c.command("issue", service="tax")["ticket"]["number"]
+    c.wait_for(h.cfg.topic("event", "ticket.issued"), lambda b: b["ticket"] == number, timeout_s=30)
+
+
 def test_bit_errors_every_press_counts_once(tmp_path: Path, mosquitto: Mosquitto) -> None:
     bh = BridgeHall(tmp_path, mosquitto, Faults(ber=1e-3, drop_rate=0.05))
     try:
@@ -105,7 +112,7 @@ def test_bit_errors_every_press_counts_once(tmp_path: Path, mosquitto: Mosquitto
             for _ in range(10):
                 bh.ev.press(KEY.CALL)
             until(lambda: not bh.ev.queue, "all presses acknowledged", 60)
-            time.sleep(0.5)
+            _after_everything_before(c, h)
             called = [m.json() for m in c.received if m.topic.endswith("/event/ticket.called")]
             assert [e["ticket"] for e in called] == [f"A{i:03d}" for i in range(1, 11)], \
                 f"10 presses must call exactly 10 tickets once each; {bh.log()}"
@@ -145,7 +152,7 @@ def test_bridge_restart_does_not_execute_twice(bh: BridgeHall) -> None:
         bh.ev.press(KEY.CALL)
         bh.start_bridge()
         until(lambda: not bh.ev.queue, "press acknowledged after the restart", 30)
-        time.sleep(0.5)
+        _after_everything_before(c, h)
         called = [m.json()["ticket"] for m in c.received if m.topic.endswith("/event/ticket.called")]
         assert called == ["A001"], called
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -61,6 +62,14 @@ def _client(port: int, creds: Path, name: str) -> tuple[paho.Client, list[str]]:
     return c, got
 
 
+def _subscribe(c: paho.Client, topic: str) -> None:
+    """Subscribe and wait for the broker's SUBACK: a message published after it reaches this client."""
+    done = threading.Event()
+    c.on_subscribe = lambda *_a: done.set()
+    c.subscribe(topic, 1)
+    assert done.wait(10), f"no SUBACK for {topic}"
+
+
 def test_regional_acl_confines_each_hall(tmp_path: Path) -> None:
     port = free_port()
     doc = {**BASE, "mqtt": {"host": "127.0.0.1", "port": port}}
@@ -79,9 +88,8 @@ def test_regional_acl_confines_each_hall(tmp_path: Path) -> None:
     with Mosquitto.from_conf(tmp_path / "rb" / "mosquitto.conf", port):
         ing, seen = _client(port, creds / "ingest.yaml", "t-ingest")
         ha, seen_a = _client(port, creds / "hall-a.yaml", "t-a")
-        ing.subscribe("hallq/#", 1)
-        ha.subscribe("hallq/#", 1)
-        time.sleep(0.5)
+        _subscribe(ing, "hallq/#")
+        _subscribe(ha, "hallq/#")
         ha.publish("hallq/b/event/ticket.issued", b"{}", qos=1).wait_for_publish(5)   # another hall's: dropped
         ha.publish("hallq/a/cmd/region/events", b"{}", qos=1).wait_for_publish(5)     # commands: only the ingest
         ing.publish("hallq/b/cmd/region/events", b"{}", qos=1).wait_for_publish(5)    # not for hall a's eyes
@@ -182,13 +190,13 @@ def test_open_hall_bridge_maps_region_commands(tmp_path: Path) -> None:
     with Mosquitto.from_conf(tmp_path / "rb" / "mosquitto.conf", rport), Mosquitto.from_conf(hd / "mosquitto.conf",
                                                                                            hport):
         ing, seen = _client(rport, creds / "ingest.yaml", "t-ingest")
-        ing.subscribe("hallq/#", 1)
+        _subscribe(ing, "hallq/#")
         local: list[str] = []
         h = paho.Client(CallbackAPIVersion.VERSION2, client_id="t-hall")
         h.on_message = lambda _c, _u, m: local.append(m.topic)
         h.connect("127.0.0.1", hport)
         h.loop_start()
-        h.subscribe("hallq/a/cmd/#", 1)
+        _subscribe(h, "hallq/a/cmd/#")
         deadline = time.monotonic() + 15
         while "hallq/a/controller/bridge" not in seen and time.monotonic() < deadline:
             time.sleep(0.05)
