@@ -23,6 +23,7 @@ from display.runtime import DisplayRuntime, Screenshot, Trace
 from display.widgets import ACCENT, BG, PANEL, TEXT, Ticker, WaitingBar, centred, fill, fit_label, mn_column
 from hallq.config import DisplayConfig, HallConfig
 from hallq.text import font_path
+from hallq.text.words import Msg
 
 RECENT_TILES = 4
 
@@ -36,14 +37,16 @@ class CallScreen(BoxLayout):  # type: ignore[misc]
         self.page = 0
 
         header = BoxLayout(size_hint_y=None, height=160, spacing=30)
-        hall = board.hall_name()
-        header.add_widget(centred(mn_column(hall.mn, 30, 156)))
-        zh_name = Label(text=hall.zh, font_name=self.font, font_size=64, color=TEXT, halign="left", valign="middle")
-        zh_name.bind(size=lambda w, s: setattr(w, "text_size", s))
-        header.add_widget(zh_name)
+        self.hall_mn = BoxLayout(size_hint_x=None, width=0)
+        header.add_widget(self.hall_mn)
+        self.hall_zh = Label(font_name=self.font, font_size=64, color=TEXT, halign="left", valign="middle")
+        self.hall_zh.bind(size=lambda w, s: setattr(w, "text_size", s))
+        header.add_widget(self.hall_zh)
         self.status = BoxLayout(size_hint_x=None, width=520, spacing=12)
         header.add_widget(self.status)
         self.add_widget(header)
+        self._hall: Msg | None = None
+        self._hall_name()
 
         body = BoxLayout(spacing=40)
         self.latest = BoxLayout(spacing=36, size_hint_x=0.6)
@@ -76,6 +79,24 @@ class CallScreen(BoxLayout):  # type: ignore[misc]
             self._recent(recent)
             self.waiting.show(pages[self.page])
         self.ticker.set_text(b.notice())
+
+    def _hall_name(self) -> None:
+        hall = self.board.hall_name()
+        if hall == self._hall:
+            return
+        self._hall = hall
+        self.hall_mn.clear_widgets()
+        column = centred(mn_column(hall.mn, 30, 156))
+        self.hall_mn.width = column.width
+        self.hall_mn.add_widget(column)
+        self.hall_zh.text = hall.zh
+
+    def reconfigured(self) -> None:
+        """A new configuration runs (a reload): the hall's name and the notice's speed may have changed."""
+        self._hall_name()
+        self.ticker.set_speed(self.board.display.notice_speed_px_s)
+        self._shown = ()
+        self.refresh()
 
     def turn_page(self) -> None:
         self.page += 1
@@ -129,6 +150,7 @@ class CallScreenApp(App):  # type: ignore[misc]
         self.shot = screenshot
         self.shot_when = screenshot.when if screenshot else None  # a text: the shot is taken once it is shown
         self._unshown: list[int] | None = None
+        self._pages: Any = None                 # the waiting bar's page turns (their interval may be reloaded)
 
     def build(self) -> CallScreen:
         Window.size = (1920, 1080)
@@ -136,7 +158,7 @@ class CallScreenApp(App):  # type: ignore[misc]
         self.screen = CallScreen(self.board)
         Window.bind(on_flip=self._flipped)
         self.runtime.open()
-        Clock.schedule_interval(lambda _dt: self._turn(), self.board.display.waiting_page_s)
+        self._pages = Clock.schedule_interval(lambda _dt: self._turn(), self.board.display.waiting_page_s)
         if self.shot and not self.shot_when:
             Clock.schedule_once(self._screenshot, self.shot.delay_s)
         return self.screen
@@ -150,6 +172,11 @@ class CallScreenApp(App):  # type: ignore[misc]
 
     def _pump(self, _dt: float) -> None:
         batch = self.runtime.pump()
+        if batch.reconfigured and self.screen is not None:
+            if self._pages.timeout != self.board.display.waiting_page_s:
+                self._pages.cancel()
+                self._pages = Clock.schedule_interval(lambda _dt: self._turn(), self.board.display.waiting_page_s)
+            self.screen.reconfigured()
         if batch.changed and self.screen is not None:
             self.screen.refresh()
             self._unshown = (self._unshown or []) + batch.seqs

@@ -3,59 +3,57 @@
 For tests, demos and installers' checks: `--trace FILE` (a JSON line per handled call, frame, announcement
 and session change) and `--screenshot FILE.png [--screenshot-when TEXT] [--screenshot-after-s S]` (one
 screenshot and its texts, then exit), handed to the screen as constructor arguments.
+
+SIGHUP makes the screen read its config file again (DisplayRuntime.request_reload); once it handles SIGHUP its
+pid goes to DATA/display-ID/display.pid, where `hallq reload` (systemctl reload) finds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import signal
 import threading
 from pathlib import Path
 
+from display.follow import choose
 from display.runtime import DisplayRuntime, Screenshot, Trace
 from hallq import sdnotify
 from hallq.config import DisplayConfig, HallConfig
 from hallq.errors import UsageError
+from hallq.reloading import ConfigFile
 
-
-def check(cfg: HallConfig, display: DisplayConfig, config: str, index: int) -> None:
-    """The display's windows and services must exist: a typo would silently show an empty screen."""
-    known_w = {w.id for w in cfg.windows}
-    known_s = {s.id for s in cfg.services}
-    for key, given, known in (("windows", display.windows, known_w), ("services", display.services, known_s)):
-        for j, item in enumerate(given or []):
-            if item not in known:
-                raise UsageError(f"{config}: displays[{index}].{key}[{j}]: unknown {key[:-1]} {item!r} "
-                                 f"(known: {', '.join(sorted(known))})")
+log = logging.getLogger("hallq.display")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = args.cfg
-    if args.board:
-        display = cfg.display(args.board)
-        if display is None:
-            known = ", ".join(d.id for d in cfg.displays) or "none configured"
-            raise UsageError(f"{args.config}: unknown display {args.board!r} (known: {known})")
-    elif cfg.displays:
-        display = cfg.displays[0]
-    else:
-        display = DisplayConfig(id="hall")  # no `displays:` section: one screen showing every window
-    if display in cfg.displays:
-        check(cfg, display, args.config, cfg.displays.index(display))
+    display = choose(cfg, args.board, args.config)
     screenshot = _screenshot(args)
     trace = _trace(args.trace)
+    source = ConfigFile(Path(args.config), getattr(args, "credentials", None))
     if args.headless:
-        return headless(cfg, display, trace)
+        return headless(cfg, display, trace, source=source, board=args.board)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from display.app import CallScreenApp
 
     app = CallScreenApp(cfg, display, trace=trace, screenshot=screenshot)
+    follow(app.runtime, source, args.board)
     sdnotify.kivy_ready_after_first_frame(f"call screen {display.id} on screen")
     sdnotify.kivy_watchdog()          # pings from Kivy's clock: a stalled frame stops them
     app.run()
     return 0
+
+
+def follow(rt: DisplayRuntime, source: ConfigFile, board: str | None) -> None:
+    """SIGHUP reads `source` again (the handler only sets a flag: safe whatever the main thread is doing); only
+    then the pid file, since before it a SIGHUP would end the screen."""
+    rt.config_file, rt.board_arg, rt.sha = source, board, source.sha()
+    log.info("display %s: runs the configuration of %s (sha256 %s)", rt.display.id, source.path, rt.sha)
+    signal.signal(signal.SIGHUP, lambda _sig, _frame: rt.request_reload())
+    rt.follower.claim()
 
 
 def _trace(path: str | None) -> Trace | None:
@@ -87,7 +85,8 @@ def _screenshot(args: argparse.Namespace) -> Screenshot | None:
     return Screenshot(Path(args.screenshot), args.screenshot_when, after)
 
 
-def headless(cfg: HallConfig, display: DisplayConfig, trace: Trace | None = None) -> int:
+def headless(cfg: HallConfig, display: DisplayConfig, trace: Trace | None = None, *, source: ConfigFile | None = None,
+             board: str | None = None) -> int:
     """No window: the same session, board and voice; prints the screen's texts whenever they change."""
     woken, stop = threading.Event(), threading.Event()
 
@@ -97,6 +96,8 @@ def headless(cfg: HallConfig, display: DisplayConfig, trace: Trace | None = None
 
     signal.signal(signal.SIGTERM, on_signal)
     rt = DisplayRuntime.for_hall(cfg, display, wake=woken.set, trace=trace)
+    if source is not None:
+        follow(rt, source, board)
     rt.open()
     sdnotify.ready(f"call screen {display.id} (headless)")
     shown: list[str] = []

@@ -8,6 +8,10 @@ what changed in `inbox` and calls `wake()`. `pump()` runs on the owner's loop (t
 when headless) and applies the messages to the screen's board in order. Given a `Trace` (`hallq display
 --trace FILE`), it appends one JSON line per handled call, per screen update and per started announcement,
 with `time.monotonic()` stamps (the bench and the tests read it).
+
+SIGHUP (`request_reload`: only a flag) makes the timer thread read the config file again (display.follow);
+a configuration the screen can take goes through `inbox` like a message, so `pump()` applies it between two
+frames; the answer goes to `hallq reload` through hallq/reloading.py's `Follower`, and to the trace (`config`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from display.follow import Accepted, Refused, read_new
 from display.link import SessionLink, display_topics, reply_topic, session_id
 from display.presenter import CallBoard
 from display.sequence import EventSequence, Step
@@ -43,7 +48,8 @@ from hallq.api import (
 from hallq.clock import Clock, SystemClock
 from hallq.config import DisplayConfig, HallConfig
 from hallq.mqtt import Message, new_command_id, topics_for
-from hallq.voice import DEFAULT_CACHE, Announcer, ClipLibrary, hall_areas
+from hallq.reloading import ConfigFile, Follower
+from hallq.voice import DEFAULT_CACHE, Announcer, ClipLibrary, area_clip, hall_areas
 
 log = logging.getLogger("hallq.display")
 
@@ -87,6 +93,7 @@ class Batch:
 
     changed: bool = False
     seqs: list[int] = field(default_factory=list)
+    reconfigured: bool = False      # a new configuration runs from this pump on
 
 
 FETCH_LIMIT = 1000          # events asked for per `events` command
@@ -128,6 +135,12 @@ class DisplayRuntime:
         self._fetch_sent_at = float("-inf")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        # a configuration reload (SIGHUP): the file and --board it started with, what it runs, where it answers
+        self.config_file: ConfigFile | None = None
+        self.board_arg: str | None = None
+        self.sha = ""
+        self.follower = Follower.of(cfg.data_dir, "display", display.id)
+        self._reload_wanted = False
 
     @classmethod
     def for_hall(cls, cfg: HallConfig, display: DisplayConfig, wake: Callable[[], None] = lambda: None,
@@ -277,8 +290,59 @@ class DisplayRuntime:
             except Exception:
                 log.exception("display %s: the timer failed once; it goes on", self.display.id)
 
+    # -- configuration reload: SIGHUP (display/main.py) or `hallq reload --board ID` ---------------------------
+    def request_reload(self) -> None:
+        """Ask for the config file to be read again: only a flag, so a signal handler may call it; the timer
+        thread (`tick`) reads and judges the file within TICK_S, off the screen's loop."""
+        self._reload_wanted = True
+
+    def _reload(self) -> None:
+        with self._lock:
+            cfg, display = self.cfg, self.display
+        try:
+            if self.config_file is None:
+                raise Refused("the call screen was started without a config file to read again")
+            new = read_new(self.config_file, self.board_arg, cfg, display)
+        except Refused as e:
+            self._refused(str(e))
+            return
+        except Exception as e:       # a bug here must not leave the reload unanswered: the screen runs on
+            self._refused(f"could not read it again ({type(e).__name__}: {e})")
+            return
+        self.inbox.put(("config", new))
+        self.wake()
+
+    def _refused(self, why: str) -> None:
+        log.error("display %s: reload refused, still running the previous configuration (sha256 %s): %s",
+                  self.display.id, self.sha or "unknown", why)
+        self.follower.answer(False, None, why)
+        if self.trace:
+            self.trace.write("config", ok=False, error=why)
+
+    def _take(self, new: Accepted) -> None:
+        """On the screen's loop, between two frames: the board, the voice's view and the runtime run `new`."""
+        with self._lock:               # the receiving thread's board and voice take it from their next message
+            self.cfg, self.display = new.cfg, new.display
+            self.heard.cfg, self.heard.display = new.cfg, new.display
+            if self.announcer is not None:      # a renamed area is a new clip to generate
+                self.announcer.library.phrases.update({area_clip(a): a for a in hall_areas(new.cfg)})
+        b = self.board
+        b.cfg, b.display = new.cfg, new.display
+        shown = set(b.shown_service_ids())
+        b.calls = [c for c in b.calls if b.shows_window(c.window) and c.service in shown][:new.display.history]
+        self.sha = new.sha
+        log.info("display %s: configuration reloaded from %s: now runs sha256 %s (%s)", new.display.id,
+                 self.config_file.path if self.config_file else "?", new.sha, new.changes)
+        self.follower.answer(True, new.sha, None, f"applied ({new.changes})")
+        if self.trace:
+            self.trace.write("config", ok=True, sha=new.sha, changes=new.changes)
+
     def tick(self, now: float) -> None:
-        """Resend unanswered fetches, probe a controller said to be away, note a change of belief."""
+        """Read the config file again when asked (SIGHUP), resend unanswered fetches, probe a controller said to
+        be away, note a change of belief."""
+        if self._reload_wanted:
+            self._reload_wanted = False
+            self._reload()
         changed = False
         with self._lock:
             for cid, (_since, no, sent) in list(self._fetches.items()):
@@ -314,6 +378,9 @@ class DisplayRuntime:
                 self.board.on_controller(bool(value))
             elif kind == "queues":
                 self.board.on_queues(value)
+            elif kind == "config":
+                self._take(value)
+                batch.reconfigured = True
             elif kind == "call":
                 call = self.board.on_call(value)
                 if call is not None:

@@ -114,6 +114,11 @@ class Ticker(Widget):  # type: ignore[misc]
         self._anim: Animation | None = None
         self.bind(size=lambda *_a: self._restart(), pos=lambda *_a: self._restart())
 
+    def set_speed(self, speed_px_s: float) -> None:
+        if speed_px_s != self.speed:
+            self.speed = speed_px_s
+            self._restart()
+
     def _clip_to_self(self) -> None:
         c = self._clip
         c.x, c.y, c.width, c.height = int(self.x), int(self.y), max(1, int(self.width)), max(1, int(self.height))

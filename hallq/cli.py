@@ -117,11 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", metavar="YYYY-MM-DD", help="last day of a range")
     r.set_defaults(run="controller.report:run")
 
-    rl = sub.add_parser("reload", help="make the running controller read its config file again (validated first)")
+    rl = sub.add_parser("reload", help="make the running controller, and the kiosks and call screens of this box, "
+                        "read the config file again (validated first)")
     rl.add_argument("--config", required=True)
-    rl.add_argument("--data", help="the controller's data directory (default: data_dir)")
-    rl.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the controller's answer")
-    rl.set_defaults(run="controller.reload:run")
+    rl.add_argument("--data", help="the data directory (default: data_dir): the controller's log, the kiosks' and "
+                    "call screens' pid files")
+    rl.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
+    one = rl.add_mutually_exclusive_group()
+    one.add_argument("--kiosk", metavar="ID", help="only this kiosk (what `systemctl reload hallq-kiosk@ID` runs)")
+    one.add_argument("--board", metavar="ID", help="only this call screen (`systemctl reload hallq-display@ID`)")
+    rl.set_defaults(run="ops.reload:run")
 
     pt = sub.add_parser("print-test", help="an installer's test print")
     pt.add_argument("--config", required=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from devices.idcard.holder import CardHolder
 from devices.printer.ticket import TicketData
+from hallq.config import HallConfig, KioskConfig
 from hallq.text.words import Msg
 
 
@@ -136,10 +137,22 @@ class PrinterChanged:
     state: str
 
 
+# -- from a configuration reload (SIGHUP), once hallq/config/live.py found it can run ----------------------------
+@dataclass(frozen=True)
+class Reconfigure:
+    """An edited hall configuration the kiosk can take: taken on the home screen, else once the visit under way
+    has ended (a citizen choosing finishes with the services and hours they started with)."""
+
+    cfg: HallConfig = field(repr=False)
+    kiosk: KioskConfig = field(repr=False)
+    sha: str
+    changes: str = ""            # what changed, for the log
+
+
 Intent = (Tap | Touch | Tick | CredentialRead | AppointmentRead | TicketRead | ScanRejected | CardRead
           | CardRejected | ReaderChanged | QueuesChanged | ControllerChanged | IssueDone | IssueFailed | LookupDone
           | LookupFailed | PrintProgress | PrintDone
-          | PrintFailed | PrinterChanged)
+          | PrintFailed | PrinterChanged | Reconfigure)
 
 
 # -- effects ---------------------------------------------------------------------------------------
@@ -181,4 +194,12 @@ class SayAgain:
     """再听一遍: speak the screen's guidance again."""
 
 
-Effect = IssueTicket | PrintTicket | LookupTicket | ReprintOpen | SayAgain
+@dataclass(frozen=True)
+class Reconfigured:
+    """The presenter now runs this configuration (a `Reconfigure` it took): the runtime follows and logs it."""
+
+    sha: str
+    changes: str = ""
+
+
+Effect = IssueTicket | PrintTicket | LookupTicket | ReprintOpen | SayAgain | Reconfigured

@@ -6,6 +6,9 @@ installers drive the same presenter, printer and scanner as the touchscreen.
 
 With a window, `--autopilot SCRIPT` (a JSON list of steps, inline or in a file: kiosk.autopilot) drives
 the real app by touch events, for tests, demos and installers' checks.
+
+Either way SIGHUP makes the kiosk read its config file again (KioskRuntime.request_reload); once it handles
+SIGHUP its pid goes to DATA/kiosk-ID/kiosk.pid, where `hallq reload` (systemctl reload) finds it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hallq.api import decode_object
 from hallq.clock import parse_clock
 from hallq.config import HallConfig, KioskConfig
 from hallq.errors import UsageError
+from hallq.reloading import ConfigFile
 from hallq.runner import run_until_signal
 from kiosk.intents import Tap
 from kiosk.presenter import View
@@ -75,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         runtime = KioskRuntime(args.cfg, kiosk, clock=clock)
     except (PrinterError, ValueError) as e:
         raise UsageError(f"{args.config}: kiosks[{kiosk.id}]: {e}") from None
+    runtime.config_file = ConfigFile(Path(args.config), getattr(args, "credentials", None))
+    runtime.sha = runtime.config_file.sha()
+    log.info("kiosk %s: runs the configuration of %s (sha256 %s)", kiosk.id, args.config, runtime.sha)
     if args.headless:
         run_until_signal(lambda stop: headless(runtime, stop))
         return 0
@@ -99,6 +106,7 @@ async def gui(runtime: KioskRuntime, autopilot: list[dict[str, Any]] | None = No
     dog = sdnotify.watchdog_task()       # Kivy runs on this loop: a stalled frame stops the pings
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.stop)
+    _follow(runtime, loop)
     rt = loop.create_task(runtime.run(stop))
     pilot = None
     if autopilot:
@@ -121,6 +129,12 @@ async def gui(runtime: KioskRuntime, autopilot: list[dict[str, Any]] | None = No
     await rt
 
 
+def _follow(runtime: KioskRuntime, loop: asyncio.AbstractEventLoop) -> None:
+    """SIGHUP reads the config file again; only then the pid file (before, a SIGHUP would end the kiosk)."""
+    loop.add_signal_handler(signal.SIGHUP, runtime.request_reload)
+    runtime.follower.claim()
+
+
 async def _stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.StreamReader | None:
     """stdin as a stream when the loop can watch it (a pipe, socket or terminal); None for a file or
     /dev/null, which epoll refuses — those are read line by line in a thread instead."""
@@ -139,6 +153,7 @@ async def headless(runtime: KioskRuntime, stop: asyncio.Event) -> None:
 
     runtime.on_view = show
     loop = asyncio.get_running_loop()
+    _follow(runtime, loop)
     reader = await _stdin_reader(loop)
     rt = loop.create_task(runtime.run(stop))
     stopped = loop.create_task(stop.wait())

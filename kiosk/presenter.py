@@ -6,6 +6,8 @@ print it, look one up); `view()` describes the screen to draw, and what the kios
 touchscreen app, the headless kiosk and the tests. The time of the last intent is the presenter's "now": a
 service's button shows today's hours and, when the service does not issue (hallq/opening.py, the controller's
 own rule), is greyed with the reason; a tap on it says why instead of sending an `issue` that would be refused.
+An edited configuration (`Reconfigure`, after a reload) is taken only on the home screen: a visit under way ends
+with the configuration it started with, then the kiosk goes home and takes the new one (`Reconfigured`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from kiosk.intents import (
     PrintTicket,
     QueuesChanged,
     ReaderChanged,
+    Reconfigure,
+    Reconfigured,
     ReprintOpen,
     SayAgain,
     ScanRejected,
@@ -157,10 +161,27 @@ class KioskPresenter:
         self.controller_online = False
         self.printer_state = "unknown"
         self.card_reader: bool | None = True if kiosk.idcard.enabled else None   # None: the kiosk has none
-        self.services = [s for s in cfg.services if kiosk.services is None or s.id in kiosk.services]
+        self.services = self._offered()
+        self.pending: Reconfigure | None = None     # a new configuration waiting for the kiosk to be home
+
+    def _offered(self) -> list[ServiceConfig]:
+        return [s for s in self.cfg.services if self.kiosk.services is None or s.id in self.kiosk.services]
 
     # -- intents --------------------------------------------------------------------------------
     def handle(self, intent: Intent, now: datetime) -> list[Effect]:
+        effects = self._handle(intent, now)
+        if self.pending is not None and self.screen is Screen.HOME:
+            effects.append(self._reconfigure(self.pending))
+        return effects
+
+    def _reconfigure(self, new: Reconfigure) -> Reconfigured:
+        """Take the new configuration at once, between two intents: the next view is drawn from it."""
+        self.pending = None
+        self.cfg, self.kiosk = new.cfg, new.kiosk
+        self.services = self._offered()
+        return Reconfigured(new.sha, new.changes)
+
+    def _handle(self, intent: Intent, now: datetime) -> list[Effect]:
         self.now = now
         if isinstance(intent, Tap | Touch):
             self.last_touch = now
@@ -188,6 +209,8 @@ class KioskPresenter:
             self._printed(intent, now)
         elif isinstance(intent, LookupDone | LookupFailed):
             self._looked_up(intent, now)
+        elif isinstance(intent, Reconfigure):
+            self.pending = intent          # a newer one replaces one still waiting
         return []
 
     def _go(self, screen: Screen, now: datetime) -> None:

@@ -9,6 +9,10 @@ expects (controller status, queues, replies); anything else is counted and dropp
 in the message task. The controller counts as online on its retained status or, when that says
 otherwise, on its reply to a probe (`ControllerWatch`): a status "offline" left retained by a stranger
 does not stop the kiosk. Queue figures are shown, not obeyed: the controller's reply to `issue` decides.
+
+SIGHUP (`request_reload`, `hallq reload --kiosk`) reads the config file again off the loop, validated as at
+start; hallq/config/live.py decides whether the kiosk can take it, and the presenter takes it on its home screen
+(`Reconfigure`). The answer goes to `hallq reload` through hallq/reloading.py's `Follower`.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ from hallq.api import (
     parse_ticket,
 )
 from hallq.clock import Clock, SystemClock
-from hallq.config import HallConfig, KioskConfig
+from hallq.config import ConfigError, HallConfig, KioskConfig
+from hallq.config.live import for_kiosk
 from hallq.mqtt import CommandClient, CommandError, Message, MqttLink, new_command_id, principal_of, topics_for
+from hallq.reloading import ConfigFile, Follower
+from hallq.voice import area_clip, hall_areas
 from kiosk.idcard import KioskCardReader
 from kiosk.intents import (
     ControllerChanged,
@@ -48,6 +55,8 @@ from kiosk.intents import (
     LookupTicket,
     PrintTicket,
     QueuesChanged,
+    Reconfigure,
+    Reconfigured,
     ReprintOpen,
     SayAgain,
     Tick,
@@ -94,6 +103,11 @@ class KioskRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_view: View = self.presenter.view()
+        # a configuration reload (SIGHUP): the file it started with, what it runs, where it answers
+        self.config_file: ConfigFile | None = None
+        self.sha = ""
+        self.follower = Follower(self.data_dir, "kiosk", kiosk.id)
+        self._reloading = asyncio.Lock()
 
     # -- feeding the presenter -----------------------------------------------------------------
     def post(self, intent: Intent) -> None:
@@ -149,7 +163,12 @@ class KioskRuntime:
             self.presenter.go_home(self.clock.now())
             effects = []
         for effect in effects:
-            self._spawn(self._carry_out(effect))
+            if isinstance(effect, Reconfigured):      # before the view is drawn: it is drawn from the new one
+                self._reconfigured(effect)
+            else:
+                self._spawn(self._carry_out(effect))
+        if isinstance(intent, Reconfigure):
+            self._answer(intent)
         self._emit()
 
     def _emit(self) -> None:
@@ -178,6 +197,52 @@ class KioskRuntime:
             if self.link.connected.is_set() and self.watch.probe_due(now):
                 self._spawn(self._probe())
             self._believe()
+
+    # -- configuration reload: SIGHUP (kiosk/main.py) or `hallq reload --kiosk ID` ----------------------------
+    def request_reload(self) -> None:
+        """Read the config file again (off the loop) and hand it to the presenter if the kiosk can take it."""
+        self._spawn(self._reload())
+
+    async def _reload(self) -> None:
+        async with self._reloading:        # SIGHUPs in a row: one after the other, the last file wins
+            if self.config_file is None:
+                self._refused("the kiosk was started without a config file to read again")
+                return
+            try:
+                new = await asyncio.to_thread(self.config_file.load)
+                p = self.presenter             # compared with what runs, not with a file still waiting
+                decision, mine = for_kiosk(p.cfg, p.kiosk, new.cfg)
+            except ConfigError as e:
+                self._refused(f"config error: {e}")
+                return
+            except Exception as e:     # a bug here must not leave the reload unanswered: the kiosk runs on
+                self._refused(f"could not read it again ({type(e).__name__}: {e})")
+                return
+            if not decision.ok or mine is None:
+                self._refused(decision.refusal())
+                return
+            self.post(Reconfigure(new.cfg, mine, new.sha, decision.changes()))
+
+    def _refused(self, why: str) -> None:
+        log.error("kiosk %s: reload refused, still running the previous configuration (sha256 %s): %s",
+                  self.kiosk.id, self.sha or "unknown", why)
+        self.follower.answer(False, None, why)
+
+    def _reconfigured(self, done: Reconfigured) -> None:
+        """The presenter took a new configuration: the runtime's copy, the voice's areas and the log follow."""
+        self.cfg, self.kiosk, self.sha = self.presenter.cfg, self.presenter.kiosk, done.sha
+        if self.voice is not None:         # "请到 二楼B区 办理": a renamed area is a new clip to generate
+            self.voice.library.phrases.update({area_clip(a): a for a in hall_areas(self.cfg)})
+        log.info("kiosk %s: configuration reloaded from %s: now runs sha256 %s (%s)", self.kiosk.id,
+                 self.config_file.path if self.config_file else "?", done.sha, done.changes)
+
+    def _answer(self, asked: Reconfigure) -> None:
+        if self.presenter.pending is asked:
+            note = "it applies once the visitor now at the kiosk has finished (the kiosk is back home)"
+            log.info("kiosk %s: configuration sha256 %s accepted; %s", self.kiosk.id, asked.sha, note)
+        else:
+            note = f"applied ({asked.changes})"
+        self.follower.answer(True, asked.sha, None, note)
 
     # -- the controller --------------------------------------------------------------------------
     def _believe(self) -> None:

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,18 @@ def small_hall(port: int = 1883, **extra: Any) -> dict[str, Any]:
     }
     cfg.update(extra)
     return cfg
+
+
+def edit_config(path: Path, change: Callable[[dict[str, Any]], None]) -> str:
+    """Edit a hall's YAML file as an installer would (`change` edits the parsed mapping); the new text's SHA-256,
+    as the parts that reload it log it."""
+    from hallq.reloading import sha256_text
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(raw)
+    text = yaml.safe_dump(raw, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return sha256_text(text)
 
 
 @pytest.fixture

@@ -428,10 +428,11 @@ def read_config_file(path: str | Path) -> str:
         raise ConfigError(str(p), "", f"cannot read: {e}") from None
 
 
-def load_config(path: str | Path) -> HallConfig:
-    """Read and validate a hall config file; raises ConfigError with a one-line message."""
+def load_config(path: str | Path, text: str | None = None) -> HallConfig:
+    """Read and validate a hall config file; raises ConfigError with a one-line message. `text`: the file's
+    content when the caller read it already (a reload hashes exactly the text it validated)."""
     p = Path(path)
-    cfg = parse_config_text(read_config_file(p), str(p))
+    cfg = parse_config_text(read_config_file(p) if text is None else text, str(p))
     cfg._source_dir = str(p.resolve().parent)
     if cfg.mqtt.credentials and not Path(cfg.mqtt.credentials).is_absolute():
         cfg = cfg.with_credentials(str(p.resolve().parent / cfg.mqtt.credentials))

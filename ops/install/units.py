@@ -103,6 +103,7 @@ class Daemon:
     docs: str = ""                        # Documentation=, before the dependencies
     unit: tuple[str, ...] = ()            # [Unit] lines after the broker dependencies
     notify: tuple[str, ...] = ("NotifyAccess=main",)
+    reload: tuple[str, ...] = ()          # after ExecStart= (ExecReload=, and why)
     extra: tuple[str, ...] = ()           # between Group= and WatchdogSec= (groups, the tty session)
     watchdog_s: int = 30
     timeouts: tuple[str, ...] = ()        # after WatchdogSec=
@@ -114,7 +115,8 @@ class Daemon:
 def _daemon_unit(p: Paths, d: Daemon) -> str:
     head = [f"Description={d.description}", *([f"Documentation={d.docs}"] if d.docs else []),
             *_broker_deps(p).splitlines(), *d.unit]
-    service = ["Type=notify", *d.notify, f"ExecStart={d.command}", f"User={USER}", f"Group={USER}", *d.extra,
+    service = ["Type=notify", *d.notify, f"ExecStart={d.command}", *d.reload, f"User={USER}", f"Group={USER}",
+               *d.extra,
                f"WatchdogSec={d.watchdog_s}", *d.timeouts, "Restart=on-failure", "RestartSec=2",
                "StateDirectory=hallq", *d.state, f"ReadWritePaths={d.rw}", d.hardening]
     return "\n".join(["[Unit]", *head, "", "[Service]", *service, "", "[Install]", f"WantedBy={d.wanted_by}", ""])
@@ -148,14 +150,20 @@ def console(p: Paths) -> str:
         rw=p.data))
 
 
-def _session(p: Paths, what: str, command: str, groups: str) -> str:
-    """A full-screen app on tty1 in `cage` (a Wayland kiosk compositor: one app, no desktop, no way out)."""
+def _session(p: Paths, what: str, command: str, groups: str, reload: str) -> str:
+    """A full-screen app on tty1 in `cage` (a Wayland kiosk compositor: one app, no desktop, no way out).
+    `systemctl reload` runs `hallq reload --kiosk/--board %i`: it validates the file, signals hallq by the pid
+    file in its data directory and waits for its answer. Not `kill -HUP $MAINPID`: the main process is cage,
+    which handles only SIGINT and SIGTERM, so a SIGHUP would end the session for good (systemd counts SIGHUP
+    as a clean exit: Restart=on-failure does not bring it back)."""
     return _daemon_unit(p, Daemon(
         f"hallq {what} %i (full screen in cage on tty1)",
         unit=("After=systemd-user-sessions.service plymouth-quit-wait.service",
               "Conflicts=getty@tty1.service display-manager.service"),
         notify=("# hallq runs as cage's child: it sends READY after the first frame and the watchdog pings from "
                 "its loop", "NotifyAccess=all"),
+        reload=("# SIGHUP goes to hallq (its pid file), never to cage, the main process: cage would end on it",
+                f"ExecReload={p.hallq} reload --config {p.config} {reload} %i --timeout 30"),
         command=f"/usr/bin/cage -d -s -- {command}",
         extra=(f"SupplementaryGroups={groups}", "PAMName=login", "TTYPath=/dev/tty1", "TTYReset=yes", "TTYVHangup=yes",
                "TTYVTDisallocate=yes", "StandardInput=tty-fail", "StandardOutput=journal", "StandardError=journal",
@@ -167,12 +175,12 @@ def _session(p: Paths, what: str, command: str, groups: str) -> str:
 
 def kiosk(p: Paths) -> str:
     return _session(p, "kiosk", f"{p.hallq} kiosk --config {p.config} --kiosk %i --credentials "
-                                f"{p.secure}/credentials/kiosk-%i.yaml", "lp dialout input video render")
+                                f"{p.secure}/credentials/kiosk-%i.yaml", "lp dialout input video render", "--kiosk")
 
 
 def display(p: Paths) -> str:
     return _session(p, "call screen", f"{p.hallq} display --config {p.config} --board %i --credentials "
-                                      f"{p.secure}/credentials/display-%i.yaml", "video render audio")
+                                      f"{p.secure}/credentials/display-%i.yaml", "video render audio", "--board")
 
 
 def backup_service(p: Paths) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from PIL import Image
 
 from hallq.broker import Mosquitto
@@ -92,7 +93,7 @@ def screens() -> Iterator[list[Screen]]:
 
 
 def _hall(tmp_path: Path, mosquitto: Mosquitto, displays: list[dict[str, Any]]) -> Hall:
-    return Hall(tmp_path, mosquitto, small_hall(mosquitto.port, displays=displays))
+    return Hall(tmp_path, mosquitto, small_hall(mosquitto.port, data_dir=str(tmp_path / "data"), displays=displays))
 
 
 @contextmanager
@@ -214,3 +215,31 @@ def test_two_screens_show_their_own_windows(tmp_path: Path, mosquitto: Mosquitto
     assert [t for t in on_one["texts"] if "等候" in t] == ["综合受理 等候 0 人", "税务 等候 0 人"], \
         "window 1 takes general and tax"
     assert [t for t in on_two["texts"] if "等候" in t] == ["税务 等候 0 人"], "window 2 takes tax only"
+
+
+def test_the_window_follows_a_reload(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+    """SIGHUP: the new hall name, window area and page timing are on the next frame; the window stays up."""
+    raw = small_hall(mosquitto.port, data_dir=str(tmp_path / "data"), displays=[{"id": "tv", "voice": False}])
+    raw["windows"][0]["area"] = {"zh": "一楼A区", "mn": "ᠨᠢᠭᠡ"}
+    hall = Hall(tmp_path, mosquitto, raw)
+    hall.start_controller()
+    screen = Screen(hall, "tv").start()
+    screens.append(screen)
+    screen.wait_link(True)
+    with hall.client("staff") as c:
+        c.command("issue", service="general")
+        c.command("login", window="1", staff="S001")
+        c.command("call", window="1")
+    screen.wait_shows("请 A001 号到 一楼A区 1 号窗口办理")
+    raw["hall"]["name"] = {"zh": "新城政务服务中心", "mn": "ᠰᠢᠨ᠎ᠡ"}
+    raw["windows"][0]["area"] = {"zh": "二楼B区", "mn": "ᠬᠣᠶᠠᠷ"}
+    raw["displays"][0].update(waiting_page_s=3, notice_speed_px_s=120, notice={"zh": "欢迎", "mn": "ᠮᠡᠨᠳᠦ"})
+    hall.config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert screen.proc is not None
+    os.kill(screen.proc.pid, signal.SIGHUP)
+    taken = screen.wait("the reload taken", lambda e: e["ev"] == "config")
+    assert taken["ok"] is True, taken
+    shown = screen.wait("the new area", lambda e: e["ev"] == "screen" and e["t"] > taken["t"]
+                        and "请 A001 号到 二楼B区 1 号窗口办理" in e["texts"])
+    assert shown["texts"][0] == "新城政务服务中心" and shown["texts"][-1] == "欢迎", shown
+    assert screen.proc.poll() is None

@@ -83,6 +83,10 @@ def test_village_station_into_a_temporary_root(tmp_path: Path) -> None:
     kiosk = (units / "hallq-kiosk@.service").read_text()
     assert "ExecStart=/usr/bin/cage -d -s -- " in kiosk and "--kiosk %i" in kiosk and "NotifyAccess=all" in kiosk
     assert "Conflicts=getty@tty1.service" in kiosk
+    # reload signals hallq by its pid file, never cage (the main process), which a SIGHUP would end
+    assert (f"ExecReload={Path(sys.executable).parent / 'hallq'} reload --config /etc/hallq/hall.yaml --kiosk %i "
+            "--timeout 30") in kiosk and "kill -HUP" not in kiosk
+    assert "reload --config /etc/hallq/hall.yaml --board %i" in (units / "hallq-display@.service").read_text()
     verify_units(units, tmp_path)
     plan = res.stdout
     assert "useradd --system --home-dir /var/lib/hallq --shell /usr/sbin/nologin --user-group hallq" in plan
