@@ -23,8 +23,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Every process a test starts inherits this mark; at the end of the run none may be left (tests leave nothing
 # running). The mark survives re-parenting, so orphans of a killed parent are found too.
-RUN_MARK = f"HALLQ_TEST_RUN={os.getpid()}-{os.urandom(4).hex()}"
-os.environ["HALLQ_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
+# This file is imported twice in a run (as pytest's conftest and as `tests.conftest` by test modules): both
+# imports must use one mark, or the processes started after the second would carry a mark the hook never looks for.
+_MARK = os.environ.get("HALLQ_TEST_RUN", "")
+if not _MARK.startswith(f"{os.getpid()}-"):
+    _MARK = f"{os.getpid()}-{os.urandom(4).hex()}"
+    os.environ["HALLQ_TEST_RUN"] = _MARK
+RUN_MARK = f"HALLQ_TEST_RUN={_MARK}"
 
 
 def _marked_processes() -> list[tuple[int, str]]:
@@ -42,8 +47,11 @@ def _marked_processes() -> list[tuple[int, str]]:
                 state = f.read().split(b") ", 1)[1][:1]
         except OSError:
             continue
-        if mark in env.split(b"\0") and state != b"Z":
-            out.append((int(entry), cmd))
+        entries = env.split(b"\0")
+        if mark in entries and state != b"Z":
+            test = next((e.split(b"=", 1)[1].decode(errors="replace") for e in entries
+                         if e.startswith(b"PYTEST_CURRENT_TEST=")), "?")
+            out.append((int(entry), f"{cmd}  [started by {test}]"))
     return out
 
 
@@ -60,7 +68,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for pid, _cmd in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in left)
+    lines = "\n".join(f"  pid {pid}: {cmd[:160]}{cmd[cmd.rfind('  [started by'):]}" for pid, cmd in left)
     sys.stderr.write(f"\nhallq tests: {len(left)} process(es) were left running by the tests (killed now):\n{lines}\n")
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -195,6 +203,15 @@ class Hall:
         finally:
             if own:
                 c.close()
+
+
+@pytest.fixture
+def halls() -> Iterator[list[Hall]]:
+    """Halls a test makes itself (append them): their controllers are killed when it ends, passed or failed."""
+    made: list[Hall] = []
+    yield made
+    for h in made:
+        h.controller.kill()
 
 
 @pytest.fixture

@@ -157,8 +157,9 @@ def test_call_screen_shows_the_call(tmp_path: Path, request: pytest.FixtureReque
 
 
 def test_a_call_made_while_the_screen_was_down_is_shown_and_a_broker_restart_is_survived(
-        tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+        tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen], halls: list[Hall]) -> None:
     hall = _hall(tmp_path, mosquitto, [{"id": "tv", "voice": False}])
+    halls.append(hall)
     hall.start_controller()
     first = Screen(hall, "tv").start()
     screens.append(first)
@@ -191,9 +192,11 @@ def test_a_call_made_while_the_screen_was_down_is_shown_and_a_broker_restart_is_
     again.wait("the controller online again", lambda e: e["ev"] == "screen" and "系统连接中，请稍候" not in e["texts"])
 
 
-def test_two_screens_show_their_own_windows(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+def test_two_screens_show_their_own_windows(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen],
+                                            halls: list[Hall]) -> None:
     hall = _hall(tmp_path, mosquitto, [{"id": "floor1", "windows": ["1"], "voice": False},
                                        {"id": "floor2", "windows": ["2"], "voice": False}])
+    halls.append(hall)
     hall.start_controller()
     one, two = Screen(hall, "floor1").start(), Screen(hall, "floor2").start()
     screens += [one, two]
@@ -217,11 +220,13 @@ def test_two_screens_show_their_own_windows(tmp_path: Path, mosquitto: Mosquitto
     assert [t for t in on_two["texts"] if "等候" in t] == ["税务 等候 0 人"], "window 2 takes tax only"
 
 
-def test_the_window_follows_a_reload(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen]) -> None:
+def test_the_window_follows_a_reload(tmp_path: Path, mosquitto: Mosquitto, screens: list[Screen],
+                                     halls: list[Hall]) -> None:
     """SIGHUP: the new hall name, window area and page timing are on the next frame; the window stays up."""
     raw = small_hall(mosquitto.port, data_dir=str(tmp_path / "data"), displays=[{"id": "tv", "voice": False}])
     raw["windows"][0]["area"] = {"zh": "一楼A区", "mn": "ᠨᠢᠭᠡ"}
     hall = Hall(tmp_path, mosquitto, raw)
+    halls.append(hall)
     hall.start_controller()
     screen = Screen(hall, "tv").start()
     screens.append(screen)

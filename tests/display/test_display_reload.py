@@ -93,8 +93,10 @@ def test_runtime_takes_a_new_configuration_between_two_pumps(tmp_path: Path) -> 
         assert rt.board.texts() == texts and rt.sha == sha
 
 
-def test_headless_screen_follows_sighup_and_refuses_a_bad_file(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def test_headless_screen_follows_sighup_and_refuses_a_bad_file(tmp_path: Path, mosquitto: Mosquitto,
+                                                               halls: list[Hall]) -> None:
     h = Hall(tmp_path, mosquitto, raw_hall(mosquitto.port, tmp_path / "data"))
+    halls.append(h)
     trace = tmp_path / "trace.jsonl"
     log = tmp_path / "display.log"
     with h.client("staff", (h.cfg.topic("controller", "status"),)) as c:
