@@ -90,8 +90,12 @@ def save(cur: psycopg.Cursor[Any], ch: project.Changes) -> None:
              for o in ch.orders.values()])
     if ch.days:
         days: list[tuple[str, date]] = sorted(ch.days)
+        # DO UPDATE, not DO NOTHING: it locks a mark that exists, so a rollup taking that mark meanwhile either
+        # waits for this batch's commit (and then sees its rows) or has taken it before (and this batch inserts
+        # it again); DO NOTHING let a rollup remove the mark while computing without this batch's uncommitted rows
         cur.execute("INSERT INTO hallq_rollup_dirty (hall, day) SELECT * FROM unnest(%s::text[], %s::date[]) "
-                    "ON CONFLICT DO NOTHING", ([h for h, _d in days], [d for _h, d in days]))
+                    "ON CONFLICT (hall, day) DO UPDATE SET day = excluded.day",
+                    ([h for h, _d in days], [d for _h, d in days]))
 
 
 def rollups(conn: psycopg.Connection[Any]) -> int:
@@ -100,8 +104,9 @@ def rollups(conn: psycopg.Connection[Any]) -> int:
     done = 0
     for (hall,) in conn.execute("SELECT DISTINCT hall FROM hallq_rollup_dirty ORDER BY hall").fetchall():
         with conn.transaction(), conn.cursor() as cur:
-            days = [d for (d,) in cur.execute("DELETE FROM hallq_rollup_dirty WHERE hall = %s RETURNING day",
-                                              (hall,)).fetchall()]
+            days = [d for (d,) in cur.execute(   # the marks locked in day order, as batches lock them (no deadlock)
+                "DELETE FROM hallq_rollup_dirty WHERE (hall, day) IN (SELECT hall, day FROM hallq_rollup_dirty "
+                "WHERE hall = %s ORDER BY day FOR UPDATE) RETURNING day", (hall,)).fetchall()]
             if days:
                 cur.execute("DELETE FROM hallq_rollup_day WHERE hall = %s AND day = ANY(%s)", (hall, days))
                 cur.execute(schema.ROLLUP, {"hall": hall, "days": days})
