@@ -19,7 +19,6 @@ the purge still holds the key until the backup itself is pruned (`hallq backup -
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from hallq.keys import fsync_dir, write_private
 from hallq.sealed import PREFIX as SEALED_PREFIX
 
 log = logging.getLogger("hallq.controller")
@@ -153,18 +153,10 @@ class DayKeys(MemoryDayKeys):
             return key
         key = AESSIV.generate_key(KEY_BYTES * 8)
         path = self._path(day)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(self.dir)
+            write_private(path, key)
+            fsync_dir(self.dir)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise KeyUnavailable(f"cannot write the day key {path}: {e}") from None
         self._keys[day] = key
         return key
@@ -179,15 +171,8 @@ class DayKeys(MemoryDayKeys):
                 f.flush()
                 os.fsync(f.fileno())
             path.unlink()
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         except FileNotFoundError:
             return False
         return True
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

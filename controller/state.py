@@ -75,6 +75,7 @@ from controller.model import (
     WindowStatus,
     window_target,
 )
+from controller.retention import wrapped_day
 from controller.revisit import RevisitBook, ticket_key
 from hallq.callorder import appointment_due
 from hallq.config import HallConfig
@@ -470,8 +471,7 @@ class HallState:
             rows = list(self._archived(day).values())
             for r in rows:
                 r[13] = r[14] = None       # ticket_row's holder and rater
-            self.archive[day] = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 6)
-            self.__dict__.pop("_archive_cache", None)
+            self._archive(day, rows)
 
     def _t(self, ev: TicketEvent) -> Ticket:
         key = (ev.date, ev.ticket)
@@ -513,12 +513,16 @@ class HallState:
                 rows[t.number] = ticket_row(t)
                 del self.tickets[t.key]
                 self.evaluations.pop(t.key, None)
-            data = json.dumps(sorted(rows.values(), key=lambda r: r[4]), ensure_ascii=False, separators=(",", ":"))
-            self.archive[day] = zlib.compress(data.encode(), 6)
-            self.__dict__.pop("_archive_cache", None)
+            self._archive(day, sorted(rows.values(), key=lambda r: r[4]))
         if leaving:
             self._forget_alerts()
         self.alerts.compact(self.today)
+
+    def _archive(self, day: date, rows: list[list[Any]]) -> None:
+        """Keep `rows` (ticket_row lists in issue order) as the day's archive."""
+        data = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+        self.archive[day] = zlib.compress(data.encode(), 6)
+        self.__dict__.pop("_archive_cache", None)
 
     def archived_days(self) -> set[date]:
         """Days whose tickets are all archived."""
@@ -570,7 +574,7 @@ class HallState:
                    rater=ev.rater, slot_from=ev.slot_from, slot_to=ev.slot_to)
         if ev.holder is not None or ev.rater is not None:
             self.identities[day] = self.identities.get(day, 0) + 1
-            if ev.rater is not None and ev.rater.startswith("RID1."):
+            if ev.rater is not None and wrapped_day(ev.rater) is None:
                 self.unwrapped[day] = self.unwrapped.get(day, 0) + 1
         self.tickets[t.key] = t
         self.newest = t

@@ -31,8 +31,8 @@ def key_dir(cfg: HallConfig, data_dir: Path) -> Path:
     return Path(data_dir).resolve().parent
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create `path` 0600 with `data` (never over an existing file: two starts must not make two keys)."""
+def write_private(path: Path, data: bytes) -> None:
+    """Create `path` 0600 with `data`, synced (never over an existing file: two starts must not make two keys)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -45,11 +45,20 @@ def _write_private(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def fsync_dir(path: Path) -> None:
+    """Make the entries of the folder `path` (a file created, renamed or removed in it) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create(path: Path, data: bytes, what: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
-            _write_private(path, data)
+            write_private(path, data)
     except OSError as e:
         raise KeyFileError(f"cannot create the {what} {path}: {e} — the folder beside the config must be writable "
                            "at the first start (or put the key there yourself)") from None

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hallq.keys import fsync_dir
+
 log = logging.getLogger("hallq.staffauth")
 
 FILE_NAME = "staff-secrets.json"
@@ -162,11 +164,7 @@ class StaffSecrets:
             finally:
                 os.close(fd)
             os.replace(tmp, self.path)
-            dfd = os.open(self.data_dir, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_dir(self.data_dir)
 
     def _read_for_write(self) -> dict[str, dict[str, str]]:
         if not self.path.exists():

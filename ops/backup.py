@@ -31,6 +31,7 @@ from typing import Any
 
 from controller.audit import hall_of, verify
 from controller.store import DB_NAME, LOG_SCHEMA, EventStore, StoreError, check_schema, log_schema
+from hallq.keys import fsync_dir
 
 MANIFEST = "hallq-backup.json"
 FORMAT = "hallq-backup"
@@ -174,11 +175,7 @@ def backup(data: Path, out: Path) -> BackupInfo:
 
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(path)
 
 
 def read_manifest(tar: tarfile.TarFile, where: Path) -> dict[str, Any]:
