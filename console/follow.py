@@ -7,12 +7,12 @@ records nothing, so nothing changes). What only the console uses at start stays 
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from hallq.config import HallConfig
+from hallq.reloading import ConfigFile
 
 LOG_NAME = "hallq.sqlite3"
 
@@ -44,10 +44,7 @@ def newest_config(data_dir: Path) -> tuple[str, str] | None:
 
 def text_sha(path: str | Path) -> str | None:
     """The SHA-256 the controller records for a configuration file's text (None when it cannot be read)."""
-    try:
-        return hashlib.sha256(Path(path).read_text(encoding="utf-8").encode()).hexdigest()
-    except (OSError, UnicodeDecodeError):
-        return None
+    return ConfigFile(Path(path)).sha() or None
 
 
 def unfollowable(started: HallConfig, new: HallConfig) -> list[str]:

@@ -14,7 +14,6 @@ answer, which the controller leaves in the log's meta `reload`.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hallq.config import ConfigError, HallConfig, load_config, parse_config_text
+from hallq.config import ConfigError, HallConfig, config_sha, load_config, parse_config_text
 from hallq.errors import UsageError
 
 log = logging.getLogger("hallq.controller")
@@ -91,7 +90,7 @@ def apply_reload(svc: Any) -> str | None:
         svc._rebuild()
         return _refused(svc, f"{path}: the event log cannot be replayed under the new configuration ({e})")
     svc.config_text = text
-    sha = hashlib.sha256(text.encode()).hexdigest()
+    sha = config_sha(text)
     svc.store.record_config(text)
     _result(svc, {"ok": True, "sha": sha, "error": None})
     if getattr(svc, "link", None) is not None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hallq.config import config_sha
 from hallq.keys import KeyFileError, load_ticket_key
 from hallq.sqlite import open_durable
 
@@ -317,7 +318,7 @@ class EventStore:
 
     def record_config(self, text: str) -> None:
         """Keep the configuration this data directory ran with (reports need no --config)."""
-        sha = hashlib.sha256(text.encode()).hexdigest()
+        sha = config_sha(text)
         row = self.db.execute("SELECT sha FROM configs ORDER BY n DESC LIMIT 1").fetchone()
         if row is None or row[0] != sha:
             self.db.execute("INSERT INTO configs(at, sha, text) VALUES (?, ?, ?)",

@@ -10,7 +10,6 @@ is decided by hallq/config/live.py; applying it is the app's own business (kiosk
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import logging
 import os
@@ -21,18 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hallq.config import ConfigError, HallConfig, load_config, read_config_file
+from hallq.config import ConfigError, HallConfig, config_sha, load_config, read_config_file
 from hallq.errors import UsageError
 
 log = logging.getLogger("hallq.reload")
 
 ANSWER = "reload.json"
 APPS = ("kiosk", "display")
-
-
-def sha256_text(text: str) -> str:
-    """The SHA-256 of a configuration's text, as the controller records it (controller/reload.py)."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,12 +45,12 @@ class ConfigFile:
     def load(self) -> Loaded:
         """The validated configuration and the SHA-256 of the very text validated; ConfigError otherwise."""
         text = read_config_file(self.path)
-        return Loaded(load_config(self.path, text=text).with_credentials(self.credentials), sha256_text(text))
+        return Loaded(load_config(self.path, text=text).with_credentials(self.credentials), config_sha(text))
 
     def sha(self) -> str:
         """The SHA-256 of the file as it is now ('' when it cannot be read): what a process says it started with."""
         try:
-            return sha256_text(read_config_file(self.path))
+            return config_sha(read_config_file(self.path))
         except ConfigError:
             return ""
 

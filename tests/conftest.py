@@ -102,13 +102,13 @@ def small_hall(port: int = 1883, **extra: Any) -> dict[str, Any]:
 def edit_config(path: Path, change: Callable[[dict[str, Any]], None]) -> str:
     """Edit a hall's YAML file as an installer would (`change` edits the parsed mapping); the new text's SHA-256,
     as the parts that reload it log it."""
-    from hallq.reloading import sha256_text
+    from hallq.config import config_sha
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(raw)
     text = yaml.safe_dump(raw, allow_unicode=True)
     path.write_text(text, encoding="utf-8")
-    return sha256_text(text)
+    return config_sha(text)
 
 
 @pytest.fixture

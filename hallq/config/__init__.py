@@ -6,6 +6,7 @@ the file, the key path and what is wrong (`ConfigError`), and the CLI turns it i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, time
 from pathlib import Path
@@ -415,6 +416,11 @@ def config_error(e: ValidationError, source: str, doc: str = "docs/configuration
     if ": " in msg and not key:
         key, msg = msg.split(": ", 1)
     return ConfigError(source, key, msg)
+
+
+def config_sha(text: str) -> str:
+    """The SHA-256 a configuration's text is known by (the controller's log, reloads, the console's /config)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_config_file(path: str | Path) -> str:

@@ -20,9 +20,9 @@ import yaml
 from display.follow import choose
 from display.runtime import DisplayRuntime
 from hallq.broker import Mosquitto
-from hallq.config import load_config, parse_config
+from hallq.config import config_sha, load_config, parse_config
 from hallq.mqtt import Message
-from hallq.reloading import ConfigFile, sha256_text
+from hallq.reloading import ConfigFile
 from hallq.text.words import Msg, msg
 from tests.conftest import REPO, Hall, edit_config, small_hall
 from tests.display.test_display_poison import OFFLINE, HeadlessScreen
@@ -175,6 +175,6 @@ def test_config_parse_matches_the_start(tmp_path: Path) -> None:
     text = yaml.safe_dump(raw_hall(1883, tmp_path / "data"), allow_unicode=True)
     path.write_text(text, encoding="utf-8")
     loaded = ConfigFile(path, str(tmp_path / "creds.yaml")).load()
-    assert loaded.sha == sha256_text(text)
+    assert loaded.sha == config_sha(text)
     assert loaded.cfg == load_config(path).with_credentials(str(tmp_path / "creds.yaml"))
     assert parse_config(raw_hall(1883, tmp_path / "data")).windows == loaded.cfg.windows
