@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hallq.config import ConfigError, HallConfig, config_sha, load_config, parse_config_text
+from hallq.config import ConfigError, HallConfig, config_sha, load_config, parse_config_text, read_config_file
 from hallq.errors import UsageError
 
 log = logging.getLogger("hallq.controller")
@@ -56,12 +56,10 @@ def fixed_changes(old: HallConfig, new: HallConfig) -> list[str]:
 def read_new(path: Path, current: HallConfig) -> tuple[HallConfig, str]:
     """The new configuration and its text, validated as at start; ReloadRefused otherwise."""
     try:
-        new = load_config(path)
-        text = path.read_text(encoding="utf-8")
+        text = read_config_file(path)
+        new = load_config(path, text=text)      # the very text validated is the one recorded and hashed
     except ConfigError as e:
         raise ReloadRefused(f"config error: {e}") from None
-    except OSError as e:
-        raise ReloadRefused(f"{path}: cannot read: {e}") from None
     fixed = fixed_changes(current, new)
     if fixed:
         raise ReloadRefused(f"{path}: {', '.join(fixed)} cannot change while the controller runs — restart it "
